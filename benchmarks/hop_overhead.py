@@ -1,0 +1,125 @@
+"""µs per chunk per hop: daqflow pass-through blocks against a raw asyncio.Queue chain.
+
+Both chains move the same Chunk objects through K hops with FIFOs of 4 items, in the same
+run; the figure is (time of K hops - time of 1 hop) / ((K - 1) * items), so the source and
+sink costs cancel. Also: a fused map stage (plain function, run inline).
+
+    python benchmarks/hop_overhead.py [--items 100000] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+import numpy as np
+
+import daqflow as df
+from _common import best_of, emit
+
+BUFFER = 4
+
+
+@df.block
+async def passthrough(x: df.Stream):
+    async for item in x:
+        yield item
+
+
+@df.block
+def identity(item):
+    return item
+
+
+def chunk_items(n: int) -> list[df.Chunk]:
+    c = df.Chunk(np.zeros(8192, np.complex64), 1e6)
+    return [c] * n
+
+
+def time_daqflow(items: list, hops: int) -> float:
+    s = df.from_iterable(items)
+    for _ in range(hops):
+        s = passthrough(s, buffer=BUFFER)
+    sink = df.null_sink(s, buffer=BUFFER)
+    t0 = time.perf_counter()
+    df.run(sink)
+    return time.perf_counter() - t0
+
+
+def time_fused(items: list, stages: int) -> float:
+    s = df.from_iterable(items)
+    for _ in range(stages):
+        s = identity(s)
+    sink = df.null_sink(s, buffer=BUFFER)
+    t0 = time.perf_counter()
+    df.run(sink)
+    return time.perf_counter() - t0
+
+
+def time_asyncio(items: list, hops: int) -> float:
+    done = object()
+
+    async def source(q: asyncio.Queue) -> None:
+        for item in items:
+            await q.put(item)
+        await q.put(done)
+
+    async def stage(qin: asyncio.Queue, qout: asyncio.Queue) -> None:
+        while True:
+            item = await qin.get()
+            await qout.put(item)
+            if item is done:
+                return
+
+    async def sink(q: asyncio.Queue) -> int:
+        n = 0
+        while (await q.get()) is not done:
+            n += 1
+        return n
+
+    async def main() -> None:
+        queues = [asyncio.Queue(maxsize=BUFFER) for _ in range(hops + 1)]
+        tasks = [asyncio.create_task(source(queues[0]))]
+        tasks += [asyncio.create_task(stage(queues[i], queues[i + 1])) for i in range(hops)]
+        tasks.append(asyncio.create_task(sink(queues[-1])))
+        await asyncio.gather(*tasks)
+
+    t0 = time.perf_counter()
+    asyncio.run(main())
+    return time.perf_counter() - t0
+
+
+def per_hop_us(timer, items: list, k: int, repeat: int) -> float:
+    t1 = best_of(lambda: timer(items, 1), repeat)
+    tk = best_of(lambda: timer(items, k), repeat)
+    return (tk - t1) / ((k - 1) * len(items)) * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--hops", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    items = chunk_items(args.items)
+    raw = per_hop_us(time_asyncio, items, args.hops, args.repeat)
+    ours = per_hop_us(time_daqflow, items, args.hops, args.repeat)
+    fused = per_hop_us(time_fused, items, args.hops, args.repeat)
+    emit(
+        "hop_overhead",
+        {
+            "asyncio_queue_us_per_hop": round(raw, 3),
+            "daqflow_us_per_hop": round(ours, 3),
+            "daqflow_fused_map_us_per_stage": round(fused, 3),
+            "ratio_daqflow_to_asyncio": round(ours / raw, 3),
+        },
+        items=args.items,
+        hops=args.hops,
+        buffer=BUFFER,
+        targets={"daqflow_us_per_hop": "<= 1.5", "daqflow_fused_map_us_per_stage": "<= 0.3"},
+    )
+
+
+if __name__ == "__main__":
+    main()

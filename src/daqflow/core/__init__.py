@@ -1,0 +1,45 @@
+"""daqflow.core: chunks, channels, the lazy graph, the runtime and the blocking facade.
+
+Imports nothing above it and no optional dependency.
+"""
+
+from .basic import collect, from_iterable, null_sink
+from .blocking import Blocking, blocking
+from .channel import Channel, ChannelStatistics
+from .chunk import Chunk
+from .clock import Pacer
+from .decorator import BlockFactory, block
+from .errors import BlockError, EndOfStream, GraphError, ReceiverGone
+from .graph import build_graph
+from .report import BlockReport, EdgeReport, Report
+from .running import Running, iterate, run, start
+from .runtime import arun
+from .stream import Stream
+
+__all__ = [
+    "BlockError",
+    "BlockFactory",
+    "BlockReport",
+    "Blocking",
+    "Channel",
+    "ChannelStatistics",
+    "Chunk",
+    "EdgeReport",
+    "EndOfStream",
+    "GraphError",
+    "Pacer",
+    "ReceiverGone",
+    "Report",
+    "Running",
+    "Stream",
+    "arun",
+    "block",
+    "blocking",
+    "build_graph",
+    "collect",
+    "from_iterable",
+    "iterate",
+    "null_sink",
+    "run",
+    "start",
+]

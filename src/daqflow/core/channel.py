@@ -1,0 +1,327 @@
+"""`Channel`: the bounded FIFO on every edge of a graph.
+
+One producer task and one consumer task per channel. The hot path is a deque append/popleft;
+a waiting side parks on a single future, so a hop costs no more than it must. When the FIFO is
+full the channel's policy decides: ``"block"`` waits (backpressure), ``"drop_oldest"`` evicts
+the oldest item, ``"drop_newest"`` discards the incoming one. Every loss is counted and marked
+on the next Chunk that gets through, as ``meta["overflow"]`` (samples lost just before it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import deque
+from collections.abc import Callable
+from time import perf_counter
+from typing import Any, Literal
+
+from .chunk import item_samples, mark_overflow
+from .errors import EndOfStream, ReceiverGone
+
+Policy = Literal["block", "drop_oldest", "drop_newest"]
+POLICIES: tuple[str, ...] = ("block", "drop_oldest", "drop_newest")
+
+
+class WouldBlock(Exception):
+    """Raised by ``get_nowait`` on an empty open channel."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ChannelStatistics:
+    """Counters of one channel (times in seconds)."""
+
+    capacity: int
+    policy: str
+    size: int
+    items_in: int
+    items_out: int
+    dropped_items: int
+    dropped_samples: int
+    discarded: int
+    high_water: int
+    blocked: float
+    starved: float
+    closed: bool
+
+
+class Channel:
+    """Bounded FIFO with end-of-stream, loss accounting and wait timing.
+
+    Args:
+        capacity: FIFO length in items (>= 1).
+        policy: what a full FIFO does to a new item: "block", "drop_oldest" or "drop_newest".
+    """
+
+    __slots__ = (
+        "_check",
+        "_closed",
+        "_getter",
+        "_items",
+        "_pending_lost",
+        "_putter",
+        "_receiver_closed",
+        "blocked",
+        "capacity",
+        "discarded",
+        "discarded_samples",
+        "dropped_items",
+        "dropped_samples",
+        "high_water",
+        "items_in",
+        "items_out",
+        "policy",
+        "starved",
+    )
+
+    def __init__(self, capacity: int = 8, policy: Policy = "block"):
+        if not isinstance(capacity, int) or capacity < 1:
+            raise ValueError(f"channel capacity must be an int >= 1 item, got {capacity!r}")
+        if policy not in POLICIES:
+            raise ValueError(f"channel policy must be one of {POLICIES}, got {policy!r}")
+        self.capacity = capacity
+        self.policy = policy
+        self._items: deque[Any] = deque()
+        self._getter: asyncio.Future[None] | None = None
+        self._putter: asyncio.Future[None] | None = None
+        self._closed = False
+        self._receiver_closed = False
+        self._pending_lost = 0
+        self._check: Callable[[Any], None] | None = None
+        self.items_in = 0
+        self.items_out = 0
+        self.discarded_samples = 0
+        self.dropped_items = 0
+        self.dropped_samples = 0
+        self.discarded = 0
+        self.high_water = 0
+        self.blocked = 0.0
+        self.starved = 0.0
+
+    # -- producer side -------------------------------------------------------------------
+    async def put(self, item: Any) -> None:
+        """Append ``item``; when full, wait ("block") or drop per the policy.
+
+        Raises:
+            ReceiverGone: the consumer stopped reading.
+        """
+        if self._receiver_closed:
+            raise ReceiverGone
+        items = self._items
+        if len(items) >= self.capacity and self.policy == "block":
+            loop = asyncio.get_running_loop()
+            t0 = perf_counter()
+            try:
+                while len(items) >= self.capacity:
+                    fut = self._putter = loop.create_future()
+                    await fut
+                    if self._receiver_closed:
+                        raise ReceiverGone
+            finally:
+                self._putter = None
+                self.blocked += perf_counter() - t0
+        elif len(items) >= self.capacity or self._pending_lost:
+            self._append(item)
+            return
+        items.append(item)  # fast path of _append
+        self.items_in += 1
+        if len(items) > self.high_water:
+            self.high_water = len(items)
+        getter = self._getter
+        if getter is not None:
+            self._getter = None
+            if not getter.done():
+                getter.set_result(None)
+
+    def try_put(self, item: Any) -> bool:
+        """Append ``item`` if that needs no wait, no drop and no mark; else False (and nothing
+        done). The hot path of a block that feeds one FIFO: ``try_put(x) or await put(x)``."""
+        items = self._items
+        if len(items) >= self.capacity or self._pending_lost or self._receiver_closed:
+            return False
+        items.append(item)
+        self.items_in += 1
+        if len(items) > self.high_water:
+            self.high_water = len(items)
+        getter = self._getter
+        if getter is not None:
+            self._getter = None
+            if not getter.done():
+                getter.set_result(None)
+        return True
+
+    def put_nowait(self, item: Any) -> bool:
+        """Append ``item`` without ever waiting; a full FIFO drops per the policy.
+
+        A "block" channel fed by a producer that cannot wait (a real-time source) drops the
+        new item, as "drop_newest" does. Returns True if ``item`` was queued.
+
+        Raises:
+            ReceiverGone: the consumer stopped reading.
+        """
+        if self._receiver_closed:
+            raise ReceiverGone
+        if len(self._items) >= self.capacity and self.policy != "drop_oldest":
+            self._drop(item)
+            return False
+        self._append(item)
+        return True
+
+    def _append(self, item: Any) -> None:
+        items = self._items
+        if len(items) >= self.capacity:
+            if self.policy == "drop_newest":
+                self._drop(item)
+                return
+            lost = item_samples(items.popleft())  # drop_oldest
+            self.dropped_items += 1
+            self.dropped_samples += lost
+            if items:
+                items[0] = mark_overflow(items[0], lost)
+            else:
+                self._pending_lost += lost
+        if self._pending_lost:
+            item = mark_overflow(item, self._pending_lost)
+            self._pending_lost = 0
+        items.append(item)
+        self.items_in += 1
+        if len(items) > self.high_water:
+            self.high_water = len(items)
+        getter = self._getter
+        if getter is not None:
+            self._getter = None
+            if not getter.done():
+                getter.set_result(None)
+
+    def _drop(self, item: Any) -> None:
+        lost = item_samples(item)
+        self.dropped_items += 1
+        self.dropped_samples += lost
+        self._pending_lost += lost
+
+    def close(self) -> None:
+        """End of stream: the consumer reads what is queued, then its iteration stops."""
+        self._closed = True
+        getter = self._getter
+        if getter is not None:
+            self._getter = None
+            if not getter.done():
+                getter.set_result(None)
+
+    # -- consumer side -------------------------------------------------------------------
+    async def get(self) -> Any:
+        """Next item, waiting while the FIFO is empty.
+
+        Raises:
+            EndOfStream: the channel is closed and empty.
+        """
+        items = self._items
+        if not items:
+            if self._closed:
+                raise EndOfStream
+            loop = asyncio.get_running_loop()
+            t0 = perf_counter()
+            try:
+                while not items:
+                    if self._closed:
+                        raise EndOfStream
+                    fut = self._getter = loop.create_future()
+                    await fut
+            finally:
+                self._getter = None
+                self.starved += perf_counter() - t0
+        item = items.popleft()
+        self.items_out += 1
+        putter = self._putter
+        if putter is not None:
+            self._putter = None
+            if not putter.done():
+                putter.set_result(None)
+        if self._check is not None:
+            self._check(item)
+        return item
+
+    def get_nowait(self) -> Any:
+        """Next item without waiting.
+
+        Raises:
+            WouldBlock: empty but open. EndOfStream: closed and empty.
+        """
+        if not self._items:
+            if self._closed:
+                raise EndOfStream
+            raise WouldBlock
+        item = self._items.popleft()
+        self.items_out += 1
+        putter = self._putter
+        if putter is not None:
+            self._putter = None
+            if not putter.done():
+                putter.set_result(None)
+        return item
+
+    def close_receiver(self) -> None:
+        """The consumer stops reading: queued items are discarded, the producer's next put fails."""
+        self._receiver_closed = True
+        self.discarded += len(self._items)
+        self.discarded_samples += self.queued_samples()
+        self._items.clear()
+        putter = self._putter
+        if putter is not None:
+            self._putter = None
+            if not putter.done():
+                putter.set_result(None)
+
+    def __aiter__(self) -> Channel:
+        return self
+
+    async def __anext__(self) -> Any:
+        # get() inlined: this is the hop every block's `async for` takes
+        items = self._items
+        if not items:
+            try:
+                return await self.get()
+            except EndOfStream:
+                raise StopAsyncIteration from None
+        item = items.popleft()
+        self.items_out += 1
+        putter = self._putter
+        if putter is not None:
+            self._putter = None
+            if not putter.done():
+                putter.set_result(None)
+        if self._check is not None:
+            self._check(item)
+        return item
+
+    # -- introspection -------------------------------------------------------------------
+    def queued_samples(self) -> int:
+        """Samples in the items now queued."""
+        return sum(item_samples(item) for item in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def receiver_closed(self) -> bool:
+        return self._receiver_closed
+
+    def statistics(self) -> ChannelStatistics:
+        return ChannelStatistics(
+            capacity=self.capacity,
+            policy=self.policy,
+            size=len(self._items),
+            items_in=self.items_in,
+            items_out=self.items_out,
+            dropped_items=self.dropped_items,
+            dropped_samples=self.dropped_samples,
+            discarded=self.discarded,
+            high_water=self.high_water,
+            blocked=self.blocked,
+            starved=self.starved,
+            closed=self._closed,
+        )

@@ -1,0 +1,89 @@
+"""`Chunk`: a block of samples with the metadata that keeps it meaningful downstream."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+_EMPTY_META: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Chunk:
+    """Samples of one stream plus where they sit in it.
+
+    Args:
+        data: the samples (first axis is time); stored as a read-only array (a view, no copy).
+        rate: sample rate in Hz (samples of the first axis per second).
+        index: number of the first sample since the stream began, lost samples included.
+        time: time of the first sample in seconds.
+        meta: small read-only mapping: ``center_freq`` (Hz), ``overflow`` (samples lost just
+            before this chunk), units, tags.
+
+    >>> c = Chunk(np.arange(4.0), rate=1e3, index=8)
+    >>> c.samples, c.end_index, c.duration
+    (4, 12, 0.004)
+    """
+
+    data: np.ndarray
+    rate: float
+    index: int = 0
+    time: float = 0.0
+    meta: Mapping[str, Any] = dataclasses.field(default_factory=lambda: _EMPTY_META)
+    samples: int = dataclasses.field(init=False, repr=False, compare=False)
+    """Number of samples along the first (time) axis."""
+
+    def __post_init__(self) -> None:
+        data = self.data
+        if not isinstance(data, np.ndarray):
+            data = np.asarray(data)
+        if data.flags.writeable:
+            data = data.view()
+            data.flags.writeable = False
+        if data is not self.data:
+            object.__setattr__(self, "data", data)
+        object.__setattr__(self, "samples", data.shape[0] if data.ndim else 1)
+        meta = self.meta
+        if type(meta) is not MappingProxyType:
+            object.__setattr__(self, "meta", MappingProxyType(dict(meta)))
+
+    @property
+    def end_index(self) -> int:
+        """Index one past the last sample."""
+        return self.index + self.samples
+
+    @property
+    def duration(self) -> float:
+        """Length of the chunk in seconds."""
+        return self.samples / self.rate if self.rate else 0.0
+
+    def replace(self, **changes: Any) -> Chunk:
+        """A new chunk with some fields changed (``data``, ``rate``, ``index``, ``time``, ``meta``)."""
+        return dataclasses.replace(self, **changes)
+
+    def with_meta(self, **items: Any) -> Chunk:
+        """A new chunk whose meta has ``items`` added or replaced."""
+        return Chunk(self.data, self.rate, self.index, self.time, {**self.meta, **items})
+
+    def __repr__(self) -> str:
+        meta = f", meta={dict(self.meta)!r}" if self.meta else ""
+        return (
+            f"Chunk({self.data.dtype}{list(self.data.shape)}, rate={self.rate:g}, "
+            f"index={self.index}, time={self.time:.6g}{meta})"
+        )
+
+
+def item_samples(item: object) -> int:
+    """Samples an item carries: a Chunk's length, else 1 (one item)."""
+    return item.samples if type(item) is Chunk else 1
+
+
+def mark_overflow(item: object, lost: int) -> object:
+    """``item`` with ``lost`` samples added to ``meta["overflow"]`` (Chunks only)."""
+    if type(item) is not Chunk or not lost:
+        return item
+    return item.with_meta(overflow=int(item.meta.get("overflow", 0)) + lost)

@@ -1,0 +1,147 @@
+"""`Report`: what a run did, per block and per edge, and each sink's result."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockReport:
+    """Figures of one block over the run (times in seconds).
+
+    Attributes:
+        busy: time the block's own code ran (on the loop, or in its worker thread).
+        blocked: time it waited on a full output FIFO (backpressure).
+        starved: time it waited on empty input FIFOs.
+        wall: time from the start of the run to the block's end.
+    """
+
+    name: str
+    kind: str
+    items_in: int
+    items_out: int
+    samples_in: int
+    samples_out: int
+    busy: float
+    blocked: float
+    starved: float
+    wall: float
+    threaded: bool = False
+    inline: bool = False
+    realtime: bool = False
+    error: str | None = None
+
+    @property
+    def samples_per_s(self) -> float:
+        """Samples per second through the block (output, or input for a sink)."""
+        samples = self.samples_in if self.kind == "sink" else self.samples_out
+        return samples / self.wall if self.wall > 0 else 0.0
+
+    @property
+    def busy_fraction(self) -> float:
+        """Share of the wall time the block's code ran (0..1 per thread)."""
+        return self.busy / self.wall if self.wall > 0 else 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class EdgeReport:
+    """Figures of one FIFO (``inline`` edges are fused maps: no FIFO)."""
+
+    producer: str
+    consumer: str
+    port: str
+    capacity: int
+    policy: str
+    items: int
+    dropped_items: int
+    dropped_samples: int
+    discarded: int
+    high_water: int
+    blocked: float
+    realtime: bool = False
+    inline: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    """The run's report; ``print(report)`` shows it as a table.
+
+    Attributes:
+        blocks: per block, by name, in running order (sources first).
+        edges: per connection.
+        results: each sink's result, by the sink's name.
+        duration: seconds from start to end.
+        stopped_by: "end" (sources finished), "duration", "stop", "interrupt" or "error".
+        error: the failure message, when a block failed.
+    """
+
+    blocks: Mapping[str, BlockReport]
+    edges: tuple[EdgeReport, ...]
+    results: Mapping[str, Any]
+    duration: float
+    stopped_by: str
+    error: str | None = None
+
+    @property
+    def overflow(self) -> int:
+        """Samples real-time sources could not deliver (full FIFOs)."""
+        return sum(e.dropped_samples for e in self.edges if e.realtime)
+
+    @property
+    def dropped_items(self) -> int:
+        """Items lost on all FIFOs (policies and real-time overflow)."""
+        return sum(e.dropped_items for e in self.edges)
+
+    @property
+    def dropped_samples(self) -> int:
+        return sum(e.dropped_samples for e in self.edges)
+
+    def __str__(self) -> str:
+        head = f"daqflow report: {self.duration:.3f} s, stopped by {self.stopped_by}"
+        if self.error:
+            head += f" ({self.error})"
+        rows = [("block", "kind", "items in", "items out", "MS/s", "busy %", "blocked s", "starved s")]
+        for b in self.blocks.values():
+            kind = b.kind + (" rt" if b.realtime else "") + (" thr" if b.threaded else "")
+            kind += " inline" if b.inline else ""
+            rows.append((
+                b.name, kind, str(b.items_in), str(b.items_out), f"{b.samples_per_s / 1e6:.3f}",
+                f"{100 * b.busy_fraction:.1f}", f"{b.blocked:.3f}", f"{b.starved:.3f}",
+            ))
+        lines = [head, "", *_table(rows)]
+        fifo_rows = [("edge", "policy", "fifo", "max fill", "items", "dropped", "samples lost")]
+        for e in self.edges:
+            if e.inline:
+                continue
+            fifo_rows.append((
+                f"{e.producer} -> {e.consumer}.{e.port}", e.policy + (" rt" if e.realtime else ""),
+                str(e.capacity), str(e.high_water), str(e.items), str(e.dropped_items),
+                str(e.dropped_samples),
+            ))
+        if len(fifo_rows) > 1:
+            lines += ["", *_table(fifo_rows)]
+        lines += ["", f"overflow (real-time samples lost): {self.overflow}"]
+        if self.results:
+            lines.append("results: " + ", ".join(
+                f"{name}={_summary(value)}" for name, value in self.results.items()))
+        return "\n".join(lines)
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    out = []
+    for n, row in enumerate(rows):
+        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        out.append("  ".join(cells).rstrip())
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return out
+
+
+def _summary(value: Any) -> str:
+    if isinstance(value, list):
+        return f"[{len(value)} items]"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,243 @@
+"""Blocking faces of the runtime: `run`, `start` (a background `Running` handle), `iterate`."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import signal
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from . import capture
+from .channel import Channel, WouldBlock
+from .decorator import block
+from .errors import BlockError, EndOfStream, ReceiverGone
+from .graph import Graph, build_graph
+from .report import Report
+from .runtime import Runtime
+from .stream import Stream
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def run(*sinks: Stream, duration: float | None = None, progress: bool = False) -> Report:
+    """Run the graph above ``sinks`` and wait for it to end.
+
+    Ctrl-C (SIGINT) or SIGTERM is an orderly stop: sources stop, FIFOs drain, the report comes
+    back with ``stopped_by == "interrupt"``; a second Ctrl-C cancels everything. Inside a
+    running event loop (Jupyter), the graph runs on a background thread.
+
+    Args:
+        sinks: sink streams; everything upstream of them runs.
+        duration: stop after this many seconds; None runs until the sources end.
+        progress: print a status line to stderr every second.
+
+    Returns:
+        The `Report` (``report.results[sink_name]`` is each sink's result).
+
+    Raises:
+        GraphError: bad wiring, before anything runs. BlockError: a block failed (its
+            ``report`` holds what the sinks got).
+    """
+    capture.intercept(sinks)
+    graph = build_graph(sinks)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:  # a loop runs in this thread (Jupyter): run beside it
+        running = Running(graph, duration, progress)
+        try:
+            return running.wait()
+        except KeyboardInterrupt:
+            running.stop()
+            return running.wait()
+    with asyncio.Runner() as runner:
+        return runner.run(_run_with_signals(Runtime(graph), duration, progress))
+
+
+async def _run_with_signals(runtime: Runtime, duration: float | None, progress: bool) -> Report:
+    loop = asyncio.get_running_loop()
+    installed = []
+    if threading.current_thread() is threading.main_thread():
+        for sig in _STOP_SIGNALS:
+            try:
+                loop.add_signal_handler(sig, runtime.request_stop, "interrupt")
+            except (NotImplementedError, RuntimeError, ValueError):
+                continue
+            installed.append(sig)
+    try:
+        return await runtime.run(duration=duration, progress=progress)
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def start(*sinks: Stream, duration: float | None = None, progress: bool = False) -> Running:
+    """Run the graph above ``sinks`` on a background thread; returns its `Running` handle."""
+    capture.intercept(sinks)
+    return Running(build_graph(sinks), duration, progress)
+
+
+class Running:
+    """A graph running on its own thread and event loop.
+
+    Use ``stop()`` for an orderly stop, ``wait()`` for the final report, ``report()`` for a
+    live snapshot; as a context manager, leaving the block stops and waits.
+    """
+
+    def __init__(self, graph: Graph, duration: float | None = None, progress: bool = False):
+        self._runtime = Runtime(graph)
+        self._duration = duration
+        self._progress = progress
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready = threading.Event()
+        self._done = threading.Event()
+        self._report: Report | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="daqflow-graph", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+
+    def _main(self) -> None:
+        async def main() -> Report:
+            self._loop = asyncio.get_running_loop()
+            self._ready.set()
+            return await self._runtime.run(duration=self._duration, progress=self._progress)
+
+        try:
+            self._report = asyncio.run(main())
+        except BaseException as exc:
+            self._error = exc
+        finally:
+            self._ready.set()
+            self._done.set()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the graph runs on (None once it has ended)."""
+        return None if self._done.is_set() else self._loop
+
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def stop(self) -> None:
+        """Orderly stop: sources stop, FIFOs drain to the sinks. Returns at once."""
+        self.call_soon(self._runtime.request_stop, "stop")
+
+    def call_soon(self, fn: Any, *args: Any) -> bool:
+        """Schedule ``fn(*args)`` on the graph's loop; False if the graph has ended."""
+        loop = self._loop
+        if loop is None or self._done.is_set():
+            return False
+        try:
+            loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # loop closed in between
+            return False
+        return True
+
+    def wait(self, timeout: float | None = None) -> Report:
+        """Wait for the end; returns the report.
+
+        Raises:
+            TimeoutError: still running after ``timeout`` seconds. BlockError: a block failed.
+        """
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"graph still running after {timeout} s")
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._report is not None
+        return self._report
+
+    def report(self) -> Report:
+        """Figures so far (the final report once the graph has ended)."""
+        if self._done.is_set():
+            if isinstance(self._error, BlockError) and self._error.report is not None:
+                return self._error.report
+            if self._report is not None:
+                return self._report
+        return self._runtime.report()
+
+    def __enter__(self) -> Running:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+        try:
+            self.wait()
+        except BlockError:
+            if exc_info[0] is None:
+                raise
+
+
+@block(name="iterate")
+async def _relay(stream: Stream, relay: Channel) -> None:
+    """Hands items to the thread that iterates; stops when that thread stops reading."""
+    try:
+        async for item in stream:
+            await relay.put(item)
+    except ReceiverGone:
+        pass
+    finally:
+        relay.close()
+
+
+def iterate(stream: Stream, duration: float | None = None, *, buffer: int = 8) -> Iterator[Any]:
+    """Iterate over a stream's items as they arrive, from plain blocking code.
+
+    The graph above ``stream`` runs on a background thread; leaving the loop (``break``, an
+    exception, or closing the iterator) stops it.
+
+    Args:
+        stream: any stream (not a sink).
+        duration: stop the graph after this many seconds.
+        buffer: items held between the graph and this thread.
+
+    >>> import daqflow as df
+    >>> [x for x in df.iterate(df.from_iterable(range(3)))]
+    [0, 1, 2]
+
+    Raises:
+        BlockError: a block failed (after the items that came before the failure).
+    """
+    relay = Channel(buffer, "block")
+    sink = _relay(stream, relay)
+    capture.intercept((sink,))
+    running = Running(build_graph((sink,)), duration)
+    try:
+        while True:
+            try:
+                item = _pull(relay, running)
+            except EndOfStream:
+                break
+            yield item
+    finally:
+        if not running.call_soon(relay.close_receiver):
+            relay.close_receiver()
+        running.stop()
+        running.wait()
+
+
+def _pull(relay: Channel, running: Running) -> Any:
+    while True:
+        loop = running.loop
+        if loop is None:  # the graph has ended: what is left is ours
+            try:
+                return relay.get_nowait()
+            except WouldBlock:
+                raise EndOfStream from None
+        try:
+            cf = asyncio.run_coroutine_threadsafe(relay.get(), loop)
+        except RuntimeError:
+            continue
+        while True:
+            try:
+                return cf.result(timeout=0.1)
+            except concurrent.futures.TimeoutError:
+                if running.done() and not cf.done():
+                    cf.cancel()
+                    break
+            except concurrent.futures.CancelledError:
+                break

@@ -1,0 +1,640 @@
+"""Running a graph: one task per block, a Channel per edge, orderly stop, the report.
+
+Stop rules (structured: nothing outlives ``arun``):
+
+- end: every source finished; end of stream flows down; each block ends after its inputs.
+- duration / stop() / Ctrl-C: sources are cancelled, data already in FIFOs drains to sinks.
+- a block raises: it stops, its outputs end (downstream drains), its inputs are released (an
+  upstream block with no reader left stops), sources stop; ``arun`` raises `BlockError`
+  carrying the partial report.
+- if draining takes longer than ``drain_timeout`` seconds, or on a second Ctrl-C, every task
+  is cancelled (sinks' ``finally`` blocks still run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import inspect
+import sys
+import threading
+from collections.abc import Awaitable, Callable
+from time import perf_counter
+from typing import Any
+
+from . import capture
+from .channel import Channel
+from .chunk import Chunk, item_samples
+from .errors import BlockError, ReceiverGone
+from .graph import Edge, Graph, build_graph, is_fused
+from .kinds import first_item_checker
+from .report import BlockReport, EdgeReport, Report
+from .stream import Stream
+
+DRAIN_TIMEOUT = 10.0  # seconds allowed for FIFOs to drain after a stop
+
+
+class _State:
+    """Mutable counters of one block while it runs."""
+
+    __slots__ = ("busy", "error", "has_result", "items_out", "result", "samples_out", "t_end")
+
+    def __init__(self) -> None:
+        self.items_out = 0
+        self.samples_out = 0
+        self.busy = 0.0
+        self.t_end: float | None = None
+        self.result: Any = None
+        self.has_result = False
+        self.error: str | None = None
+
+
+class _Timed:
+    """Awaits a coroutine and adds the time each of its steps runs to ``state.busy``."""
+
+    __slots__ = ("_coro", "_state")
+
+    def __init__(self, coro: Any, state: _State):
+        self._coro = coro
+        self._state = state
+
+    def __await__(self) -> Any:
+        coro, state = self._coro, self._state
+        send, throw = coro.send, coro.throw
+        value: Any = None
+        exc: BaseException | None = None
+        while True:
+            t0 = perf_counter()
+            try:
+                signal = send(value) if exc is None else throw(exc)
+            except StopIteration as stop:
+                state.busy += perf_counter() - t0
+                return stop.value
+            except BaseException:
+                state.busy += perf_counter() - t0
+                raise
+            state.busy += perf_counter() - t0
+            exc = None
+            try:
+                value = yield signal
+            except BaseException as thrown:  # cancellation, close(): pass it in
+                exc, value = thrown, None
+
+
+async def _timed(coro: Any, state: _State) -> Any:
+    return await _Timed(coro, state)
+
+
+class _Worker:
+    """A dedicated thread with its own event loop, for a ``threaded=True`` generator or sink."""
+
+    def __init__(self, name: str):
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._serve, name=f"daqflow-{name}", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+        self.loop.close()
+
+    async def run(self, coro: Any) -> Any:
+        """Run ``coro`` on the worker's loop; a cancel here waits until it is cancelled there."""
+        cf = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        fut = asyncio.wrap_future(cf)
+        try:
+            return await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            cf.cancel()
+            try:
+                await fut
+            except BaseException:
+                pass
+            raise
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+
+
+class _RemoteInput:
+    """An input channel read from a worker thread's loop (items come from the main loop)."""
+
+    def __init__(self, channel: Channel, home: asyncio.AbstractEventLoop):
+        self._channel = channel
+        self._home = home
+
+    def __aiter__(self) -> _RemoteInput:
+        return self
+
+    async def __anext__(self) -> Any:
+        cf = asyncio.run_coroutine_threadsafe(self._channel.__anext__(), self._home)
+        return await asyncio.wrap_future(cf)
+
+
+class Runtime:
+    """Runs one graph once. Use `arun`/`run`/`start` rather than this class."""
+
+    def __init__(self, graph: Graph, *, drain_timeout: float = DRAIN_TIMEOUT):
+        self.graph = graph
+        self.drain_timeout = drain_timeout
+        self.states = {node: _State() for node in graph.nodes}
+        self.channels: dict[Edge, Channel] = {
+            edge: Channel(edge.capacity, edge.policy)
+            for edge in graph.edges
+            if not edge.fused
+        }
+        self.in_edges: dict[Stream, list[Edge]] = {node: [] for node in graph.nodes}
+        for edge in graph.edges:
+            self.in_edges[edge.consumer].append(edge)
+        self.realtime_host = {node: self._realtime_host(node) for node in graph.nodes}
+        self.stopped_by = "end"
+        self.error: tuple[Stream, BaseException] | None = None
+        self.t_start = perf_counter()
+        self.t_end: float | None = None
+        self._stopping = False
+        self._hard = False
+        self._stop_at: float | None = None
+        self._tasks: dict[Stream, asyncio.Task[Any]] = {}
+        self._workers: list[_Worker] = []
+        self._executors: list[concurrent.futures.ThreadPoolExecutor] = []
+        self._wake: asyncio.Future[None] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def _realtime_host(self, node: Stream) -> bool:
+        while node.kind == "map" and is_fused(node):
+            node = node.inputs[0]
+        return node.realtime
+
+    # -- control -------------------------------------------------------------------------
+    def request_stop(self, reason: str = "stop") -> None:
+        """Orderly stop: sources are cancelled, FIFOs drain. A second call after a stop by
+        ``"interrupt"`` cancels everything."""
+        if self._stopping:
+            if reason == "interrupt" and self.stopped_by == "interrupt":
+                self._cancel_all()
+            return
+        self._stopping = True
+        if self.stopped_by == "end":
+            self.stopped_by = reason
+        self._stop_at = perf_counter()
+        self._cancel_sources()
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+
+    def _cancel_sources(self) -> None:
+        for node, task in self._tasks.items():
+            if node.kind == "source" and not task.done():
+                task.cancel()
+
+    def _cancel_all(self) -> None:
+        self._hard = True
+        for task in self._tasks.values():
+            if not task.done():
+                task.cancel()
+
+    def fail(self, node: Stream, exc: BaseException) -> None:
+        name = self.graph.names[node]
+        self.states[node].error = f"{type(exc).__name__}: {exc}"
+        if self.error is None:
+            self.error = (node, exc)
+            self.stopped_by = "error"
+        elif exc is not self.error[1]:
+            self.error[1].add_note(f"block {name!r} also failed: {type(exc).__name__}: {exc}")
+        self.request_stop("error")
+
+    # -- wiring --------------------------------------------------------------------------
+    def _sender(self, node: Stream, nowait: bool) -> Callable[[Any], Awaitable[None]] | None:
+        sends = []
+        for edge in self.graph.out_edges[node]:
+            if edge.fused:
+                sends.append(self._inline_map(edge.consumer, nowait))
+            else:
+                channel = self.channels[edge]
+                sends.append(_nowait(channel.put_nowait) if nowait else channel.put)
+        if not sends:
+            return None
+        if len(sends) == 1:
+            return sends[0]
+        return _fan_out(sends)
+
+    def _inline_map(self, node: Stream, nowait: bool) -> Callable[[Any], Awaitable[None]]:
+        state = self.states[node]
+        call = self._map_call(node)
+        downstream = self._sender(node, nowait)
+        accepted = node.spec.accepts_on(node.ports[0])
+        checker: list[Callable[[Any], None]] = []
+        if accepted is not None:
+            where = f"block {self.graph.names[node]!r} port {node.ports[0]!r}"
+            checker.append(first_item_checker(accepted, where, checker.clear))
+        fail = self.fail
+
+        async def send(item: Any) -> None:
+            t0 = perf_counter()
+            try:
+                if checker:
+                    checker[0](item)
+                out = call(item)
+            except Exception as exc:
+                fail(node, exc)
+                raise ReceiverGone from exc
+            state.busy += perf_counter() - t0
+            if out is None:
+                return
+            state.items_out += 1
+            state.samples_out += out.samples if type(out) is Chunk else 1
+            if downstream is not None:
+                await downstream(out)
+
+        return send
+
+    @staticmethod
+    def _map_call(node: Stream) -> Callable[[Any], Any]:
+        fn, params = node.spec.fn, node.params
+        if not params:
+            return fn
+        return lambda item: fn(item, **params)
+
+    def _inputs(self, node: Stream) -> list[Channel]:
+        inputs = []
+        for edge in self.in_edges[node]:
+            channel = self.channels[edge]
+            accepted = node.spec.accepts_on(edge.port)
+            if accepted is not None:
+                where = f"block {self.graph.names[node]!r} port {edge.port!r}"
+                channel._check = first_item_checker(accepted, where, _clearer(channel))
+            inputs.append(channel)
+        return inputs
+
+    def _call_args(self, node: Stream, inputs: list[Any]) -> inspect.BoundArguments:
+        arguments = dict(node.params)
+        arguments.update(zip(node.ports, inputs, strict=True))
+        ordered = {
+            name: arguments[name] for name in node.spec.signature.parameters if name in arguments
+        }
+        return inspect.BoundArguments(node.spec.signature, ordered)  # type: ignore[arg-type]
+
+    def _output_channels(self, node: Stream) -> list[Channel]:
+        out = []
+        for edge in self.graph.out_edges[node]:
+            if edge.fused:
+                out += self._output_channels(edge.consumer)
+            else:
+                out.append(self.channels[edge])
+        return out
+
+    def _single_channel(self, node: Stream) -> Channel | None:
+        """The output FIFO if ``node`` feeds exactly one and no inline map."""
+        edges = self.graph.out_edges[node]
+        if len(edges) == 1 and not edges[0].fused:
+            return self.channels[edges[0]]
+        return None
+
+    def _lossy_outputs(self, node: Stream) -> bool:
+        return any(ch.policy != "block" for ch in self._output_channels(node))
+
+    def _samples_read(self, edge: Edge, channel: Channel) -> int:
+        """Samples the consumer took from ``channel``: sent - lost - discarded - queued."""
+        sent = self.states[edge.producer].samples_out
+        return max(0, sent - channel.dropped_samples - channel.discarded_samples
+                   - channel.queued_samples())
+
+    def _inline_children(self, node: Stream) -> list[Stream]:
+        """Maps fused into ``node``'s task (their time is inside the host's steps)."""
+        out = []
+        for edge in self.graph.out_edges[node]:
+            if edge.fused:
+                out += [edge.consumer, *self._inline_children(edge.consumer)]
+        return out
+
+    def _worker(self, node: Stream) -> _Worker:
+        worker = _Worker(self.graph.names[node])
+        self._workers.append(worker)
+        return worker
+
+    # -- drivers -------------------------------------------------------------------------
+    async def _drive(self, node: Stream) -> None:
+        state = self.states[node]
+        inputs = self._inputs(node)
+        try:
+            if node.kind == "sink":
+                await self._drive_sink(node, state, inputs)
+            elif node.kind == "map":
+                await self._drive_map(node, state, inputs[0])
+            else:
+                await self._drive_generator(node, state, inputs)
+        except ReceiverGone:
+            pass  # no reader left downstream
+        except asyncio.CancelledError:
+            if self._hard or not self._stopping:
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+        except Exception as exc:
+            self.fail(node, exc)
+        finally:
+            for channel in inputs:
+                channel.close_receiver()
+            for channel in self._output_channels(node):
+                channel.close()
+            state.t_end = perf_counter()
+            for edge in self.graph.out_edges[node]:
+                if edge.fused:
+                    self.states[edge.consumer].t_end = state.t_end
+
+    async def _drive_generator(self, node: Stream, state: _State, inputs: list[Channel]) -> None:
+        nowait = node.realtime
+        send = self._sender(node, nowait) or _discard
+        if node.kind == "source" and (nowait or self._lossy_outputs(node)):
+            send = _yielding(send)  # never waits on a FIFO: let the others run
+        if node.threaded:
+            worker = self._worker(node)
+            remote = [_RemoteInput(ch, asyncio.get_running_loop()) for ch in inputs]
+            bound = self._call_args(node, remote)
+            agen = node.spec.fn(*bound.args, **bound.kwargs)
+            try:
+                while True:
+                    try:
+                        item = await worker.run(_timed(agen.__anext__(), state))
+                    except StopAsyncIteration:
+                        break
+                    state.items_out += 1
+                    state.samples_out += item_samples(item)
+                    await send(item)
+            finally:
+                await worker.run(agen.aclose())
+            return
+        bound = self._call_args(node, inputs)
+        agen = node.spec.fn(*bound.args, **bound.kwargs)
+        single = self._single_channel(node)
+        try:
+            if single is not None and not nowait and single.policy == "block":
+                try_put, put = single.try_put, single.put
+                async for item in agen:
+                    state.items_out += 1
+                    state.samples_out += item.samples if type(item) is Chunk else 1
+                    if not try_put(item):
+                        await put(item)
+                return
+            async for item in agen:
+                state.items_out += 1
+                state.samples_out += item.samples if type(item) is Chunk else 1
+                await send(item)
+        finally:
+            await agen.aclose()
+
+    async def _drive_sink(self, node: Stream, state: _State, inputs: list[Channel]) -> None:
+        if node.threaded:
+            worker = self._worker(node)
+            remote = [_RemoteInput(ch, asyncio.get_running_loop()) for ch in inputs]
+            bound = self._call_args(node, remote)
+            result = await worker.run(_timed(node.spec.fn(*bound.args, **bound.kwargs), state))
+        else:
+            bound = self._call_args(node, inputs)
+            result = await node.spec.fn(*bound.args, **bound.kwargs)
+        state.result = result
+        state.has_result = True
+
+    async def _drive_map(self, node: Stream, state: _State, inp: Channel) -> None:
+        send = self._sender(node, False) or _discard
+        call = self._map_call(node)
+        if node.threaded:
+            executor = concurrent.futures.ThreadPoolExecutor(
+                1, thread_name_prefix=f"daqflow-{self.graph.names[node]}"
+            )
+            self._executors.append(executor)
+            loop = asyncio.get_running_loop()
+
+            def timed_call(item: Any) -> Any:
+                t0 = perf_counter()
+                try:
+                    return call(item)
+                finally:
+                    state.busy += perf_counter() - t0
+
+            async for item in inp:
+                out = await loop.run_in_executor(executor, timed_call, item)
+                if out is not None:
+                    state.items_out += 1
+                    state.samples_out += out.samples if type(out) is Chunk else 1
+                    await send(out)
+            return
+        async for item in inp:
+            out = call(item)
+            if out is not None:
+                state.items_out += 1
+                state.samples_out += out.samples if type(out) is Chunk else 1
+                await send(out)
+
+    # -- running -------------------------------------------------------------------------
+    async def run(self, duration: float | None = None, progress: bool = False) -> Report:
+        """Run to the end (or ``duration`` seconds); returns the report or raises BlockError."""
+        if duration is not None and not duration > 0:
+            raise ValueError(f"duration must be > 0 seconds, got {duration!r}")
+        loop = self.loop = asyncio.get_running_loop()
+        self._wake = loop.create_future()
+        self.t_start = perf_counter()
+        for node in self.graph.nodes:
+            if is_fused(node):
+                continue
+            name = self.graph.names[node]
+            coro = _timed(self._drive(node), self.states[node])
+            self._tasks[node] = loop.create_task(coro, name=f"daqflow:{name}")
+        if self._stopping:  # stop() came before the tasks existed
+            self._cancel_sources()
+        timer = loop.call_later(duration, self.request_stop, "duration") if duration else None
+        printer = loop.create_task(self._progress()) if progress else None
+        try:
+            await self._wait()
+        except asyncio.CancelledError:
+            self._cancel_all()
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+            raise
+        finally:
+            self.t_end = perf_counter()
+            if timer is not None:
+                timer.cancel()
+            if printer is not None:
+                printer.cancel()
+                await asyncio.gather(printer, return_exceptions=True)
+            for worker in self._workers:
+                worker.close()
+            for executor in self._executors:
+                executor.shutdown(wait=True)
+        report = self.report()
+        if self.error is not None:
+            node, exc = self.error
+            raise BlockError(self.graph.names[node], exc, report)
+        return report
+
+    async def _wait(self) -> None:
+        pending = set(self._tasks.values())
+        assert self._wake is not None
+        while pending:
+            timeout = None
+            if self._stop_at is not None and not self._hard:
+                timeout = max(0.0, self._stop_at + self.drain_timeout - perf_counter())
+            waiting = pending | ({self._wake} if not self._wake.done() else set())
+            done, _ = await asyncio.wait(
+                waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            pending -= done
+            if not done and timeout is not None:  # drain took too long
+                self._cancel_all()
+        for task in self._tasks.values():
+            if not task.cancelled():
+                task.exception()  # drivers handle their errors; retrieve to silence asyncio
+
+    async def _progress(self, interval: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            print(progress_line(self.report()), file=sys.stderr, flush=True)
+
+    def report(self) -> Report:
+        """A snapshot of the figures (final once the run has ended)."""
+        now = perf_counter() if self.t_end is None else self.t_end
+        names = self.graph.names
+        blocks: dict[str, BlockReport] = {}
+        for node in self.graph.nodes:
+            state = self.states[node]
+            inline = is_fused(node)
+            if inline:
+                host = self.states[node.inputs[0]]
+                items_in, samples_in, starved = host.items_out, host.samples_out, 0.0
+            else:
+                ins = [(e, self.channels[e]) for e in self.in_edges[node]]
+                items_in = sum(ch.items_out for _, ch in ins)
+                samples_in = sum(self._samples_read(e, ch) for e, ch in ins)
+                starved = sum(ch.starved for _, ch in ins)
+            blocked = sum(
+                self.channels[e].blocked for e in self.graph.out_edges[node] if not e.fused
+            )
+            end = state.t_end if state.t_end is not None else now
+            blocks[names[node]] = BlockReport(
+                name=names[node],
+                kind=node.kind,
+                items_in=items_in,
+                items_out=state.items_out,
+                samples_in=samples_in,
+                samples_out=state.samples_out,
+                busy=state.busy - sum(self.states[m].busy for m in self._inline_children(node)),
+                blocked=blocked,
+                starved=starved,
+                wall=max(0.0, end - self.t_start),
+                threaded=node.threaded,
+                inline=inline,
+                realtime=node.realtime,
+                error=state.error,
+            )
+        edges = []
+        for edge in self.graph.edges:
+            channel = self.channels.get(edge)
+            producer_state = self.states[edge.producer]
+            edges.append(EdgeReport(
+                producer=names[edge.producer],
+                consumer=names[edge.consumer],
+                port=edge.port,
+                capacity=channel.capacity if channel is not None else 0,
+                policy=channel.policy if channel is not None else "inline",
+                items=channel.items_in if channel is not None else producer_state.items_out,
+                dropped_items=channel.dropped_items if channel is not None else 0,
+                dropped_samples=channel.dropped_samples if channel is not None else 0,
+                discarded=channel.discarded if channel is not None else 0,
+                high_water=channel.high_water if channel is not None else 0,
+                blocked=channel.blocked if channel is not None else 0.0,
+                realtime=self.realtime_host[edge.producer],
+                inline=channel is None,
+            ))
+        results = {
+            names[node]: self.states[node].result
+            for node in self.graph.nodes
+            if node.kind == "sink" and self.states[node].has_result
+        }
+        error = None
+        if self.error is not None:
+            node, exc = self.error
+            error = f"block {names[node]!r} failed: {type(exc).__name__}: {exc}"
+        return Report(
+            blocks=blocks,
+            edges=tuple(edges),
+            results=results,
+            duration=now - self.t_start,
+            stopped_by=self.stopped_by,
+            error=error,
+        )
+
+
+def progress_line(report: Report) -> str:
+    """One plain line per interval: elapsed time, each sink's items and MS/s, losses."""
+    parts = [f"[daqflow {report.duration:7.1f} s]"]
+    for b in report.blocks.values():
+        if b.kind == "sink":
+            parts.append(f"{b.name}: {b.items_in} items {b.samples_per_s / 1e6:.3f} MS/s")
+    parts.append(f"dropped {report.dropped_items} items, overflow {report.overflow} samples")
+    return "  ".join(parts)
+
+
+def _clearer(channel: Channel) -> Callable[[], None]:
+    def clear() -> None:
+        channel._check = None
+
+    return clear
+
+
+async def _discard(item: Any) -> None:
+    """Output of a block nobody reads inside this graph (e.g. a map fused into a sink-less tail)."""
+
+
+def _nowait(put_nowait: Callable[[Any], bool]) -> Callable[[Any], Awaitable[None]]:
+    async def send(item: Any) -> None:
+        put_nowait(item)
+
+    return send
+
+
+def _yielding(send: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
+    async def yielding_send(item: Any) -> None:
+        await send(item)
+        await asyncio.sleep(0)
+
+    return yielding_send
+
+
+def _fan_out(sends: list[Callable[[Any], Awaitable[None]]]) -> Callable[[Any], Awaitable[None]]:
+    live = list(sends)
+
+    async def send(item: Any) -> None:
+        gone = None
+        for s in live:
+            try:
+                await s(item)
+            except ReceiverGone:
+                gone = [*(gone or ()), s]
+        if gone:
+            for s in gone:
+                live.remove(s)
+            if not live:
+                raise ReceiverGone
+
+    return send
+
+
+async def arun(*sinks: Stream, duration: float | None = None, progress: bool = False) -> Report:
+    """Run the graph above ``sinks`` on the current event loop.
+
+    Args:
+        sinks: sink streams (e.g. ``df.collect(s)``); everything upstream of them runs.
+        duration: stop after this many seconds (orderly: FIFOs drain); None runs to the end.
+        progress: print a status line to stderr every second.
+
+    Returns:
+        The `Report`; ``report.results`` holds each sink's result by name.
+
+    Raises:
+        GraphError: bad wiring (nothing has run). BlockError: a block failed.
+    """
+    capture.intercept(sinks)
+    runtime = Runtime(build_graph(sinks))
+    return await runtime.run(duration=duration, progress=progress)
