@@ -107,10 +107,8 @@ class _Worker:
             return await asyncio.shield(fut)
         except asyncio.CancelledError:
             cf.cancel()
-            try:
+            with contextlib.suppress(BaseException):  # only waiting for it to end
                 await fut
-            except BaseException:
-                pass
             raise
 
     def close(self) -> None:
