@@ -40,6 +40,12 @@ class BlockReport:
         return samples / self.wall if self.wall > 0 else 0.0
 
     @property
+    def items_per_s(self) -> float:
+        """Items per second through the block (output, or input for a sink)."""
+        items = self.items_in if self.kind == "sink" else self.items_out
+        return items / self.wall if self.wall > 0 else 0.0
+
+    @property
     def busy_fraction(self) -> float:
         """Share of the wall time the block's code ran (0..1 per thread)."""
         return self.busy / self.wall if self.wall > 0 else 0.0
@@ -102,12 +108,14 @@ class Report:
         head = f"daqflow report: {self.duration:.3f} s, stopped by {self.stopped_by}"
         if self.error:
             head += f" ({self.error})"
-        rows = [("block", "kind", "items in", "items out", "MS/s", "busy %", "blocked s", "starved s")]
+        rows = [("block", "kind", "items in", "items out", "items/s", "MS/s", "busy %", "blocked s",
+                 "starved s")]
         for b in self.blocks.values():
             kind = b.kind + (" rt" if b.realtime else "") + (" thr" if b.threaded else "")
             kind += " inline" if b.inline else ""
             rows.append((
-                b.name, kind, str(b.items_in), str(b.items_out), f"{b.samples_per_s / 1e6:.3f}",
+                b.name, kind, str(b.items_in), str(b.items_out), f"{b.items_per_s:.1f}",
+                f"{b.samples_per_s / 1e6:.3f}",
                 f"{100 * b.busy_fraction:.1f}", f"{b.blocked:.3f}", f"{b.starved:.3f}",
             ))
         lines = [head, "", *_table(rows)]
