@@ -4,12 +4,12 @@ Imports nothing above it and no optional dependency.
 """
 
 from .basic import collect, from_iterable, null_sink
-from .blocking import Blocking, blocking
 from .channel import Channel, ChannelStatistics
 from .chunk import Chunk
 from .clock import Pacer
 from .decorator import BlockFactory, block
 from .errors import BlockError, EndOfStream, GraphError, ReceiverGone
+from .facade import Blocking, blocking
 from .graph import build_graph
 from .report import BlockReport, EdgeReport, Report
 from .running import Running, iterate, run, start

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import contextlib
 import signal
 import threading
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
 from . import capture
-from .channel import Channel, WouldBlock
 from .decorator import block
 from .errors import BlockError, EndOfStream, ReceiverGone
 from .graph import Graph, build_graph
@@ -172,16 +172,79 @@ class Running:
                 raise
 
 
+class _Handoff:
+    """Bounded FIFO from the graph's loop (``put``) to a plain thread (``get``)."""
+
+    def __init__(self, capacity: int):
+        if not isinstance(capacity, int) or capacity < 1:
+            raise ValueError(f"iterate: buffer must be an int >= 1 item, got {capacity!r}")
+        self._capacity = capacity
+        self._items: deque[Any] = deque()
+        self._cond = threading.Condition()
+        self._space: asyncio.Future[None] | None = None
+        self._closed = False
+        self._gone = False
+
+    async def put(self, item: Any) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            with self._cond:
+                if self._gone:
+                    raise ReceiverGone
+                if len(self._items) < self._capacity:
+                    self._items.append(item)
+                    self._cond.notify()
+                    return
+                space = self._space = loop.create_future()
+            await space
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def get(self) -> Any:
+        """Next item; raises EndOfStream once closed and empty."""
+        with self._cond:
+            while not self._items:
+                if self._closed:
+                    raise EndOfStream
+                self._cond.wait()
+            item = self._items.popleft()
+            space, self._space = self._space, None
+        _wake(space)
+        return item
+
+    def close_receiver(self) -> None:
+        with self._cond:
+            self._gone = True
+            self._items.clear()
+            space, self._space = self._space, None
+        _wake(space)
+
+
+def _wake(future: asyncio.Future[None] | None) -> None:
+    if future is None:
+        return
+
+    def resolve() -> None:
+        if not future.done():
+            future.set_result(None)
+
+    with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits any more
+        future.get_loop().call_soon_threadsafe(resolve)
+
+
 @block(name="iterate")
-async def _relay(stream: Stream, relay: Channel) -> None:
+async def _relay(stream: Stream, handoff: _Handoff) -> None:
     """Hands items to the thread that iterates; stops when that thread stops reading."""
     try:
         async for item in stream:
-            await relay.put(item)
+            await handoff.put(item)
     except ReceiverGone:
         pass
     finally:
-        relay.close()
+        handoff.close()
 
 
 def iterate(stream: Stream, duration: float | None = None, *, buffer: int = 8) -> Iterator[Any]:
@@ -202,42 +265,18 @@ def iterate(stream: Stream, duration: float | None = None, *, buffer: int = 8) -
     Raises:
         BlockError: a block failed (after the items that came before the failure).
     """
-    relay = Channel(buffer, "block")
-    sink = _relay(stream, relay)
+    handoff = _Handoff(buffer)
+    sink = _relay(stream, handoff)
     capture.intercept((sink,))
     running = Running(build_graph((sink,)), duration)
     try:
         while True:
             try:
-                item = _pull(relay, running)
+                item = handoff.get()
             except EndOfStream:
                 break
             yield item
     finally:
-        if not running.call_soon(relay.close_receiver):
-            relay.close_receiver()
+        handoff.close_receiver()
         running.stop()
         running.wait()
-
-
-def _pull(relay: Channel, running: Running) -> Any:
-    while True:
-        loop = running.loop
-        if loop is None:  # the graph has ended: what is left is ours
-            try:
-                return relay.get_nowait()
-            except WouldBlock:
-                raise EndOfStream from None
-        try:
-            cf = asyncio.run_coroutine_threadsafe(relay.get(), loop)
-        except RuntimeError:
-            continue
-        while True:
-            try:
-                return cf.result(timeout=0.1)
-            except concurrent.futures.TimeoutError:
-                if running.done() and not cf.done():
-                    cf.cancel()
-                    break
-            except concurrent.futures.CancelledError:
-                break

@@ -1,0 +1,181 @@
+"""MS/s end to end through chains of K stages: daqflow blocks against raw asyncio tasks.
+
+For K stages and a chunk size (complex64 samples), in the same run:
+
+- ``passthrough``: daqflow async-generator stages that re-yield each chunk (``buffer=4``);
+- ``copy``: daqflow async-generator stages that yield a new Chunk over a copy of the data;
+- ``asyncio_copy``: the same copying stages as raw asyncio tasks joined by
+  ``asyncio.Queue(maxsize=4)``;
+- ``map_copy``: the same copy as plain-function map stages (fused: run inline, no FIFO).
+
+The source repeats one preallocated chunk, so its cost is small; a null sink ends each chain.
+Item counts are calibrated per case so one run takes about ``--seconds``; each figure is the
+best of ``--repeat`` runs. ``ratio_copy_to_asyncio`` > 1 means daqflow is faster.
+
+    python benchmarks/chain.py [--stages 1,5,10] [--sizes 1024,8192,65536] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+import daqflow as df
+from _common import best_of, emit
+
+BUFFER = 4
+RATE = 1e6
+PILOT_SECONDS = 0.02  # a calibration run at least this long
+
+Timer = Callable[[df.Chunk, int, int], float]
+
+
+def copy_chunk(c: df.Chunk) -> df.Chunk:
+    return df.Chunk(np.copy(c.data), c.rate, c.index, c.time, c.meta)
+
+
+@df.block
+async def passthrough(x: df.Stream):
+    async for c in x:
+        yield c
+
+
+@df.block
+async def copying(x: df.Stream):
+    async for c in x:
+        yield df.Chunk(np.copy(c.data), c.rate, c.index, c.time, c.meta)
+
+
+@df.block
+def copy_map(c):
+    return df.Chunk(np.copy(c.data), c.rate, c.index, c.time, c.meta)
+
+
+def _time_graph(chunk: df.Chunk, n: int, stages: int, factory: df.BlockFactory, **options) -> float:
+    items = [chunk] * n
+    t0 = time.perf_counter()
+    s = df.from_iterable(items)
+    for _ in range(stages):
+        s = factory(s, **options)
+    report = df.run(df.null_sink(s, buffer=BUFFER))
+    elapsed = time.perf_counter() - t0
+    assert report.results["null_sink"] == n
+    return elapsed
+
+
+def time_passthrough(chunk: df.Chunk, n: int, stages: int) -> float:
+    return _time_graph(chunk, n, stages, passthrough, buffer=BUFFER)
+
+
+def time_copy(chunk: df.Chunk, n: int, stages: int) -> float:
+    return _time_graph(chunk, n, stages, copying, buffer=BUFFER)
+
+
+def time_map_copy(chunk: df.Chunk, n: int, stages: int) -> float:
+    return _time_graph(chunk, n, stages, copy_map)
+
+
+def time_asyncio_copy(chunk: df.Chunk, n: int, stages: int) -> float:
+    items = [chunk] * n
+    done = object()
+
+    async def source(q: asyncio.Queue) -> None:
+        for item in items:
+            await q.put(item)
+        await q.put(done)
+
+    async def stage(qin: asyncio.Queue, qout: asyncio.Queue) -> None:
+        while True:
+            c = await qin.get()
+            if c is done:
+                await qout.put(done)
+                return
+            await qout.put(df.Chunk(np.copy(c.data), c.rate, c.index, c.time, c.meta))
+
+    async def sink(q: asyncio.Queue) -> int:
+        count = 0
+        while (await q.get()) is not done:
+            count += 1
+        return count
+
+    async def main() -> int:
+        queues = [asyncio.Queue(maxsize=BUFFER) for _ in range(stages + 1)]
+        tasks = [asyncio.create_task(source(queues[0]))]
+        tasks += [asyncio.create_task(stage(queues[i], queues[i + 1])) for i in range(stages)]
+        tasks.append(asyncio.create_task(sink(queues[-1])))
+        return (await asyncio.gather(*tasks))[-1]
+
+    t0 = time.perf_counter()
+    count = asyncio.run(main())
+    elapsed = time.perf_counter() - t0
+    assert count == n
+    return elapsed
+
+
+CASES: dict[str, Timer] = {
+    "passthrough": time_passthrough,
+    "copy": time_copy,
+    "asyncio_copy": time_asyncio_copy,
+    "map_copy": time_map_copy,
+}
+
+
+def calibrate(timer: Timer, chunk: df.Chunk, stages: int, seconds: float) -> int:
+    """Items for one run of about ``seconds`` (the pilot runs also warm up)."""
+    n = 32
+    while True:
+        t = timer(chunk, n, stages)
+        if t >= PILOT_SECONDS or n >= 1 << 24:
+            return max(16, math.ceil(n * seconds / t))
+        n *= 4
+
+
+def parse_ints(text: str) -> list[int]:
+    return [int(v) for v in text.split(",") if v.strip()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stages", type=parse_ints, default=[1, 5, 10], help="K values, e.g. 1,5,10")
+    parser.add_argument("--sizes", type=parse_ints, default=[1024, 8192, 65536],
+                        help="chunk sizes in complex64 samples")
+    parser.add_argument("--seconds", type=float, default=0.2, help="target length of one run")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    results = []
+    for size in args.sizes:
+        chunk = df.Chunk(np.ones(size, np.complex64), RATE)
+        for k in args.stages:
+            row: dict[str, object] = {"stages": k, "chunk": size}
+            for case, timer in CASES.items():
+                # daqflow and asyncio copying chains move the same number of items
+                if case != "asyncio_copy":
+                    n = calibrate(timer, chunk, k, args.seconds)
+                t = best_of(lambda timer=timer, n=n: timer(chunk, n, k), args.repeat)
+                row[f"{case}_items"] = n
+                row[f"{case}_msps"] = round(n * size / t / 1e6, 2)
+            row["ratio_copy_to_asyncio"] = round(row["copy_msps"] / row["asyncio_copy_msps"], 3)
+            results.append(row)
+    target = next(
+        (r for r in results if r["stages"] == 10 and r["chunk"] == 8192), None
+    )
+    emit(
+        "chain",
+        results,
+        buffer=BUFFER,
+        dtype="complex64",
+        repeat=args.repeat,
+        seconds_per_run=args.seconds,
+        targets={"ratio_copy_to_asyncio (10 stages, 8192)": ">= 1.0"},
+        target_met=None if target is None else target["ratio_copy_to_asyncio"] >= 1.0,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""The public face: exported names are a contract."""
+
+import daqflow as df
+import daqflow.io
+import daqflow.testing
+
+PUBLIC = {
+    "BlockError", "BlockReport", "Chunk", "EdgeReport", "GraphError", "Report", "Running",
+    "Stream", "__version__", "arun", "block", "blocking", "collect", "from_iterable",
+    "iterate", "null_sink", "run", "start", "to_dot", "validate",
+}
+
+
+def test_all_is_pinned():
+    assert set(df.__all__) == PUBLIC
+    for name in df.__all__:
+        assert getattr(df, name) is not None
+
+
+def test_subpackage_names():
+    assert daqflow.io.__all__ == ["simulated_adc"]
+    assert set(daqflow.testing.__all__) == {"run_block", "chunks"}
+
+
+def test_core_imports_no_optional_dependency():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, daqflow, daqflow.io, daqflow.testing; "
+        "bad = {'h5py','sigmf','PySide6','qasync','pyqtgraph','aiohttp','zmq','pyvisa','dask',"
+        "'matplotlib','rich'} & set(sys.modules); print(sorted(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
