@@ -61,7 +61,7 @@ def test_submit_returns_concurrent_future():
     assert all(isinstance(f, concurrent.futures.Future) for f in futures)
     assert [f.result(timeout=5) for f in futures] == [0.0, 1.0, 2.0, 3.0, 4.0]
     with pytest.raises(AttributeError, match="not a coroutine method"):
-        meter.submit.describe
+        _ = meter.submit.describe
 
 
 def test_context_manager_runs_async_enter_and_exit():

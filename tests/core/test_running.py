@@ -139,3 +139,11 @@ def test_run_block_helper():
     assert run_block(pairs, [1, 2, 3, 4, 5]) == [(1, 2), (3, 4)]
     assert run_block(fail_at, [1, 2], n=7) == [1, 2]
     assert run_block(df.null_sink, [1, 2, 3]) == [3]
+
+
+def test_progress_prints_plain_status_lines(capsys):
+    df.run(df.null_sink(counter(0.001), name="sink"), duration=1.3, progress=True)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("[daqflow")]
+    assert lines, err
+    assert "sink:" in lines[0] and "MS/s" in lines[0] and "\x1b" not in err

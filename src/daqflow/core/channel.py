@@ -297,7 +297,7 @@ class Channel:
     # -- introspection -------------------------------------------------------------------
     def queued_samples(self) -> int:
         """Samples in the items now queued."""
-        return sum(item_samples(item) for item in self._items)
+        return sum(item_samples(item) for item in tuple(self._items))  # snapshot: safe off-loop
 
     def __len__(self) -> int:
         return len(self._items)
