@@ -105,6 +105,8 @@ class Channel:
         Raises:
             ReceiverGone: the consumer stopped reading.
         """
+        if self.try_put(item):
+            return
         if self._receiver_closed:
             raise ReceiverGone
         items = self._items
@@ -120,18 +122,7 @@ class Channel:
             finally:
                 self._putter = None
                 self.blocked += perf_counter() - t0
-        elif len(items) >= self.capacity or self._pending_lost:
-            self._append(item)
-            return
-        items.append(item)  # fast path of _append
-        self.items_in += 1
-        if len(items) > self.high_water:
-            self.high_water = len(items)
-        getter = self._getter
-        if getter is not None:
-            self._getter = None
-            if not getter.done():
-                getter.set_result(None)
+        self._append(item)
 
     def try_put(self, item: Any) -> bool:
         """Append ``item`` if that needs no wait, no drop and no mark; else False (and nothing
@@ -139,7 +130,7 @@ class Channel:
         items = self._items
         if len(items) >= self.capacity or self._pending_lost or self._receiver_closed:
             return False
-        items.append(item)
+        items.append(item)  # _push inlined: the hot path
         self.items_in += 1
         if len(items) > self.high_water:
             self.high_water = len(items)
@@ -149,6 +140,28 @@ class Channel:
             if not getter.done():
                 getter.set_result(None)
         return True
+
+    def _push(self, item: Any) -> None:
+        items = self._items
+        items.append(item)
+        self.items_in += 1
+        if len(items) > self.high_water:
+            self.high_water = len(items)
+        self._wake_getter()
+
+    def _wake_getter(self) -> None:
+        getter = self._getter
+        if getter is not None:
+            self._getter = None
+            if not getter.done():
+                getter.set_result(None)
+
+    def _wake_putter(self) -> None:
+        putter = self._putter
+        if putter is not None:
+            self._putter = None
+            if not putter.done():
+                putter.set_result(None)
 
     def put_nowait(self, item: Any) -> bool:
         """Append ``item`` without ever waiting; a full FIFO drops per the policy.
@@ -183,15 +196,7 @@ class Channel:
         if self._pending_lost:
             item = mark_overflow(item, self._pending_lost)
             self._pending_lost = 0
-        items.append(item)
-        self.items_in += 1
-        if len(items) > self.high_water:
-            self.high_water = len(items)
-        getter = self._getter
-        if getter is not None:
-            self._getter = None
-            if not getter.done():
-                getter.set_result(None)
+        self._push(item)
 
     def _drop(self, item: Any) -> None:
         lost = item_samples(item)
@@ -202,11 +207,7 @@ class Channel:
     def close(self) -> None:
         """End of stream: the consumer reads what is queued, then its iteration stops."""
         self._closed = True
-        getter = self._getter
-        if getter is not None:
-            self._getter = None
-            if not getter.done():
-                getter.set_result(None)
+        self._wake_getter()
 
     # -- consumer side -------------------------------------------------------------------
     async def get(self) -> Any:
@@ -230,13 +231,12 @@ class Channel:
             finally:
                 self._getter = None
                 self.starved += perf_counter() - t0
-        item = items.popleft()
+        return self._take()
+
+    def _take(self) -> Any:
+        item = self._items.popleft()
         self.items_out += 1
-        putter = self._putter
-        if putter is not None:
-            self._putter = None
-            if not putter.done():
-                putter.set_result(None)
+        self._wake_putter()
         if self._check is not None:
             self._check(item)
         return item
@@ -251,14 +251,7 @@ class Channel:
             if self._closed:
                 raise EndOfStream
             raise WouldBlock
-        item = self._items.popleft()
-        self.items_out += 1
-        putter = self._putter
-        if putter is not None:
-            self._putter = None
-            if not putter.done():
-                putter.set_result(None)
-        return item
+        return self._take()
 
     def close_receiver(self) -> None:
         """The consumer stops reading: queued items are discarded, the producer's next put fails."""
@@ -266,11 +259,7 @@ class Channel:
         self.discarded += len(self._items)
         self.discarded_samples += self.queued_samples()
         self._items.clear()
-        putter = self._putter
-        if putter is not None:
-            self._putter = None
-            if not putter.done():
-                putter.set_result(None)
+        self._wake_putter()
 
     def __aiter__(self) -> Channel:
         return self
@@ -283,7 +272,7 @@ class Channel:
                 return await self.get()
             except EndOfStream:
                 raise StopAsyncIteration from None
-        item = items.popleft()
+        item = items.popleft()  # _take inlined: the hot path
         self.items_out += 1
         putter = self._putter
         if putter is not None:
