@@ -111,9 +111,10 @@ class _Worker:
                 await fut
             raise
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
+        """Stop the loop and join the thread (a daemon: a hung block cannot hang the exit)."""
         self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join()
+        self._thread.join(timeout)
 
 
 class _RemoteInput:
@@ -458,7 +459,7 @@ class Runtime:
                 printer.cancel()
                 await asyncio.gather(printer, return_exceptions=True)
             for worker in self._workers:
-                worker.close()
+                worker.close(self.drain_timeout)
             for executor in self._executors:
                 executor.shutdown(wait=True)
         report = self.report()
