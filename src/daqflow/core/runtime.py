@@ -38,29 +38,41 @@ DRAIN_TIMEOUT = 10.0  # seconds allowed for FIFOs to drain after a stop
 class _State:
     """Mutable counters of one block while it runs."""
 
-    __slots__ = ("busy", "error", "has_result", "items_out", "result", "samples_out", "t_end")
+    __slots__ = (
+        "busy", "error", "has_result", "items_out", "result", "samples_out", "t_end", "worker",
+    )
 
     def __init__(self) -> None:
         self.items_out = 0
         self.samples_out = 0
-        self.busy = 0.0
+        self.busy = 0.0  # added to on the graph's loop only
+        self.worker = _Busy()  # added to by the block's worker thread only
         self.t_end: float | None = None
         self.result: Any = None
         self.has_result = False
         self.error: str | None = None
 
 
+class _Busy:
+    """Seconds a block's code ran in one thread (one writer per instance: no lock needed)."""
+
+    __slots__ = ("busy",)
+
+    def __init__(self) -> None:
+        self.busy = 0.0
+
+
 class _Timed:
-    """Awaits a coroutine and adds the time each of its steps runs to ``state.busy``."""
+    """Awaits a coroutine and adds the time each of its steps runs to ``clock.busy``."""
 
-    __slots__ = ("_coro", "_state")
+    __slots__ = ("_clock", "_coro")
 
-    def __init__(self, coro: Any, state: _State):
+    def __init__(self, coro: Any, clock: _State | _Busy):
         self._coro = coro
-        self._state = state
+        self._clock = clock
 
     def __await__(self) -> Any:
-        coro, state = self._coro, self._state
+        coro, clock = self._coro, self._clock
         send, throw = coro.send, coro.throw
         value: Any = None
         exc: BaseException | None = None
@@ -69,12 +81,12 @@ class _Timed:
             try:
                 signal = send(value) if exc is None else throw(exc)
             except StopIteration as stop:
-                state.busy += perf_counter() - t0
+                clock.busy += perf_counter() - t0
                 return stop.value
             except BaseException:
-                state.busy += perf_counter() - t0
+                clock.busy += perf_counter() - t0
                 raise
-            state.busy += perf_counter() - t0
+            clock.busy += perf_counter() - t0
             exc = None
             try:
                 value = yield signal
@@ -82,8 +94,8 @@ class _Timed:
                 exc, value = thrown, None
 
 
-async def _timed(coro: Any, state: _State) -> Any:
-    return await _Timed(coro, state)
+async def _timed(coro: Any, clock: _State | _Busy) -> Any:
+    return await _Timed(coro, clock)
 
 
 class _Worker:
@@ -356,7 +368,7 @@ class Runtime:
             try:
                 while True:
                     try:
-                        item = await worker.run(_timed(agen.__anext__(), state))
+                        item = await worker.run(_timed(agen.__anext__(), state.worker))
                     except StopAsyncIteration:
                         break
                     state.items_out += 1
@@ -389,7 +401,8 @@ class Runtime:
             worker = self._worker(node)
             remote = [_RemoteInput(ch, asyncio.get_running_loop()) for ch in inputs]
             bound = self._call_args(node, remote)
-            result = await worker.run(_timed(node.spec.fn(*bound.args, **bound.kwargs), state))
+            coro = node.spec.fn(*bound.args, **bound.kwargs)
+            result = await worker.run(_timed(coro, state.worker))
         else:
             bound = self._call_args(node, inputs)
             result = await node.spec.fn(*bound.args, **bound.kwargs)
@@ -411,7 +424,7 @@ class Runtime:
                 try:
                     return call(item)
                 finally:
-                    state.busy += perf_counter() - t0
+                    state.worker.busy += perf_counter() - t0
 
             async for item in inp:
                 out = await loop.run_in_executor(executor, timed_call, item)
@@ -518,7 +531,8 @@ class Runtime:
                 items_out=state.items_out,
                 samples_in=samples_in,
                 samples_out=state.samples_out,
-                busy=state.busy - sum(self.states[m].busy for m in self._inline_children(node)),
+                busy=state.busy + state.worker.busy
+                - sum(self.states[m].busy for m in self._inline_children(node)),
                 blocked=blocked,
                 starved=starved,
                 wall=max(0.0, end - self.t_start),
