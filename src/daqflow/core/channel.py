@@ -16,11 +16,16 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import Any, Literal
 
-from .chunk import item_samples, mark_overflow
+from .chunk import Chunk, item_samples, mark_overflow
 from .errors import EndOfStream, ReceiverGone
 
 Policy = Literal["block", "drop_oldest", "drop_newest"]
 POLICIES: tuple[str, ...] = ("block", "drop_oldest", "drop_newest")
+
+
+def _lost_with(item: Any) -> int:
+    """Samples a dropped item takes with it: its own and the loss it was marked with."""
+    return item_samples(item) + (int(item.meta.get("overflow", 0)) if type(item) is Chunk else 0)
 
 
 class WouldBlock(Exception):
@@ -186,9 +191,10 @@ class Channel:
             if self.policy == "drop_newest":
                 self._drop(item)
                 return
-            lost = item_samples(items.popleft())  # drop_oldest
+            evicted = items.popleft()  # drop_oldest
             self.dropped_items += 1
-            self.dropped_samples += lost
+            self.dropped_samples += item_samples(evicted)
+            lost = _lost_with(evicted)
             if items:
                 items[0] = mark_overflow(items[0], lost)
             else:
@@ -199,10 +205,9 @@ class Channel:
         self._push(item)
 
     def _drop(self, item: Any) -> None:
-        lost = item_samples(item)
         self.dropped_items += 1
-        self.dropped_samples += lost
-        self._pending_lost += lost
+        self.dropped_samples += item_samples(item)
+        self._pending_lost += _lost_with(item)
 
     def close(self) -> None:
         """End of stream: the consumer reads what is queued, then its iteration stops."""

@@ -19,13 +19,13 @@ import contextlib
 import inspect
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from time import perf_counter
 from typing import Any
 
 from . import capture
 from .channel import Channel
-from .chunk import Chunk, item_samples
+from .chunk import Chunk
 from .errors import BlockError, ReceiverGone
 from .graph import Edge, Graph, build_graph, is_fused
 from .kinds import first_item_checker
@@ -51,6 +51,11 @@ class _State:
         self.result: Any = None
         self.has_result = False
         self.error: str | None = None
+
+    def count(self, item: Any) -> None:
+        """One item (of so many samples) went out."""
+        self.items_out += 1
+        self.samples_out += item.samples if type(item) is Chunk else 1
 
 
 class _Busy:
@@ -127,6 +132,19 @@ class _Worker:
         """Stop the loop and join the thread (a daemon: a hung block cannot hang the exit)."""
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout)
+
+
+async def _in_worker(worker: _Worker, agen: Any, clock: _Busy) -> AsyncIterator[Any]:
+    """Items of an async generator that runs on a worker thread's loop."""
+    try:
+        while True:
+            try:
+                item = await worker.run(_timed(agen.__anext__(), clock))
+            except StopAsyncIteration:
+                return
+            yield item
+    finally:
+        await worker.run(agen.aclose())
 
 
 class _RemoteInput:
@@ -253,10 +271,9 @@ class Runtime:
             state.busy += perf_counter() - t0
             if out is None:
                 return
-            state.items_out += 1
-            state.samples_out += out.samples if type(out) is Chunk else 1
             if downstream is not None:
                 await downstream(out)
+            state.count(out)
 
         return send
 
@@ -358,41 +375,31 @@ class Runtime:
     async def _drive_generator(self, node: Stream, state: _State, inputs: list[Channel]) -> None:
         nowait = node.realtime
         send = self._sender(node, nowait) or _discard
-        if node.kind == "source" and (nowait or self._lossy_outputs(node)):
-            send = _yielding(send)  # never waits on a FIFO: let the others run
+        # a source that never waits on a FIFO must still let the other tasks run
+        pause = node.kind == "source" and (nowait or self._lossy_outputs(node))
         if node.threaded:
             worker = self._worker(node)
             remote = [_RemoteInput(ch, asyncio.get_running_loop()) for ch in inputs]
             bound = self._call_args(node, remote)
+            agen = _in_worker(worker, node.spec.fn(*bound.args, **bound.kwargs), state.worker)
+        else:
+            bound = self._call_args(node, inputs)
             agen = node.spec.fn(*bound.args, **bound.kwargs)
-            try:
-                while True:
-                    try:
-                        item = await worker.run(_timed(agen.__anext__(), state.worker))
-                    except StopAsyncIteration:
-                        break
-                    state.items_out += 1
-                    state.samples_out += item_samples(item)
-                    await send(item)
-            finally:
-                await worker.run(agen.aclose())
-            return
-        bound = self._call_args(node, inputs)
-        agen = node.spec.fn(*bound.args, **bound.kwargs)
         single = self._single_channel(node)
         try:
-            if single is not None and not nowait and single.policy == "block":
+            if single is not None and not nowait and not pause and single.policy == "block":
                 try_put, put = single.try_put, single.put
-                async for item in agen:
-                    state.items_out += 1
-                    state.samples_out += item.samples if type(item) is Chunk else 1
+                async for item in agen:  # the hot path: one FIFO, no coroutine per put
                     if not try_put(item):
                         await put(item)
+                    state.items_out += 1
+                    state.samples_out += item.samples if type(item) is Chunk else 1
                 return
             async for item in agen:
-                state.items_out += 1
-                state.samples_out += item.samples if type(item) is Chunk else 1
                 await send(item)
+                state.count(item)
+                if pause:
+                    await asyncio.sleep(0)
         finally:
             await agen.aclose()
 
@@ -429,16 +436,14 @@ class Runtime:
             async for item in inp:
                 out = await loop.run_in_executor(executor, timed_call, item)
                 if out is not None:
-                    state.items_out += 1
-                    state.samples_out += out.samples if type(out) is Chunk else 1
                     await send(out)
+                    state.count(out)
             return
         async for item in inp:
             out = call(item)
             if out is not None:
-                state.items_out += 1
-                state.samples_out += out.samples if type(out) is Chunk else 1
                 await send(out)
+                state.count(out)
 
     # -- running -------------------------------------------------------------------------
     async def run(self, duration: float | None = None, progress: bool = False) -> Report:
@@ -551,7 +556,7 @@ class Runtime:
                 port=edge.port,
                 capacity=channel.capacity if channel is not None else 0,
                 policy=channel.policy if channel is not None else "inline",
-                items=channel.items_in if channel is not None else producer_state.items_out,
+                items=channel.items_out if channel is not None else producer_state.items_out,
                 dropped_items=channel.dropped_items if channel is not None else 0,
                 dropped_samples=channel.dropped_samples if channel is not None else 0,
                 discarded=channel.discarded if channel is not None else 0,
@@ -605,14 +610,6 @@ def _nowait(put_nowait: Callable[[Any], bool]) -> Callable[[Any], Awaitable[None
         put_nowait(item)
 
     return send
-
-
-def _yielding(send: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
-    async def yielding_send(item: Any) -> None:
-        await send(item)
-        await asyncio.sleep(0)
-
-    return yielding_send
 
 
 def _fan_out(sends: list[Callable[[Any], Awaitable[None]]]) -> Callable[[Any], Awaitable[None]]:

@@ -22,30 +22,31 @@ async def _adc(
     seed: int | None,
 ) -> AsyncIterator[Chunk]:
     rng = np.random.default_rng(seed)
-    freqs = np.array([f for f, _ in tones], dtype=np.float64)
-    amps = np.array([a for _, a in tones], dtype=np.float64)
-    step = freqs / rate  # cycles per sample
-    phase = np.zeros_like(freqs)  # cycles, kept in [0, 1): continuous across chunks
-    ramp = np.arange(chunk, dtype=np.float64)
-    is_complex = np.dtype(dtype).kind == "c"
+    out = np.dtype(dtype)
+    work = np.complex128 if out in (np.complex128, np.float64) else np.complex64
+    steps = [f / rate for f, _ in tones]  # cycles per sample
+    # one oscillator table per tone, computed once: a chunk is a phase rotation of it
+    tables = [a * np.exp(2j * np.pi * s * np.arange(chunk)).astype(work) for s, (_, a) in zip(
+        steps, tones, strict=True)]
+    noise_dtype = np.float64 if work == np.complex128 else np.float32
     pacer = Pacer(chunk / rate) if paced else None
     index = 0
     while True:
-        cycles = phase[:, None] + step[:, None] * ramp[None, :]
-        if is_complex:
-            x = amps @ np.exp(2j * np.pi * cycles) if len(tones) else np.zeros(chunk, complex)
+        x = np.zeros(chunk, work)
+        for step, table in zip(steps, tables, strict=True):
+            x += table * work(np.exp(2j * np.pi * ((step * index) % 1.0)))
+        if out.kind == "c":
             if noise:
-                x = x + (rng.standard_normal(chunk) + 1j * rng.standard_normal(chunk)) * (
-                    noise / np.sqrt(2))
+                x += rng.standard_normal(2 * chunk, dtype=noise_dtype).view(work) * (noise / np.sqrt(2))
+            data = x.astype(out, copy=False)
         else:
-            x = amps @ np.cos(2 * np.pi * cycles) if len(tones) else np.zeros(chunk)
+            signal = x.real
             if noise:
-                x = x + rng.standard_normal(chunk) * noise
-        phase = (phase + step * chunk) % 1.0
-        if dtype == "int16":
-            data = np.clip(np.round(x * 32767.0), -32768, 32767).astype(np.int16)
-        else:
-            data = x.astype(dtype, copy=False)
+                signal = signal + rng.standard_normal(chunk, dtype=noise_dtype) * noise
+            if out == np.int16:
+                data = np.clip(np.round(signal * 32767.0), -32768, 32767).astype(np.int16)
+            else:
+                data = signal.astype(out)
         if pacer is not None:
             await pacer.wait()  # the samples exist once the last one has been converted
         yield Chunk(data, rate, index, index / rate)

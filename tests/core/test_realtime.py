@@ -1,0 +1,105 @@
+"""Real-time sources: a clock-driven ADC never waits; what it cannot deliver is counted and
+marked on the next chunk (``meta["overflow"]``), and its chunks come on absolute deadlines."""
+
+import asyncio
+import time
+
+import pytest
+
+import daqflow as df
+from daqflow import io
+
+RATE = 100_000.0  # Hz
+CHUNK = 100  # samples: a chunk every 1 ms
+SINK_DELAY = 0.003  # s per chunk: the sink takes at most a third of them
+
+@df.block
+async def slow_collect(x: df.Stream, delay: float):
+    """``collect`` that sleeps ``delay`` seconds after each item."""
+    items = []
+    async for item in x:
+        items.append(item)
+        await asyncio.sleep(delay)
+    return items
+
+
+@df.block
+def passthrough(chunk):
+    return chunk
+
+
+def run_adc_into_slow_sink(realtime, *, through_map=False, duration=0.3):
+    """The ADC feeding ``slow_collect`` through a 2-chunk FIFO; returns report and chunks."""
+    stream = io.simulated_adc(RATE, chunk=CHUNK, realtime=realtime, seed=1)
+    if through_map:
+        stream = passthrough(stream)  # fused: runs inline in the ADC's task
+    report = df.run(slow_collect(stream, SINK_DELAY, buffer=2), duration=duration)
+    return report, report.results["slow_collect"]
+
+
+def gaps(chunks):
+    """(chunk, samples missing just before it) for each chunk, from index 0."""
+    end, out = 0, []
+    for chunk in chunks:
+        out.append((chunk, chunk.index - end))
+        end = chunk.end_index
+    return out
+
+
+@pytest.mark.parametrize("through_map", [False, True], ids=["direct", "inline-map"])
+def test_a_slow_sink_makes_a_realtime_source_lose_samples_counted_and_marked(through_map):
+    report, chunks = run_adc_into_slow_sink(True, through_map=through_map)
+    produced = report.blocks["simulated_adc"].samples_out
+    delivered = sum(c.samples for c in chunks)
+    assert report.stopped_by == "duration"
+    assert report.overflow > 0
+    assert produced == delivered + report.overflow
+    assert report.blocks["slow_collect"].samples_in == delivered
+    (edge,) = [e for e in report.edges if e.consumer == "slow_collect"]
+    assert edge.realtime
+    assert edge.dropped_samples == report.overflow
+    for chunk, gap in gaps(chunks):
+        if gap:
+            assert chunk.meta["overflow"] == gap
+        else:
+            assert "overflow" not in chunk.meta
+    trailing = produced - chunks[-1].end_index  # lost after the last chunk: counted, unmarked
+    assert sum(gap for _, gap in gaps(chunks)) + trailing == report.overflow
+
+
+def test_without_realtime_the_same_slow_sink_loses_nothing():
+    report, chunks = run_adc_into_slow_sink(False)
+    assert report.overflow == report.dropped_samples == 0
+    assert not report.blocks["simulated_adc"].realtime
+    assert [c.index for c in chunks] == [k * CHUNK for k in range(len(chunks))]
+    assert not any(c.meta for c in chunks)
+    assert report.blocks["slow_collect"].blocked == 0.0
+    assert report.blocks["simulated_adc"].blocked > 0.1  # backpressure: it waited for the sink
+
+
+def test_without_realtime_every_sample_produced_reaches_the_sink():
+    report, chunks = run_adc_into_slow_sink(False, duration=0.1)
+    delivered = sum(c.samples for c in chunks)
+    assert report.blocks["slow_collect"].samples_in == delivered
+    assert report.blocks["simulated_adc"].samples_out == delivered
+
+
+@df.block
+async def arrivals(x: df.Stream):
+    """Each item with the loop time it arrived at (seconds, ``time.monotonic`` clock)."""
+    loop = asyncio.get_running_loop()
+    return [(item, loop.time()) async for item in x]
+
+
+def test_a_realtime_source_is_paced_by_its_sample_rate():
+    rate, chunk, duration = 20_000.0, 200, 0.5  # a chunk every 10 ms
+    t0 = time.monotonic()  # the event loop's clock
+    report = df.run(arrivals(io.simulated_adc(rate, chunk=chunk, seed=2)), duration=duration)
+    got = report.results["arrivals"]
+    delivered = sum(c.samples for c, _ in got)
+    assert 0.7 * rate * duration <= delivered <= 1.3 * rate * duration
+    for c, arrived in got:
+        assert c.time == c.index / rate
+        assert c.rate == rate
+        due = t0 + c.end_index / rate  # its last sample exists only then
+        assert due <= arrived < due + 0.1
