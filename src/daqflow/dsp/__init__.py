@@ -1,0 +1,58 @@
+"""daqflow.dsp: signal-processing blocks on numpy/scipy, exact across chunk boundaries.
+
+Kernels with explicit state (`FirState`, `NcoState`, `IirState`, `SpectrumState`, ...) do
+the math and can be used and tested alone; the blocks move Chunks through them and keep
+``rate``, ``index``, ``time`` and ``meta`` true. One name per block whatever the dtype;
+outputs keep the input's precision (complex64 stays complex64).
+"""
+
+from .averaging import average, moving_average
+from .design import Taps, bandpass, highpass, lowpass
+from .filters import decimate, fir, fir_decimate, iir, resample, resample_taps
+from .fir import FirState
+from .flow import head, rechunk, skip, throttle
+from .iir import IirState
+from .modulation import demod_am, demod_fm, mix
+from .nco import NcoState
+from .scope import trigger
+from .spectra import calibrate, fft, magnitude2, spectrum, to_db, waterfall
+from .spectral import FftState, SpectrumState
+from .stats import FrameAverager, MovingAverageState
+from .trigger import TriggerState
+
+__all__ = [
+    "FftState",
+    "FirState",
+    "FrameAverager",
+    "IirState",
+    "MovingAverageState",
+    "NcoState",
+    "SpectrumState",
+    "Taps",
+    "TriggerState",
+    "average",
+    "bandpass",
+    "calibrate",
+    "decimate",
+    "demod_am",
+    "demod_fm",
+    "fft",
+    "fir",
+    "fir_decimate",
+    "head",
+    "highpass",
+    "iir",
+    "lowpass",
+    "magnitude2",
+    "mix",
+    "moving_average",
+    "rechunk",
+    "resample",
+    "resample_taps",
+    "skip",
+    "spectrum",
+    "throttle",
+    "to_db",
+    "trigger",
+    "waterfall",
+]

@@ -1,0 +1,149 @@
+"""Filter blocks: fir, fir_decimate, decimate, resample, iir.
+
+Each checks its parameters when called (ValueError naming the parameter) and runs a kernel
+from this package per chunk. Output k of a decimating filter is the full-rate filter output
+at input sample k*factor, counted from the stream start (``scipy.signal.upfirdn``'s and GNU
+Radio's convention). A gap in the input (an index jump) resets the filter: nothing is
+filtered across it, and the output chunk after it carries ``meta["overflow"]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import numpy as np
+from scipy import signal
+
+from ..core import Chunk, Stream, block
+from .continuity import InputGaps, OutputMarks, RateCheck, named
+from .fir import FirState, check_factor, check_taps, output_range
+from .iir import IirState, check_sos
+
+
+@block(name="fir", accepts="chunk", produces="same")
+async def _fir(x: Stream, taps: np.ndarray, factor: int, up: int, label: str,
+               designed_rate: float | None) -> AsyncIterator[Chunk]:
+    state = FirState(taps, factor)
+    gaps, marks, rate = InputGaps(), OutputMarks(), RateCheck(label, designed_rate)
+    async for chunk in x:
+        rate(chunk)
+        if gaps.is_gap(chunk):
+            state.reset()
+        data, index = chunk.data, chunk.index
+        if up > 1:  # resampling: zero-stuff, then filter and decimate on the up-sampled grid
+            stuffed = np.zeros(len(data) * up, np.result_type(data.dtype, np.float32))
+            stuffed[::up] = data
+            data, index = stuffed, index * up
+        y = state.process(data, index)
+        j0, offset, count = output_range(index, len(data), factor)
+        if not count:
+            continue
+        out_rate = chunk.rate * up / factor
+        t0 = chunk.time + offset / (chunk.rate * up)
+        yield Chunk(y, out_rate, j0, t0, marks.meta(chunk.meta, j0, count))
+
+
+def fir(stream: Stream, taps: Any, **options: Any) -> Stream:
+    """FIR filter: y[n] = sum_k taps[k] x[n-k]; rate, index, time unchanged.
+
+    Args:
+        stream: chunks of samples (real, complex or integer; integers give float32).
+        taps: coefficients (e.g. from `lowpass`); taps that know their design rate are
+            checked against the stream's.
+        options: name=, buffer=, policy=, threaded= (see `daqflow.block`).
+
+    The output dtype is the input's (complex64 stays complex64). Short filters run as a
+    block matrix product, long ones as overlap-save FFT convolution.
+    """
+    taps = check_taps(taps)
+    return _fir(stream, taps, 1, 1, "fir", getattr(taps, "rate", None), **named("fir", options))
+
+
+def fir_decimate(stream: Stream, taps: Any, factor: int, **options: Any) -> Stream:
+    """FIR filter keeping every ``factor``-th output (polyphase: only kept outputs are computed).
+
+    Output k is the filter output at input sample k*factor; rate is divided by ``factor``.
+
+    Args:
+        stream: chunks of samples.
+        taps: filter coefficients (the anti-alias filter).
+        factor: decimation (int >= 1).
+        options: name=, buffer=, policy=, threaded=.
+    """
+    taps = check_taps(taps)
+    factor = check_factor(factor)
+    return _fir(stream, taps, factor, 1, "fir_decimate", getattr(taps, "rate", None),
+                **named("fir_decimate", options))
+
+
+def decimate(stream: Stream, factor: int, **options: Any) -> Stream:
+    """Decimate by ``factor`` with an anti-alias low-pass FIR (the design of
+    ``scipy.signal.decimate(ftype="fir")``: 20*factor+1 Hamming-windowed taps, cutoff at the
+    new Nyquist frequency).
+
+    Args:
+        stream: chunks of samples.
+        factor: decimation (int >= 1).
+        options: name=, buffer=, policy=, threaded=.
+    """
+    factor = check_factor(factor)
+    taps = signal.firwin(20 * factor + 1, 1.0 / factor, window="hamming") if factor > 1 else [1.0]
+    return _fir(stream, np.asarray(taps), factor, 1, "decimate", None,
+                **named("decimate", options))
+
+
+def resample_taps(up: int, down: int) -> np.ndarray:
+    """Default resampling filter: ``scipy.signal.resample_poly``'s design (Kaiser, beta 5,
+    cutoff at the lower Nyquist frequency, half length 10*max(up, down)), with gain ``up``."""
+    limit = max(up, down)
+    taps = signal.firwin(2 * 10 * limit + 1, 1.0 / limit, window=("kaiser", 5.0))
+    return taps * up
+
+
+def resample(stream: Stream, up: int, down: int, taps: Any = None, **options: Any) -> Stream:
+    """Rational resampling by ``up/down``: ``scipy.signal.upfirdn(taps, x, up, down)`` on a stream.
+
+    Output k is at up-sampled position k*down (rate * up / down Hz). The filter delay is not
+    removed (as upfirdn; unlike resample_poly).
+
+    Args:
+        stream: chunks of samples.
+        up, down: integer factors (>= 1).
+        taps: filter at the up-sampled rate (default `resample_taps`).
+        options: name=, buffer=, policy=, threaded=.
+    """
+    up, down = check_factor(up, "up"), check_factor(down, "down")
+    divisor = np.gcd(up, down)
+    if divisor > 1 and taps is None:
+        up, down = up // divisor, down // divisor
+    taps = resample_taps(up, down) if taps is None else check_taps(taps)
+    return _fir(stream, np.asarray(taps), down, up, "resample", None, **named("resample", options))
+
+
+@block(name="iir", accepts="chunk", produces="same")
+async def _iir(x: Stream, sos: np.ndarray) -> AsyncIterator[Chunk]:
+    state = IirState(sos)
+    gaps, marks, rate = InputGaps(), OutputMarks(), RateCheck("iir")
+    async for chunk in x:
+        rate(chunk)
+        if gaps.is_gap(chunk):
+            state.reset()
+        y = state.process(chunk.data)
+        yield Chunk(y, chunk.rate, chunk.index, chunk.time,
+                    marks.meta(chunk.meta, chunk.index, chunk.samples))
+
+
+def iir(stream: Stream, sos: Any, **options: Any) -> Stream:
+    """IIR filter from second-order sections (``scipy.signal.iirdesign(..., output="sos")``,
+    ``butter(..., output="sos")``); state carried across chunks, dtype kept.
+
+    Args:
+        stream: chunks of samples.
+        sos: (sections, 6) array.
+        options: name=, buffer=, policy=, threaded=.
+    """
+    return _iir(stream, check_sos(sos), **named("iir", options))
+
+
+__all__ = ["decimate", "fir", "fir_decimate", "iir", "resample", "resample_taps"]

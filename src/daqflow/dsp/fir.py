@@ -1,0 +1,216 @@
+"""Streaming FIR filtering (with optional decimation), exact across chunk boundaries.
+
+``FirState.process(x, index)`` returns the outputs y[j] = sum_k h[k] x[j*D - k] for every
+absolute output index j whose input position j*D falls inside the chunk [index, index+len(x)):
+the ``scipy.signal.upfirdn(h, x, 1, D)`` convention, with the input indices counted from the
+start of the stream, so the result does not depend on how the stream is cut into chunks.
+
+Two exact methods, chosen by filter length:
+
+- block matrix product (short filters): the signal is cut into rows of B >= L-1 samples;
+  outputs are ``rows @ H0 + previous_rows @ H1`` where H0/H1 are the two Toeplitz halves of
+  the filter, keeping only the output columns that land on multiples of D (a polyphase
+  product). Complex samples times real taps run as one real GEMM on the interleaved floats.
+- overlap-save (long filters): the carried history plus the chunk cut into overlapping
+  segments, one batched ``scipy.fft`` over all of them, times the taps' spectrum (computed
+  once), keeping the valid part of each segment.
+
+Note: the block method multiplies whole rows, so a NaN or inf sample poisons the outputs of
+its own row of B samples (lfilter would poison only the later ones).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import fft
+
+BLOCK_TAPS_PER_FACTOR = 64  # block product up to 64 taps per unit of decimation, else overlap-save
+
+
+def compute_dtype(dtype: np.dtype, taps: np.ndarray) -> np.dtype:
+    """The dtype a filter runs in and returns: the input's, promoted by complex taps.
+
+    Integer input runs in float32.
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iub":
+        dtype = np.dtype(np.float32)
+    if np.iscomplexobj(taps) and dtype.kind == "f":
+        dtype = np.result_type(dtype, np.complex64)
+    return dtype
+
+
+def check_taps(taps: object) -> np.ndarray:
+    """Validate FIR taps: a non-empty 1-D array of finite numbers."""
+    array = np.asarray(taps)
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"taps must be a non-empty 1-D array, got shape {array.shape}")
+    if array.dtype.kind not in "fciub" or not np.all(np.isfinite(array)):
+        raise ValueError("taps must be finite numbers")
+    return array
+
+
+def check_factor(factor: object, name: str = "factor") -> int:
+    if isinstance(factor, bool) or not isinstance(factor, int | np.integer) or factor < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {factor!r}")
+    return int(factor)
+
+
+def output_range(index: int, n: int, factor: int) -> tuple[int, int, int]:
+    """For a chunk of ``n`` samples at absolute ``index``: (first output index j0, offset of
+    its input sample in the chunk, number of outputs)."""
+    j0 = -(-index // factor)
+    offset = j0 * factor - index
+    count = len(range(offset, n, factor))
+    return j0, offset, count
+
+
+class FirState:
+    """A streaming FIR filter keeping every ``factor``-th output (see module docstring).
+
+    Args:
+        taps: filter coefficients h[k] (real or complex).
+        factor: decimation D (1: plain filter).
+        method: "block", "fft" or None (choose by length).
+    """
+
+    def __init__(self, taps: object, factor: int = 1, method: str | None = None):
+        self.taps = check_taps(taps)
+        self.factor = check_factor(factor)
+        length = len(self.taps)
+        if method is None:
+            method = "block" if length <= BLOCK_TAPS_PER_FACTOR * self.factor else "fft"
+        if method not in ("block", "fft"):
+            raise ValueError(f"method must be 'block' or 'fft', got {method!r}")
+        self.method = method
+        d = self.factor
+        self.block = d * -(-max(length - 1, 32) // d)  # B >= L-1, a multiple of D
+        self._dtype: np.dtype | None = None
+        self._history: np.ndarray | None = None  # last `block` (or L-1) input samples
+        self._buffer: np.ndarray | None = None
+        self._matrices: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._spectrum: tuple[int, np.ndarray] | None = None  # (nfft, taps' FFT)
+
+    def reset(self) -> None:
+        """Forget the past (the stream restarts, e.g. after a gap)."""
+        if self._history is not None:
+            self._history[:] = 0
+
+    def process(self, x: np.ndarray, index: int) -> np.ndarray:
+        """Filter one chunk ``x`` whose first sample has absolute ``index``; returns the outputs
+        (see `output_range` for their indices)."""
+        dtype = compute_dtype(x.dtype, self.taps)
+        if x.dtype != dtype:
+            x = x.astype(dtype)
+        if self._dtype is None or dtype != self._dtype:
+            self._setup(dtype)
+        _, offset, count = output_range(index, len(x), self.factor)
+        if self.method == "fft":
+            return self._process_fft(x, offset, count)
+        return self._process_block(x, offset, count)
+
+    def _setup(self, dtype: np.dtype) -> None:
+        self._dtype = dtype
+        keep = self.block if self.method == "block" else len(self.taps) - 1
+        self._history = np.zeros(keep, dtype)
+        self._buffer = None
+        self._matrices = {}
+        self._spectrum = None
+
+    # -- overlap-save ------------------------------------------------------------------------
+    def _process_fft(self, x: np.ndarray, offset: int, count: int) -> np.ndarray:
+        history = self._history
+        assert history is not None and self._dtype is not None
+        extended = np.concatenate((history, x))
+        if len(x):
+            history[:] = extended[len(extended) - len(history):]
+        if count == 0:
+            return np.empty(0, self._dtype)
+        length = len(self.taps)
+        nfft, spectrum = self._taps_spectrum()
+        step = nfft - length + 1
+        n = len(x)
+        segments = -(-n // step)
+        padded = np.zeros((segments - 1) * step + nfft, extended.dtype)
+        padded[:len(extended)] = extended
+        frames = np.lib.stride_tricks.as_strided(
+            padded, (segments, nfft), (step * padded.itemsize, padded.itemsize), writeable=False)
+        if self._dtype.kind == "c":  # (complex taps make complex data: compute_dtype)
+            y = fft.ifft(fft.fft(frames, axis=-1) * spectrum, axis=-1)
+        else:
+            y = fft.irfft(fft.rfft(frames, axis=-1) * spectrum, nfft, axis=-1)
+        full = y[:, length - 1:].reshape(-1)
+        return full[offset:n:self.factor][:count].astype(self._dtype, copy=False)
+
+    def _taps_spectrum(self) -> tuple[int, np.ndarray]:
+        if self._spectrum is None:
+            nfft = fft.next_fast_len(max(1024, 4 * len(self.taps)))
+            taps = self.taps.astype(_taps_dtype(self._dtype, self.taps), copy=False)
+            transform = fft.fft if self._dtype.kind == "c" else fft.rfft
+            self._spectrum = (nfft, transform(taps, nfft))
+        return self._spectrum
+
+    # -- block matrix product ------------------------------------------------------------------
+    def _process_block(self, x: np.ndarray, offset: int, count: int) -> np.ndarray:
+        b, n = self.block, len(x)
+        dtype = self._dtype
+        history = self._history
+        assert history is not None and dtype is not None
+        rows = max(1, -(-n // b))
+        size = b + rows * b
+        buffer = self._buffer
+        if buffer is None or len(buffer) < size:
+            buffer = self._buffer = np.zeros(max(size, 2 * b), dtype)
+        buffer[:b] = history
+        buffer[b:b + n] = x
+        buffer[b + n:size] = 0
+        history[:] = buffer[n:n + b]
+        if count == 0:
+            return np.empty(0, dtype)
+        h0, h1 = self._matrix(offset)
+        if dtype.kind == "c" and h0.dtype.kind == "f":  # complex x real taps: interleaved floats
+            flat = buffer[:size].view(h0.dtype)
+            current = flat[2 * b:2 * size].reshape(rows, 2 * b)
+            previous = flat[:2 * size - 2 * b].reshape(rows, 2 * b)
+            y = current @ h0
+            y += previous @ h1
+            return y.view(dtype).reshape(-1)[:count]
+        current = buffer[b:size].reshape(rows, b)
+        previous = buffer[:size - b].reshape(rows, b)
+        y = current @ h0
+        y += previous @ h1
+        return y.reshape(-1)[:count]
+
+    def _matrix(self, offset: int) -> tuple[np.ndarray, np.ndarray]:
+        phase = offset % self.factor
+        cached = self._matrices.get(phase)
+        if cached is not None:
+            return cached
+        b, taps, dtype = self.block, self.taps, self._dtype
+        assert dtype is not None
+        m = np.arange(b)[:, None]
+        i = np.arange(phase, b, self.factor)[None, :]
+        real_taps = _taps_dtype(dtype, taps)
+        h0 = np.zeros((b, i.shape[1]), real_taps)
+        h1 = np.zeros((b, i.shape[1]), real_taps)
+        lag0, lag1 = i - m, i + b - m
+        ok0 = (lag0 >= 0) & (lag0 < len(taps))
+        ok1 = (lag1 >= 0) & (lag1 < len(taps))
+        h0[ok0] = taps[lag0[ok0]]
+        h1[ok1] = taps[lag1[ok1]]
+        if dtype.kind == "c" and h0.dtype.kind == "f":
+            eye = np.eye(2, dtype=h0.dtype)
+            h0, h1 = np.kron(h0, eye), np.kron(h1, eye)
+        else:
+            h0, h1 = h0.astype(dtype, copy=False), h1.astype(dtype, copy=False)
+        self._matrices[phase] = (np.ascontiguousarray(h0), np.ascontiguousarray(h1))
+        return self._matrices[phase]
+
+
+def _taps_dtype(dtype: np.dtype | None, taps: np.ndarray) -> np.dtype:
+    """Taps in the precision of the data (float32 for single precision data)."""
+    assert dtype is not None
+    real = np.dtype(np.float32) if dtype in (np.float32, np.complex64) else np.dtype(np.float64)
+    if np.iscomplexobj(taps):
+        return np.result_type(real, np.complex64)
+    return real

@@ -1,0 +1,99 @@
+"""Cutting a stream into frames, and frames into groups, on a grid fixed to the stream start.
+
+Frame k covers input samples [k*step, k*step + size) counted from the start of the stream;
+group g holds frames [g*n, (g+1)*n). Because the grid is absolute, the output does not depend
+on how the input was cut into chunks, and after a gap (a jump in the index) framing simply
+resumes at the next frame of the grid; the partial frame or group that straddles the gap is
+dropped, never mixed across it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Framer:
+    """Frames of ``size`` samples every ``step`` samples (overlap when step < size)."""
+
+    def __init__(self, size: int, step: int):
+        if size < 1 or step < 1:
+            raise ValueError(f"frame size and step must be >= 1 sample, got {size}, {step}")
+        self.size = size
+        self.step = step
+        self._pending: np.ndarray | None = None
+        self._start = 0  # absolute index of _pending[0]
+
+    def reset(self) -> None:
+        self._pending = None
+
+    def push(self, x: np.ndarray, index: int) -> tuple[np.ndarray, int, bool]:
+        """Add a chunk starting at absolute ``index``.
+
+        Returns:
+            (frames, k0, gap): complete frames as a (count, size) array (a read-only view),
+            the number of the first one, and whether this chunk did not continue the last.
+        """
+        pending = self._pending
+        gap = pending is not None and index != self._start + len(pending)
+        if pending is None or gap or len(pending) == 0:
+            data, start = x, index
+        else:
+            data, start = np.concatenate((pending, x)), self._start
+        end = start + len(data)
+        size, step = self.size, self.step
+        k0 = -(-start // step)
+        last = (end - size) // step if end >= size else -1
+        count = max(0, last - k0 + 1)
+        offset = k0 * step - start
+        if count:
+            frames = np.lib.stride_tricks.sliding_window_view(data[offset:], size)[::step][:count]
+        else:
+            frames = np.empty((0, size), x.dtype)
+        next_start = (k0 + count) * step
+        keep_from = next_start - start
+        if keep_from >= len(data):
+            self._pending, self._start = data[:0], end
+        else:
+            self._pending, self._start = data[max(keep_from, 0):], max(next_start, start)
+        return frames, k0, gap
+
+
+class Grouper:
+    """Groups of ``n`` consecutive rows (numbered on the absolute grid), averaged or stacked."""
+
+    def __init__(self, n: int, reduce: str = "mean"):
+        if n < 1:
+            raise ValueError(f"group length must be >= 1, got {n}")
+        if reduce not in ("mean", "stack"):
+            raise ValueError(f"reduce must be 'mean' or 'stack', got {reduce!r}")
+        self.n = n
+        self.reduce = reduce
+        self._pending: np.ndarray | None = None
+        self._first = 0  # number of _pending[0]
+
+    def reset(self) -> None:
+        self._pending = None
+
+    def push(self, rows: np.ndarray, first: int) -> tuple[np.ndarray, int]:
+        """Add rows numbered ``first, first+1, ...``; returns (complete groups, first group number).
+
+        "mean" gives a (groups, ...) array of means; "stack" a (groups, n, ...) array.
+        """
+        pending = self._pending
+        if pending is not None and len(pending) and first == self._first + len(pending):
+            rows, first = np.concatenate((pending, rows)), self._first
+        n = self.n
+        g0 = -(-first // n)
+        offset = g0 * n - first
+        groups = max(0, (len(rows) - offset) // n)
+        used = rows[offset:offset + groups * n] if offset < len(rows) else rows[:0]
+        shaped = used.reshape(groups, n, *rows.shape[1:])
+        keep = offset + groups * n
+        if keep < len(rows):
+            self._pending, self._first = rows[max(keep, 0):], first + max(keep, 0)
+        else:
+            self._pending, self._first = rows[:0], first + len(rows)
+        if self.reduce == "mean":
+            work = np.result_type(rows.dtype, np.float64)
+            return shaped.mean(axis=1, dtype=work).astype(rows.dtype, copy=False), g0
+        return shaped, g0

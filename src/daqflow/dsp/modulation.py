@@ -1,0 +1,77 @@
+"""Frequency shifting and demodulation blocks: mix, demod_am, demod_fm."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import numpy as np
+
+from ..core import Chunk, Stream, block
+from .continuity import InputGaps, OutputMarks, named
+from .demod import FmState
+from .demod import demod_am as am_kernel
+from .nco import NcoState
+
+
+@block(name="mix", accepts="chunk", produces="complex")
+def _mix(chunk: Chunk, state: NcoState) -> Chunk:
+    y = state.process(chunk.data, chunk.index, chunk.rate)
+    center = chunk.meta.get("center_freq")
+    meta = chunk.meta if center is None else {**chunk.meta, "center_freq": center - state.freq}
+    return Chunk(y, chunk.rate, chunk.index, chunk.time, meta)
+
+
+def mix(stream: Stream, freq: float, **options: Any) -> Stream:
+    """Shift in frequency: y[n] = x[n] * exp(2j*pi*freq*n/rate), n the absolute sample index.
+
+    Phase-continuous across chunks (and consistent across gaps: the phase follows the index).
+    Real input gives complex output; ``meta["center_freq"]`` (Hz), if present, moves by -freq.
+
+    Args:
+        stream: chunks of samples.
+        freq: shift in Hz (e.g. -250e3 brings a 250 kHz tone to 0 Hz).
+        options: name=, buffer=, policy=, threaded=.
+    """
+    if not np.isfinite(freq):
+        raise ValueError(f"freq must be a finite frequency in Hz, got {freq!r}")
+    # a map (runs inline); NcoState holds only a cache, so runs of the graph may share it
+    return _mix(stream, NcoState(float(freq)), **named("mix", options))
+
+
+@block(name="demod_am", accepts="complex", produces="float")
+def demod_am(chunk: Chunk) -> Chunk:
+    """AM envelope: |x| (float32 for complex64).
+
+    >>> import numpy as np, daqflow as df
+    >>> from daqflow.testing import run_block
+    >>> run_block(demod_am, [df.Chunk(np.array([3 + 4j], np.complex64), 1.0)])[0].data
+    array([5.], dtype=float32)
+    """
+    return Chunk(am_kernel(chunk.data), chunk.rate, chunk.index, chunk.time, chunk.meta)
+
+
+@block(name="demod_fm", accepts="complex", produces="float")
+async def _demod_fm(x: Stream, deviation: float) -> AsyncIterator[Chunk]:
+    state = FmState(deviation)
+    gaps, marks = InputGaps(), OutputMarks()
+    async for chunk in x:
+        if gaps.is_gap(chunk):
+            state.reset()
+        y = state.process(chunk.data, chunk.rate)
+        yield Chunk(y, chunk.rate, chunk.index, chunk.time,
+                    marks.meta(chunk.meta, chunk.index, chunk.samples))
+
+
+def demod_fm(stream: Stream, deviation: float, **options: Any) -> Stream:
+    """FM discriminator: angle(x[n] conj(x[n-1])) scaled so +``deviation`` Hz gives 1.0.
+
+    The first sample of the stream (and the first after a gap) gives 0.
+
+    Args:
+        stream: complex chunks.
+        deviation: peak deviation in Hz (> 0).
+        options: name=, buffer=, policy=, threaded=.
+    """
+    FmState(deviation)  # validates
+    return _demod_fm(stream, float(deviation), **named("demod_fm", options))

@@ -1,0 +1,112 @@
+"""FFT frames and Welch-averaged power spectra, batched with ``scipy.fft``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import fft, signal
+
+from .frames import Framer, Grouper
+
+
+def check_nfft(nfft: object) -> int:
+    if isinstance(nfft, bool) or not isinstance(nfft, int | np.integer) or nfft < 1:
+        raise ValueError(f"nfft must be an int >= 1 sample, got {nfft!r}")
+    return int(nfft)
+
+
+def make_window(window: Any, nfft: int) -> np.ndarray:
+    """Window values (periodic, as ``scipy.signal.get_window``); an array is used as given."""
+    if isinstance(window, np.ndarray | list):
+        values = np.asarray(window, dtype=np.float64)
+        if values.shape != (nfft,):
+            raise ValueError(f"window must have nfft={nfft} values, got shape {values.shape}")
+        return values
+    if window is None:
+        return np.ones(nfft)
+    try:
+        return signal.get_window(window, nfft)
+    except ValueError as exc:
+        raise ValueError(f"window: {exc}") from None
+
+
+def frequencies(nfft: int, rate: float, onesided: bool, shifted: bool, center: float = 0.0) -> np.ndarray:
+    """Frequency of each bin in Hz (plus the centre frequency)."""
+    if onesided:
+        return fft.rfftfreq(nfft, 1 / rate) + center
+    freqs = fft.fftfreq(nfft, 1 / rate)
+    return (fft.fftshift(freqs) if shifted else freqs) + center
+
+
+class FftState:
+    """Windowed FFT of consecutive, non-overlapping frames of ``nfft`` samples."""
+
+    def __init__(self, nfft: int, window: Any = None, shift: bool = False):
+        self.nfft = check_nfft(nfft)
+        self.window = make_window(window, self.nfft)
+        self.shift = shift
+        self.framer = Framer(self.nfft, self.nfft)
+
+    def process(self, x: np.ndarray, index: int) -> tuple[np.ndarray, int]:
+        """Returns ((frames, nfft) complex spectra, number of the first frame)."""
+        frames, k0, _ = self.framer.push(x, index)
+        complex_dtype = np.complex128 if x.dtype in (np.float64, np.complex128) else np.complex64
+        if not len(frames):
+            return np.empty((0, self.nfft), complex_dtype), k0
+        windowed = frames * self.window.astype(_real(x.dtype), copy=False)
+        spectra = fft.fft(windowed, axis=-1).astype(complex_dtype, copy=False)
+        if self.shift:
+            spectra = fft.fftshift(spectra, axes=-1)
+        return spectra, k0
+
+
+class SpectrumState:
+    """Welch power spectra: frames of ``nfft`` every ``step`` samples, windowed, |FFT|^2
+    scaled to power per bin (V^2 for a V signal: a complex tone of amplitude A peaks at A^2),
+    averaged over ``average`` frames. Complex input gives two-sided spectra centred on 0 Hz
+    (fftshift); real input one-sided (power doubled as ``scipy.signal.welch`` does)."""
+
+    def __init__(self, nfft: int, average: int = 1, step: int | None = None, window: Any = "hann"):
+        self.nfft = check_nfft(nfft)
+        if isinstance(average, bool) or not isinstance(average, int | np.integer) or average < 1:
+            raise ValueError(f"average must be an int >= 1 frame, got {average!r}")
+        self.step = self.nfft if step is None else int(step)
+        if self.step < 1:
+            raise ValueError(f"step must be >= 1 sample, got {step!r}")
+        self.window = make_window(window, self.nfft)
+        self.scale = 1.0 / np.sum(self.window) ** 2
+        self.framer = Framer(self.nfft, self.step)
+        self.grouper = Grouper(int(average), "mean")
+
+    def reset(self) -> None:
+        self.framer.reset()
+        self.grouper.reset()
+
+    def power(self, frames: np.ndarray) -> np.ndarray:
+        """Power spectra of frames (rows), in the input's real precision."""
+        real = _real(frames.dtype)
+        windowed = frames * self.window.astype(real, copy=False)
+        if frames.dtype.kind == "c":
+            spectra = fft.fft(windowed, axis=-1)
+            power = (spectra.real**2 + spectra.imag**2) * real.type(self.scale)
+            return fft.fftshift(power, axes=-1).astype(real, copy=False)
+        spectra = fft.rfft(windowed, axis=-1)
+        power = (spectra.real**2 + spectra.imag**2) * real.type(self.scale)
+        end = None if self.nfft % 2 else -1
+        power[..., 1:end] *= 2
+        return power.astype(real, copy=False)
+
+    def process(self, x: np.ndarray, index: int) -> tuple[np.ndarray, int]:
+        """Returns ((rows, bins) averaged spectra, number of the first row)."""
+        if x.dtype.kind in "iub":
+            x = x.astype(np.float32)
+        frames, k0, _ = self.framer.push(x, index)
+        return self.grouper.push(self.power(frames), k0)
+
+    def onesided(self, dtype: np.dtype) -> bool:
+        return np.dtype(dtype).kind != "c"
+
+
+def _real(dtype: np.dtype) -> np.dtype:
+    return np.dtype(np.float64) if np.dtype(dtype) in (np.float64, np.complex128) else np.dtype(np.float32)
