@@ -14,6 +14,7 @@ from .flow import head, rechunk, skip, throttle
 from .iir import IirState
 from .modulation import demod_am, demod_fm, mix
 from .nco import NcoState
+from .peaks import find_peaks
 from .scope import trigger
 from .spectra import calibrate, fft, magnitude2, spectrum, to_db, waterfall
 from .spectral import FftState, SpectrumState
@@ -37,6 +38,7 @@ __all__ = [
     "demod_am",
     "demod_fm",
     "fft",
+    "find_peaks",
     "fir",
     "fir_decimate",
     "head",

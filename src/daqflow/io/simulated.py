@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from types import MappingProxyType
 
 import numpy as np
 
@@ -20,6 +21,7 @@ async def _adc(
     dtype: str,
     paced: bool,
     seed: int | None,
+    center_freq: float | None,
 ) -> AsyncIterator[Chunk]:
     rng = np.random.default_rng(seed)
     out = np.dtype(dtype)
@@ -30,6 +32,7 @@ async def _adc(
         steps, tones, strict=True)]
     noise_dtype = np.float64 if work == np.complex128 else np.float32
     pacer = Pacer(chunk / rate) if paced else None
+    meta = MappingProxyType({} if center_freq is None else {"center_freq": center_freq})
     index = 0
     while True:
         x = np.zeros(chunk, work)
@@ -49,7 +52,7 @@ async def _adc(
                 data = signal.astype(out)
         if pacer is not None:
             await pacer.wait()  # the samples exist once the last one has been converted
-        yield Chunk(data, rate, index, index / rate)
+        yield Chunk(data, rate, index, index / rate, meta)
         index += chunk
 
 
@@ -62,6 +65,7 @@ def simulated_adc(
     realtime: bool = True,
     seed: int | None = None,
     *,
+    center_freq: float | None = None,
     name: str | None = None,
     threaded: bool = False,
 ) -> Stream:
@@ -79,6 +83,7 @@ def simulated_adc(
             FIFO loses samples (counted, marked ``meta["overflow"]``); False runs as fast
             as the graph takes it (lossless backpressure).
         seed: noise generator seed (None: random).
+        center_freq: RF frequency in Hz that 0 Hz stands for (``meta["center_freq"]``).
 
     >>> import daqflow as df
     >>> from daqflow import io
@@ -98,5 +103,6 @@ def simulated_adc(
     tones = ((rate / 8, 1.0),) if tones is None else tuple((float(f), float(a)) for f, a in tones)
     return _adc(
         float(rate), chunk, tones, float(noise), dtype, bool(realtime), seed,
+        None if center_freq is None else float(center_freq),
         name=name, threaded=threaded, realtime=bool(realtime),
     )
