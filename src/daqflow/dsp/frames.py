@@ -45,7 +45,9 @@ class Framer:
         last = (end - size) // step if end >= size else -1
         count = max(0, last - k0 + 1)
         offset = k0 * step - start
-        if count:
+        if count and step == size:  # back to back: a plain reshape, no copy
+            frames = data[offset:offset + count * size].reshape(count, size)
+        elif count:
             frames = np.lib.stride_tricks.sliding_window_view(data[offset:], size)[::step][:count]
         else:
             frames = np.empty((0, size), x.dtype)
@@ -94,6 +96,6 @@ class Grouper:
         else:
             self._pending, self._first = rows[:0], first + len(rows)
         if self.reduce == "mean":
-            work = np.result_type(rows.dtype, np.float64)
-            return shaped.mean(axis=1, dtype=work).astype(rows.dtype, copy=False), g0
+            mean = shaped.mean(axis=1) if rows.dtype.kind in "fc" else shaped.mean(axis=1, dtype=np.float64)
+            return mean.astype(rows.dtype, copy=False), g0
         return shaped, g0

@@ -44,7 +44,8 @@ class FftState:
 
     def __init__(self, nfft: int, window: Any = None, shift: bool = False):
         self.nfft = check_nfft(nfft)
-        self.window = make_window(window, self.nfft)
+        self.window = None if window is None else make_window(window, self.nfft)
+        self._real_window: np.ndarray | None = None
         self.shift = shift
         self.framer = Framer(self.nfft, self.nfft)
 
@@ -54,8 +55,12 @@ class FftState:
         complex_dtype = np.complex128 if x.dtype in (np.float64, np.complex128) else np.complex64
         if not len(frames):
             return np.empty((0, self.nfft), complex_dtype), k0
-        windowed = frames * self.window.astype(_real(x.dtype), copy=False)
-        spectra = fft.fft(windowed, axis=-1).astype(complex_dtype, copy=False)
+        if self.window is not None:
+            real = _real(x.dtype)
+            if self._real_window is None or self._real_window.dtype != real:
+                self._real_window = self.window.astype(real)
+            frames = frames * self._real_window
+        spectra = fft.fft(frames, axis=-1).astype(complex_dtype, copy=False)
         if self.shift:
             spectra = fft.fftshift(spectra, axes=-1)
         return spectra, k0
@@ -76,6 +81,7 @@ class SpectrumState:
             raise ValueError(f"step must be >= 1 sample, got {step!r}")
         self.window = make_window(window, self.nfft)
         self.scale = 1.0 / np.sum(self.window) ** 2
+        self._windows: dict[np.dtype, np.ndarray] = {}
         self.framer = Framer(self.nfft, self.step)
         self.grouper = Grouper(int(average), "mean")
 
@@ -84,25 +90,34 @@ class SpectrumState:
         self.grouper.reset()
 
     def power(self, frames: np.ndarray) -> np.ndarray:
-        """Power spectra of frames (rows), in the input's real precision."""
+        """Power spectra of frames (rows), in the input's real precision, not yet fftshifted."""
         real = _real(frames.dtype)
-        windowed = frames * self.window.astype(real, copy=False)
-        if frames.dtype.kind == "c":
-            spectra = fft.fft(windowed, axis=-1)
-            power = (spectra.real**2 + spectra.imag**2) * real.type(self.scale)
-            return fft.fftshift(power, axes=-1).astype(real, copy=False)
-        spectra = fft.rfft(windowed, axis=-1)
-        power = (spectra.real**2 + spectra.imag**2) * real.type(self.scale)
-        end = None if self.nfft % 2 else -1
-        power[..., 1:end] *= 2
+        windowed = frames * self._window(real)
+        transform = fft.fft if frames.dtype.kind == "c" else fft.rfft
+        spectra = transform(windowed, axis=-1)
+        power = np.square(spectra.real)
+        power += np.square(spectra.imag)
+        power *= real.type(self.scale)
+        if frames.dtype.kind != "c":
+            end = None if self.nfft % 2 else -1
+            power[..., 1:end] *= 2
         return power.astype(real, copy=False)
+
+    def _window(self, real: np.dtype) -> np.ndarray:
+        cached = self._windows.get(real)
+        if cached is None:
+            cached = self._windows[real] = self.window.astype(real)
+        return cached
 
     def process(self, x: np.ndarray, index: int) -> tuple[np.ndarray, int]:
         """Returns ((rows, bins) averaged spectra, number of the first row)."""
         if x.dtype.kind in "iub":
             x = x.astype(np.float32)
         frames, k0, _ = self.framer.push(x, index)
-        return self.grouper.push(self.power(frames), k0)
+        rows, first = self.grouper.push(self.power(frames), k0)
+        if x.dtype.kind == "c":  # centre 0 Hz (after averaging: fewer rows to move)
+            rows = fft.fftshift(rows, axes=-1)
+        return rows, first
 
     def onesided(self, dtype: np.dtype) -> bool:
         return np.dtype(dtype).kind != "c"
