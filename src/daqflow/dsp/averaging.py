@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..core import Chunk, Stream, block
-from .continuity import InputGaps, OutputMarks, named, time_at
+from .continuity import OutputMarks, named, samplewise, time_at
 from .frames import Grouper
 from .stats import FrameAverager, MovingAverageState, check_count
 
@@ -14,13 +14,8 @@ from .stats import FrameAverager, MovingAverageState, check_count
 @block(name="moving_average", accepts="chunk", produces="same")
 async def _moving_average(x: Stream, n: int) -> AsyncIterator[Chunk]:
     state = MovingAverageState(n)
-    gaps, marks = InputGaps(), OutputMarks()
-    async for chunk in x:
-        if gaps.is_gap(chunk):
-            state.reset()
-        y = state.process(chunk.data)
-        yield Chunk(y, chunk.rate, chunk.index, chunk.time,
-                    marks.meta(chunk.meta, chunk.index, chunk.samples))
+    async for out in samplewise(x, state.reset, lambda chunk: state.process(chunk.data)):
+        yield out
 
 
 def moving_average(stream: Stream, n: int, **options: Any) -> Stream:

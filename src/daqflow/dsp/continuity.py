@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
+
+import numpy as np
 
 from ..core import Chunk
 
@@ -65,6 +67,18 @@ class RateCheck:
         elif chunk.rate != self.rate:
             raise ValueError(f"{self.block}: stream rate changed from {self.rate:g} Hz to "
                              f"{chunk.rate:g} Hz")
+
+
+async def samplewise(x: AsyncIterator[Chunk], reset: Callable[[], None],
+                     process: Callable[[Chunk], np.ndarray]) -> AsyncIterator[Chunk]:
+    """Chunks through a kernel that turns n samples into n samples (same index and time);
+    a gap in the input calls ``reset`` first, and the output after it is marked."""
+    gaps, marks = InputGaps(), OutputMarks()
+    async for chunk in x:
+        if gaps.is_gap(chunk):
+            reset()
+        yield Chunk(process(chunk), chunk.rate, chunk.index, chunk.time,
+                    marks.meta(chunk.meta, chunk.index, chunk.samples))
 
 
 def named(default: str, options: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import signal
 
 from ..core import Chunk, Stream, block
-from .continuity import InputGaps, OutputMarks, RateCheck, named
+from .continuity import InputGaps, OutputMarks, RateCheck, named, samplewise
 from .fir import FirState, check_factor, check_taps, output_range
 from .iir import IirState, check_sos
 
@@ -123,15 +123,14 @@ def resample(stream: Stream, up: int, down: int, taps: Any = None, **options: An
 
 @block(name="iir", accepts="chunk", produces="same")
 async def _iir(x: Stream, sos: np.ndarray) -> AsyncIterator[Chunk]:
-    state = IirState(sos)
-    gaps, marks, rate = InputGaps(), OutputMarks(), RateCheck("iir")
-    async for chunk in x:
+    state, rate = IirState(sos), RateCheck("iir")
+
+    def process(chunk: Chunk) -> np.ndarray:
         rate(chunk)
-        if gaps.is_gap(chunk):
-            state.reset()
-        y = state.process(chunk.data)
-        yield Chunk(y, chunk.rate, chunk.index, chunk.time,
-                    marks.meta(chunk.meta, chunk.index, chunk.samples))
+        return state.process(chunk.data)
+
+    async for out in samplewise(x, state.reset, process):
+        yield out
 
 
 def iir(stream: Stream, sos: Any, **options: Any) -> Stream:

@@ -24,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import fft
 
+from .checks import check_int
+
 BLOCK_TAPS_PER_FACTOR = 64  # block product up to 64 taps per unit of decimation, else overlap-save
 
 
@@ -51,9 +53,7 @@ def check_taps(taps: object) -> np.ndarray:
 
 
 def check_factor(factor: object, name: str = "factor") -> int:
-    if isinstance(factor, bool) or not isinstance(factor, int | np.integer) or factor < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {factor!r}")
-    return int(factor)
+    return check_int(factor, name)
 
 
 def output_range(index: int, n: int, factor: int) -> tuple[int, int, int]:

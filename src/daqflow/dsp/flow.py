@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Chunk, Stream, block
+from .checks import check_int
 from .continuity import InputGaps, OutputMarks, named, time_at
 from .stats import check_count
 
@@ -78,9 +79,7 @@ def head(stream: Stream, n: int, **options: Any) -> Stream:
         n: samples to pass (>= 0).
         options: name=, buffer=, policy=, threaded=.
     """
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
-        raise ValueError(f"n must be an int >= 0 samples, got {n!r}")
-    return _head(stream, int(n), **named("head", options))
+    return _head(stream, check_int(n, "n", 0, "samples"), **named("head", options))
 
 
 @block(name="skip")
@@ -106,9 +105,7 @@ def skip(stream: Stream, n: int, **options: Any) -> Stream:
         n: samples to drop (>= 0).
         options: name=, buffer=, policy=, threaded=.
     """
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
-        raise ValueError(f"n must be an int >= 0 samples, got {n!r}")
-    return _skip(stream, int(n), **named("skip", options))
+    return _skip(stream, check_int(n, "n", 0, "samples"), **named("skip", options))
 
 
 @block(name="throttle")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Chunk, Stream, block
-from .continuity import InputGaps, OutputMarks, named
+from .continuity import named, samplewise
 from .demod import FmState
 from .demod import demod_am as am_kernel
 from .nco import NcoState
@@ -54,13 +54,8 @@ def demod_am(chunk: Chunk) -> Chunk:
 @block(name="demod_fm", accepts="complex", produces="float")
 async def _demod_fm(x: Stream, deviation: float) -> AsyncIterator[Chunk]:
     state = FmState(deviation)
-    gaps, marks = InputGaps(), OutputMarks()
-    async for chunk in x:
-        if gaps.is_gap(chunk):
-            state.reset()
-        y = state.process(chunk.data, chunk.rate)
-        yield Chunk(y, chunk.rate, chunk.index, chunk.time,
-                    marks.meta(chunk.meta, chunk.index, chunk.samples))
+    async for out in samplewise(x, state.reset, lambda chunk: state.process(chunk.data, chunk.rate)):
+        yield out
 
 
 def demod_fm(stream: Stream, deviation: float, **options: Any) -> Stream:

@@ -7,13 +7,12 @@ from typing import Any
 import numpy as np
 from scipy import fft, signal
 
+from .checks import check_int
 from .frames import Framer, Grouper
 
 
 def check_nfft(nfft: object) -> int:
-    if isinstance(nfft, bool) or not isinstance(nfft, int | np.integer) or nfft < 1:
-        raise ValueError(f"nfft must be an int >= 1 sample, got {nfft!r}")
-    return int(nfft)
+    return check_int(nfft, "nfft", 1, "samples")
 
 
 def make_window(window: Any, nfft: int) -> np.ndarray:
@@ -74,8 +73,7 @@ class SpectrumState:
 
     def __init__(self, nfft: int, average: int = 1, step: int | None = None, window: Any = "hann"):
         self.nfft = check_nfft(nfft)
-        if isinstance(average, bool) or not isinstance(average, int | np.integer) or average < 1:
-            raise ValueError(f"average must be an int >= 1 frame, got {average!r}")
+        average = check_int(average, "average", 1, "frames")
         self.step = self.nfft if step is None else int(step)
         if self.step < 1:
             raise ValueError(f"step must be >= 1 sample, got {step!r}")

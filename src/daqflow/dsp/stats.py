@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .checks import check_int
+
 
 def check_count(n: object, name: str = "n") -> int:
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {n!r}")
-    return int(n)
+    return check_int(n, name)
 
 
 class MovingAverageState:

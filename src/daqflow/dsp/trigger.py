@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .checks import check_int
+
 
 class TriggerState:
     """Finds crossings of ``level`` and cuts frames of ``pre`` samples before and ``post`` from
@@ -25,8 +27,7 @@ class TriggerState:
         if edge not in ("rising", "falling"):
             raise ValueError(f"edge must be 'rising' or 'falling', got {edge!r}")
         for name, value, low in (("pre", pre, 0), ("post", post, 1), ("holdoff", holdoff, 0)):
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-                raise ValueError(f"{name} must be an int >= {low} samples, got {value!r}")
+            check_int(value, name, low, "samples")
         self.level = float(level)
         self.edge = edge
         self.pre, self.post, self.holdoff = int(pre), int(post), max(int(holdoff), 1)
