@@ -16,26 +16,30 @@ def run_cli(*args, timeout=60):
     return subprocess.run([*DAQFLOW, *args], capture_output=True, text=True, timeout=timeout)
 
 
-def test_demo_runs_and_prints_report():
-    out = run_cli("demo", "--duration", "1")
+def test_demo_runs_and_prints_report(tmp_path):
+    recording = tmp_path / "demo.sigmf-meta"
+    out = run_cli("demo", "--duration", "1", "--output", str(recording))
     assert out.returncode == 0, out.stderr
     assert "daqflow report" in out.stdout
     assert "stopped by duration" in out.stdout
     # the receive chain finds the two tones the simulated ADC sends, at their RF frequencies
     assert "peaks found: 100.2500 MHz (0.0 dB), 100.2900 MHz (-20.0 dB)" in out.stdout
     assert "Traceback" not in out.stderr
+    assert f"in {recording}" in out.stdout  # says where the recording is
+    info = run_cli("inspect", str(recording))
+    assert info.returncode == 0 and "SigMF" in info.stdout and "complete     yes" in info.stdout
 
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["graph"]])
+@pytest.mark.parametrize("command", [[], ["demo"], ["graph"], ["record"], ["inspect"]])
 def test_help_on_every_command(command):
     out = run_cli(*command, "--help")
     assert out.returncode == 0
     assert "usage: daqflow" in out.stdout
 
 
-def test_sigint_is_an_orderly_stop():
+def test_sigint_is_an_orderly_stop():  # (recordings under interruption: tests/io)
     proc = subprocess.Popen(
-        [*DAQFLOW, "demo", "--duration", "60"],
+        [*DAQFLOW, "demo", "--duration", "60", "--no-record"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:

@@ -1,4 +1,4 @@
-"""The ``daqflow`` command: ``demo`` and ``graph`` (``daqflow COMMAND --help``)."""
+"""The ``daqflow`` command: ``demo``, ``record``, ``inspect``, ``graph`` (``daqflow COMMAND --help``)."""
 
 from __future__ import annotations
 
@@ -17,13 +17,67 @@ EXIT_INTERRUPTED = 130
 def _demo(args: argparse.Namespace) -> int:
     from . import demo
 
-    sinks = demo.build(rate=args.rate, chunk=args.chunk, seed=args.seed)
+    record = None if args.no_record else args.output
+    sinks = demo.build(rate=args.rate, chunk=args.chunk, seed=args.seed, record=record)
     print(f"daqflow demo: simulated ADC at {args.rate / 1e6:g} MS/s for {args.duration:g} s "
           "(Ctrl-C stops)", file=sys.stderr, flush=True)
     report = run(*sinks, duration=args.duration, progress=args.progress)
     print(report)
     print(demo.summary(dict(report.results)))
     return EXIT_INTERRUPTED if report.stopped_by == "interrupt" else 0
+
+
+def _writer_for(path: str) -> tuple[str, object]:
+    from . import io
+
+    name = Path(path).name
+    if name.endswith((".sigmf-meta", ".sigmf-data", ".sigmf")):
+        return "SigMF", io.sigmf_writer
+    if name.endswith((".h5", ".hdf5")):
+        return "HDF5", io.hdf5_writer
+    if name.endswith(".npy"):
+        return "npy", io.npy_writer
+    raise SystemExit(f"daqflow record: say the format by the extension of {path!r}: "
+                     ".sigmf-meta, .h5 or .npy")
+
+
+def _record(args: argparse.Namespace) -> int:
+    from . import dsp, io
+
+    kind, writer = _writer_for(args.output)
+    tones = [(float(f), float(a)) for f, a in (t.split(":") for t in args.tone)] or None
+    source = io.simulated_adc(args.rate, chunk=args.chunk, tones=tones, noise=args.noise,
+                              dtype=args.dtype, realtime=not args.fast, seed=args.seed,
+                              center_freq=args.center_freq)
+    if args.samples is not None:
+        source = dsp.head(source, args.samples)
+    sink = writer(source, args.output, name="recording")  # type: ignore[operator]
+    print(f"daqflow record: {kind} from the simulated ADC at {args.rate:g} Hz into {args.output} "
+          "(Ctrl-C stops)", file=sys.stderr, flush=True)
+    report = run(sink, duration=args.duration, progress=args.progress)
+    print(report)
+    result = report.results["recording"]
+    print("recorded:", ", ".join(f"{k}={v}" for k, v in result.items() if k != "paths"))
+    return EXIT_INTERRUPTED if report.stopped_by == "interrupt" else 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from . import io
+
+    try:
+        info = io.inspect_recording(args.file, dtype=args.dtype, rate=args.rate, dataset=args.dataset)
+    except (OSError, ValueError) as exc:
+        print(f"daqflow inspect: {exc}", file=sys.stderr)
+        return 1
+    print(info)
+    for position, lost in info.gaps[:20]:
+        print(f"  gap at sample {position}: {lost} samples lost")
+    if len(info.gaps) > 20:
+        print(f"  ... {len(info.gaps) - 20} more gaps")
+    if args.plot:
+        io.plot_recording(info, args.plot, dataset=args.dataset)
+        print(f"plot: {args.plot}")
+    return 0
 
 
 def _graph(args: argparse.Namespace) -> int:
@@ -70,7 +124,39 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--chunk", type=int, default=8192, help="samples per chunk (default 8192)")
     demo.add_argument("--seed", type=int, default=1, help="noise seed (default 1)")
     demo.add_argument("--progress", action="store_true", help="print a status line every second")
+    demo.add_argument("--output", default="daqflow-demo.sigmf-meta",
+                      help="SigMF recording of the tuned band (default daqflow-demo.sigmf-meta)")
+    demo.add_argument("--no-record", action="store_true", help="do not write the recording")
     demo.set_defaults(func=_demo)
+    record = commands.add_parser(
+        "record", help="record the simulated ADC into SigMF, HDF5 or .npy",
+        description="Record the simulated ADC (real time unless --fast) into OUTPUT; the format "
+                    "comes from the extension (.sigmf-meta, .h5, .npy). Ctrl-C stops in order.",
+    )
+    record.add_argument("output", metavar="OUTPUT", help="file to write")
+    record.add_argument("--rate", type=float, default=2e6, help="sample rate in Hz (default 2e6)")
+    record.add_argument("--duration", type=float, default=None, help="seconds (default: until Ctrl-C)")
+    record.add_argument("--samples", type=int, default=None, help="stop after this many samples")
+    record.add_argument("--chunk", type=int, default=8192, help="samples per chunk (default 8192)")
+    record.add_argument("--tone", action="append", default=[], metavar="HZ:AMPLITUDE",
+                        help="a tone (repeatable; default one at rate/8)")
+    record.add_argument("--noise", type=float, default=0.01, help="noise std deviation (default 0.01)")
+    record.add_argument("--dtype", default="complex64", help="sample type (default complex64)")
+    record.add_argument("--center-freq", type=float, default=None, help="RF centre frequency in Hz")
+    record.add_argument("--seed", type=int, default=None, help="noise seed")
+    record.add_argument("--fast", action="store_true", help="as fast as possible, not in real time")
+    record.add_argument("--progress", action="store_true", help="print a status line every second")
+    record.set_defaults(func=_record)
+    inspect = commands.add_parser(
+        "inspect", help="say what a recording holds (and plot it)",
+        description="Format, dtype, rate, samples, duration and gaps of a SigMF, HDF5, .npy or raw file.",
+    )
+    inspect.add_argument("file", metavar="FILE", help="the recording")
+    inspect.add_argument("--plot", metavar="OUT.png", help="draw spectrum and time trace (matplotlib)")
+    inspect.add_argument("--dtype", default=None, help="sample type of a raw file (e.g. complex64)")
+    inspect.add_argument("--rate", type=float, default=None, help="sample rate of a raw file, Hz")
+    inspect.add_argument("--dataset", default="signal", help="HDF5 dataset (default signal)")
+    inspect.set_defaults(func=_inspect)
     graph = commands.add_parser(
         "graph", help="print the DOT text of the graph a script builds",
         description="Execute FILE.py with run calls intercepted and print its graph as DOT.",
@@ -87,6 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except GraphError as exc:
         print(f"daqflow {args.command}: graph error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:  # bad paths and parameters, found before running
+        print(f"daqflow {args.command}: {exc}", file=sys.stderr)
         return 2
 
 

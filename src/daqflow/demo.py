@@ -34,7 +34,8 @@ def power_db(chunk: Chunk) -> Chunk:
 
 
 def build(rate: float = 2e6, chunk: int = 8192, seed: int | None = 1, realtime: bool = True,
-          noise: float = 0.05, samples: int | None = None) -> tuple[Stream, Stream]:
+          noise: float = 0.05, samples: int | None = None, record: str | None = None
+          ) -> tuple[Stream, ...]:
     """The demo's sinks: averaged spectra of the tuned band, and its power per chunk.
 
     Args:
@@ -44,6 +45,7 @@ def build(rate: float = 2e6, chunk: int = 8192, seed: int | None = 1, realtime: 
         realtime: pace the ADC at ``rate`` (else as fast as the graph runs).
         noise: noise standard deviation (tone amplitudes 1.0 and 0.1).
         samples: stop after this many ADC samples (None: run until stopped).
+        record: also record the tuned band as SigMF at this path (sink "recording").
     """
     tones = [(f - CENTER, a) for f, a in TONES]
     adc = simulated_adc(rate, chunk=chunk, tones=tones, noise=noise, seed=seed,
@@ -55,7 +57,13 @@ def build(rate: float = 2e6, chunk: int = 8192, seed: int | None = 1, realtime: 
                               DECIMATION)
     spectra = collect(dsp.spectrum(narrow, NFFT, average=AVERAGE), name="spectra")
     power = collect(power_db(narrow), name="power")
-    return spectra, power
+    if record is None:
+        return spectra, power
+    from .io import sigmf_writer
+
+    recording = sigmf_writer(narrow, record, description="daqflow demo: tuned band",
+                             author="daqflow", name="recording")
+    return spectra, power, recording
 
 
 def peaks(results: dict[str, Any], min_db: float = 15.0) -> list[tuple[float, float]]:
@@ -78,4 +86,8 @@ def summary(results: dict[str, Any]) -> str:
     if power:
         lines.append(f"band power:  {np.mean([c.data[0] for c in power]):.2f} dB "
                      f"over {len(power)} chunks")
+    recording = results.get("recording")
+    if recording:
+        lines.append(f"recorded:    {recording['samples']} samples of the tuned band in "
+                     f"{recording['meta']} (daqflow inspect {recording['meta']})")
     return "\n".join(lines)

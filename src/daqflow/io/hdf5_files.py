@@ -1,0 +1,232 @@
+"""HDF5 recordings (h5py): `hdf5_writer` with SWMR live readers, and `hdf5_source`.
+
+Layout of a recording (dataset name ``D``, default "signal"):
+
+- ``D``: the samples, resizable along the first axis, chunked, growing as data arrives.
+  Attributes: ``rate`` (Hz, of the first segment), ``start_index``, ``start_time`` (s),
+  ``center_freq`` (Hz, if known), ``meta`` (JSON of the first chunk's plain meta),
+  ``complete`` (False while writing; True once closed in order).
+- ``D_segments``: rows (file position, stream index, rate Hz, centre frequency Hz or NaN):
+  a row at the start, after every gap, and where rate or centre frequency change.
+- ``D_gaps``: rows (file position, samples lost, stream index after the gap).
+
+The file is in SWMR mode while it grows, so another process can read it
+(``h5py.File(path, "r", libver="latest", swmr=True)`` and ``dataset.refresh()``); it is
+flushed every ``flush_interval`` seconds and when it closes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core import Chunk, Stream, block
+from ._deps import require
+from .paths import check_input, check_output
+from .segments import SegmentTracker
+
+
+def _plain(meta: Any) -> dict[str, Any]:
+    """The JSON-able part of a meta mapping."""
+    out = {}
+    for key, value in dict(meta).items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, str | int | float | bool) or value is None:
+            out[str(key)] = value
+    return out
+
+
+class Hdf5Recorder:
+    """Writes Chunks into an HDF5 dataset (no asyncio: used by `hdf5_writer`)."""
+
+    def __init__(self, path: str | os.PathLike[str], dataset: str = "signal", chunk: int = 65536,
+                 flush_interval: float = 1.0):
+        self.h5py = require("h5py", "io", "hdf5_writer")
+        self.path = check_output(path, "hdf5_writer")
+        self.name = dataset
+        self.chunk = chunk
+        self.flush_interval = flush_interval
+        self.samples = 0
+        self.tracker = SegmentTracker()
+        self._file: Any = None
+        self._data: Any = None
+        self._segments: Any = None
+        self._gaps: Any = None
+        self._flushed = time.monotonic()
+
+    def _create(self, first: Chunk) -> None:
+        h5 = self.h5py
+        self._file = h5.File(self.path, "w", libver="latest")
+        shape = first.data.shape[1:]
+        self._data = self._file.create_dataset(
+            self.name, shape=(0, *shape), maxshape=(None, *shape), dtype=first.data.dtype,
+            chunks=(max(1, self.chunk // max(1, int(np.prod(shape, dtype=np.int64)))), *shape))
+        attrs = self._data.attrs
+        attrs["rate"] = float(first.rate)
+        attrs["start_index"] = int(first.index)
+        attrs["start_time"] = float(first.time)
+        if first.meta.get("center_freq") is not None:
+            attrs["center_freq"] = float(first.meta["center_freq"])
+        attrs["meta"] = json.dumps(_plain(first.meta))
+        attrs["complete"] = False
+        self._segments = self._file.create_dataset(
+            f"{self.name}_segments", shape=(0, 4), maxshape=(None, 4), dtype=np.float64, chunks=(64, 4))
+        self._gaps = self._file.create_dataset(
+            f"{self.name}_gaps", shape=(0, 3), maxshape=(None, 3), dtype=np.int64, chunks=(64, 3))
+        self._file.swmr_mode = True
+
+    def write(self, chunk: Chunk) -> None:
+        if self._file is None:
+            self._create(chunk)
+        data = self._data
+        if chunk.data.shape[1:] != data.shape[1:] or chunk.data.dtype != data.dtype:
+            raise ValueError(f"hdf5_writer: {str(self.path)!r} holds {data.dtype} samples of shape "
+                             f"{data.shape[1:]}, got {chunk.data.dtype} {chunk.data.shape[1:]}")
+        segment, gap = self.tracker.add(chunk, self.samples)
+        if segment is not None:
+            center = np.nan if segment.center_freq is None else segment.center_freq
+            _append(self._segments, [[segment.position, segment.index, segment.rate, center]])
+        if gap is not None:
+            _append(self._gaps, [[gap.position, gap.lost, gap.index]])
+        _append(data, chunk.data)
+        self.samples += chunk.samples
+        now = time.monotonic()
+        if now - self._flushed >= self.flush_interval:
+            self._file.flush()
+            self._flushed = now
+
+    def close(self) -> dict[str, Any]:
+        """Flush and close; then mark the recording complete."""
+        if self._file is None:  # nothing arrived: still leave a valid, empty recording
+            self._file = self.h5py.File(self.path, "w", libver="latest")
+            self._file.create_dataset(self.name, shape=(0,), maxshape=(None,), dtype=np.complex64)
+        self._file.flush()
+        self._file.close()
+        with self.h5py.File(self.path, "r+") as f:  # attributes cannot change in SWMR mode
+            f[self.name].attrs["complete"] = True
+        return {"path": str(self.path), "dataset": self.name, "samples": self.samples}
+
+
+def _append(dataset: Any, rows: Any) -> None:
+    rows = np.asarray(rows)
+    start = dataset.shape[0]
+    dataset.resize(start + len(rows), axis=0)
+    dataset[start:] = rows
+
+
+@block(name="hdf5_writer", accepts="chunk")
+async def _hdf5_writer(stream: Stream, path: Path, dataset: str, chunk: int,
+                       flush_interval: float) -> dict[str, Any]:
+    recorder = Hdf5Recorder(path, dataset, chunk, flush_interval)
+    try:
+        async for item in stream:
+            recorder.write(item)
+    finally:
+        result = recorder.close()
+    return result
+
+
+def hdf5_writer(stream: Stream, path: str | os.PathLike[str], dataset: str = "signal",
+                chunk: int = 65536, flush_interval: float = 1.0, **options: Any) -> Stream:
+    """Record a stream into an HDF5 dataset that other processes can read while it grows.
+
+    Args:
+        stream: chunks (1-D samples, or frames: each chunk's rows are appended).
+        path: the .h5 file (created or overwritten).
+        dataset: dataset name; ``<dataset>_segments`` and ``<dataset>_gaps`` sit beside it.
+        chunk: HDF5 chunk size in values (compression-free, sized for throughput).
+        flush_interval: seconds between flushes (readers see data at least this often).
+        options: name=, buffer=, policy=, threaded=.
+
+    The sink's result: ``{"path": ..., "dataset": ..., "samples": count}``.
+    """
+    require("h5py", "io", "hdf5_writer")
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk must be an int >= 1 value, got {chunk!r}")
+    if not flush_interval > 0:
+        raise ValueError(f"flush_interval must be > 0 seconds, got {flush_interval!r}")
+    path = check_output(path, "hdf5_writer")
+    return _hdf5_writer(stream, path, str(dataset), chunk, float(flush_interval),
+                        **{"name": "hdf5_writer", **options})
+
+
+class Hdf5Recording:
+    """An HDF5 recording opened for reading (attributes, segments, gaps, samples)."""
+
+    def __init__(self, path: str | os.PathLike[str], dataset: str = "signal"):
+        h5py = require("h5py", "io", "hdf5_source")
+        self.path = check_input(path, "HDF5 recording")
+        self.name = dataset
+        try:
+            with h5py.File(self.path, "r", libver="latest", swmr=True) as f:
+                if dataset not in f:
+                    raise ValueError(f"{str(self.path)!r} has no dataset {dataset!r} "
+                                     f"(it has: {', '.join(sorted(f.keys())) or 'none'})")
+                data = f[dataset]
+                self.dtype, self.shape = data.dtype, data.shape
+                self.attrs = dict(data.attrs)
+                self.segments = f[f"{dataset}_segments"][()] if f"{dataset}_segments" in f else None
+                self.gaps = f[f"{dataset}_gaps"][()] if f"{dataset}_gaps" in f else np.zeros((0, 3))
+        except OSError as exc:
+            raise ValueError(f"{str(self.path)!r} is not an HDF5 file: {exc}") from None
+        self.samples = self.shape[0]
+        self.rate = float(self.attrs.get("rate", 1.0))
+
+    def segment_list(self) -> list[tuple[int, int, int, float, float | None]]:
+        """(first position, end position, stream index, rate, centre frequency) per segment."""
+        rows = self.segments
+        if rows is None or not len(rows):
+            center = self.attrs.get("center_freq")
+            rows = np.array([[0, self.attrs.get("start_index", 0), self.rate,
+                              np.nan if center is None else center]])
+        out = []
+        for k, (position, index, rate, center) in enumerate(rows):
+            end = int(rows[k + 1][0]) if k + 1 < len(rows) else self.samples
+            out.append((int(position), end, int(index), float(rate),
+                        None if np.isnan(center) else float(center)))
+        return out
+
+    def open(self) -> Any:
+        """The file, open for reading (also while a writer still appends to it)."""
+        h5py = require("h5py", "io", "hdf5_source")
+        return h5py.File(self.path, "r", libver="latest", swmr=True)
+
+
+@block(name="hdf5_source", produces="chunk")
+async def _hdf5_source(recording: Hdf5Recording, chunk: int) -> AsyncIterator[Chunk]:
+    expected: int | None = None
+    with recording.open() as f:
+        data_set = f[recording.name]
+        for start, end, index, rate, center in recording.segment_list():
+            for position in range(start, end, chunk):
+                data = data_set[position:min(position + chunk, end)]
+                at = index + position - start
+                meta: dict[str, Any] = {} if center is None else {"center_freq": center}
+                if expected is not None and at > expected:
+                    meta["overflow"] = at - expected
+                expected = at + len(data)
+                yield Chunk(data, rate, at, at / rate, meta)
+
+
+def hdf5_source(path: str | os.PathLike[str], dataset: str = "signal", chunk: int = 8192,
+                **options: Any) -> Stream:
+    """Replay an HDF5 recording made by `hdf5_writer` (or any 1-D/N-D dataset: ``rate``
+    attribute if present, else 1 Hz): indices, gaps and centre frequency come back.
+
+    Args:
+        path: the .h5 file.
+        dataset: dataset name.
+        chunk: samples (rows) per chunk.
+        options: name=, buffer=, policy=, threaded=.
+    """
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk must be an int >= 1 sample, got {chunk!r}")
+    recording = Hdf5Recording(path, dataset)
+    return _hdf5_source(recording, chunk, **{"name": "hdf5_source", **options})

@@ -1,0 +1,178 @@
+"""What a recording holds: `inspect_recording` (format, dtype, rate, samples, duration, gaps)
+and `plot_recording` (spectrum and time trace, matplotlib)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._deps import require
+from .paths import check_input
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordingInfo:
+    """A recording's facts (rate in Hz, duration in seconds, gaps as (position, samples lost))."""
+
+    path: str
+    format: str
+    dtype: str
+    rate: float | None
+    samples: int
+    center_freq: float | None = None
+    gaps: tuple[tuple[int, int], ...] = ()
+    segments: int = 1
+    complete: bool | None = None
+
+    @property
+    def duration(self) -> float | None:
+        return self.samples / self.rate if self.rate else None
+
+    @property
+    def lost(self) -> int:
+        return sum(lost for _, lost in self.gaps)
+
+    def __str__(self) -> str:
+        rows = [
+            ("file", self.path), ("format", self.format), ("dtype", self.dtype),
+            ("rate", f"{self.rate:g} Hz" if self.rate else "unknown"),
+            ("samples", str(self.samples)),
+            ("duration", f"{self.duration:.6g} s" if self.duration is not None else "unknown"),
+        ]
+        if self.center_freq is not None:
+            rows.append(("center freq", f"{self.center_freq:g} Hz"))
+        rows.append(("segments", str(self.segments)))
+        rows.append(("gaps", f"{len(self.gaps)} ({self.lost} samples lost)"))
+        if self.complete is not None:
+            rows.append(("complete", "yes" if self.complete else "NO (interrupted while writing)"))
+        width = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
+
+
+def detect_format(path: Path) -> str:
+    """"sigmf", "hdf5", "npy" or "raw", from the name and the first bytes."""
+    name = path.name
+    if name.endswith((".sigmf-meta", ".sigmf-data", ".sigmf")):
+        return "sigmf"
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return "hdf5"
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    if path.suffix in (".h5", ".hdf5"):
+        raise ValueError(f"{str(path)!r} is named like HDF5 but is not an HDF5 file")
+    return "raw"
+
+
+def _sigmf_target(path: Path) -> Path:
+    from .sigmf_files import sigmf_paths
+
+    meta, _ = sigmf_paths(path)
+    return meta
+
+
+def inspect_recording(path: str | os.PathLike[str], dtype: Any = None, rate: float | None = None,
+                      dataset: str = "signal") -> RecordingInfo:
+    """Open a recording and say what it holds.
+
+    Args:
+        path: a SigMF (either file), HDF5, .npy or raw file.
+        dtype, rate: for raw files, which do not record them.
+        dataset: the HDF5 dataset.
+
+    Raises:
+        FileNotFoundError / ValueError naming the path.
+    """
+    path = Path(path).expanduser()
+    if path.name.endswith((".sigmf-meta", ".sigmf-data", ".sigmf")):
+        path = _sigmf_target(path)
+    check_input(path, "inspect")
+    kind = detect_format(path)
+    if kind == "sigmf":
+        from .sigmf_files import SigmfRecording
+
+        rec = SigmfRecording(path)
+        gaps = tuple((int(a["core:sample_start"]), int(a.get("daqflow:lost_samples", 0)))
+                     for a in rec.annotations if a.get("core:label") == "overflow")
+        first = rec.segments()[0] if rec.segments() else None
+        return RecordingInfo(str(rec.meta_path), "SigMF", rec.handle.get_global_info()["core:datatype"],
+                             rec.rate, rec.samples, None if first is None else first[4], gaps,
+                             len(rec.captures) or 1, True)
+    if kind == "hdf5":
+        from .hdf5_files import Hdf5Recording
+
+        rec = Hdf5Recording(path, dataset)
+        gaps = tuple((int(p), int(n)) for p, n, _ in rec.gaps)
+        center = rec.attrs.get("center_freq")
+        complete = rec.attrs.get("complete")
+        return RecordingInfo(str(path), "HDF5", str(rec.dtype), rec.rate, rec.samples,
+                             None if center is None else float(center), gaps,
+                             len(rec.segment_list()), None if complete is None else bool(complete))
+    if kind == "npy":
+        from .raw_files import read_npy_header
+
+        npy_dtype, shape = read_npy_header(path)
+        return RecordingInfo(str(path), "NumPy .npy", str(npy_dtype), rate, shape[0] if shape else 1)
+    if dtype is None:
+        raise ValueError(f"{str(path)!r} is a raw file: give its dtype (and rate)")
+    raw_dtype = np.dtype(dtype)
+    size = path.stat().st_size
+    if size % raw_dtype.itemsize:
+        raise ValueError(f"{str(path)!r}: {size} bytes is not a whole number of {raw_dtype} samples")
+    return RecordingInfo(str(path), "raw", str(raw_dtype), rate, size // raw_dtype.itemsize)
+
+
+def read_samples(info: RecordingInfo, count: int, dataset: str = "signal") -> np.ndarray:
+    """Up to ``count`` samples from the start of a recording (1-D)."""
+    path = Path(info.path)
+    if info.format == "SigMF":
+        from .sigmf_files import SigmfRecording
+
+        rec = SigmfRecording(path)
+        data = rec.read(0, min(count, rec.samples))
+        return data[:, 0] + 1j * data[:, 1] if data.ndim == 2 else data
+    if info.format == "HDF5":
+        from .hdf5_files import Hdf5Recording
+
+        with Hdf5Recording(path, dataset).open() as f:
+            return np.asarray(f[dataset][:count]).reshape(-1)[:count]
+    if info.format == "NumPy .npy":
+        return np.load(path, mmap_mode="r")[:count].reshape(-1)[:count].copy()
+    return np.fromfile(path, np.dtype(info.dtype), count=count)
+
+
+def plot_recording(info: RecordingInfo, out: str | os.PathLike[str], samples: int = 1 << 20,
+                   dataset: str = "signal") -> Path:
+    """Draw the recording's spectrum (Welch, dB) and the start of its time trace into a PNG."""
+    matplotlib = require("matplotlib", "plot", "inspect --plot")
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    from scipy import signal
+
+    x = read_samples(info, samples, dataset).astype(np.complex128 if info.dtype.startswith(("c", "complex"))
+                                                   else np.float64)
+    rate = info.rate or 1.0
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), constrained_layout=True)
+    if len(x):
+        nfft = min(4096, len(x))
+        freqs, power = signal.welch(x, rate, nperseg=nfft, return_onesided=not np.iscomplexobj(x),
+                                    scaling="spectrum", detrend=False)
+        if np.iscomplexobj(x):
+            freqs, power = np.fft.fftshift(freqs), np.fft.fftshift(power)
+        top.plot((freqs + (info.center_freq or 0.0)) / 1e6, 10 * np.log10(np.maximum(power, 1e-30)))
+        shown = x[: min(len(x), 2000)]
+        t = np.arange(len(shown)) / rate * 1e3
+        bottom.plot(t, shown.real, label="I" if np.iscomplexobj(x) else "x")
+        if np.iscomplexobj(x):
+            bottom.plot(t, shown.imag, label="Q")
+        bottom.legend(loc="upper right")
+    top.set(xlabel="frequency (MHz)", ylabel="power (dB)", title=Path(info.path).name)
+    bottom.set(xlabel="time (ms)", ylabel="amplitude")
+    figure.savefig(out, dpi=100)
+    plt.close(figure)
+    return Path(out)

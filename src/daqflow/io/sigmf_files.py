@@ -1,0 +1,238 @@
+"""SigMF recordings (the ``sigmf`` library): `sigmf_writer` and `sigmf_source`.
+
+The data file is written as ``NAME.sigmf-data.partial`` and renamed when the recording
+ends, and the metadata file, written last, is the mark of a complete recording. Captures
+follow the stream's segments (start, gaps, rate or centre-frequency changes; the capture's
+``core:global_index`` is the stream index, so replay restores the gaps), and each gap gets
+an annotation (label "overflow", ``daqflow:lost_samples``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core import Chunk, Pacer, Stream, block
+from ._deps import require
+from .paths import check_input, check_output, commit, partial
+from .segments import SegmentTracker
+
+DATATYPES = {
+    "complex64": "cf32_le", "complex128": "cf64_le", "float32": "rf32_le", "float64": "rf64_le",
+    "int8": "ri8", "uint8": "ru8", "int16": "ri16_le", "uint16": "ru16_le", "int32": "ri32_le",
+    "uint32": "ru32_le",
+}
+COMPLEX_INTEGERS = {"int8": "ci8", "uint8": "cu8", "int16": "ci16_le", "int32": "ci32_le"}
+
+
+def datatype_of(data: np.ndarray) -> str:
+    """SigMF datatype of samples: an (N,) array, or an (N, 2) integer array of I/Q pairs."""
+    name = data.dtype.name
+    if data.ndim == 2 and data.shape[1] == 2 and name in COMPLEX_INTEGERS:
+        return COMPLEX_INTEGERS[name]
+    if data.ndim != 1 or name not in DATATYPES:
+        raise ValueError(f"SigMF cannot hold {name} samples of shape {data.shape[1:]} per sample")
+    return DATATYPES[name]
+
+
+def dtype_of(datatype: str) -> tuple[np.dtype, int]:
+    """numpy dtype and values per sample (2 for complex integers) of a SigMF datatype."""
+    for name, code in DATATYPES.items():
+        if code == datatype or code.removesuffix("_le") == datatype:
+            return np.dtype(name), 1
+    for name, code in COMPLEX_INTEGERS.items():
+        if code == datatype or code.removesuffix("_le") == datatype:
+            return np.dtype(name), 2
+    raise ValueError(f"unsupported SigMF datatype {datatype!r} (big-endian types are not read)")
+
+
+def sigmf_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """(meta, data) paths from a path given with or without a SigMF extension."""
+    path = Path(path).expanduser()
+    base = path
+    for suffix in (".sigmf-meta", ".sigmf-data", ".sigmf"):
+        if path.name.endswith(suffix):
+            base = path.with_name(path.name[: -len(suffix)])
+            break
+    return base.with_name(base.name + ".sigmf-meta"), base.with_name(base.name + ".sigmf-data")
+
+
+class SigmfRecorder:
+    """Writes Chunks into a SigMF recording (no asyncio: used by `sigmf_writer`)."""
+
+    def __init__(self, path: str | os.PathLike[str], description: str | None = None,
+                 author: str | None = None, checksum: bool = True):
+        self.meta_path, self.data_path = sigmf_paths(path)
+        check_output(self.data_path, "sigmf_writer")
+        self.description, self.author, self.checksum = description, author, checksum
+        self.temporary = partial(self.data_path)
+        self.samples = 0
+        self.datatype: str | None = None
+        self.tracker = SegmentTracker()
+        self._file = open(self.temporary, "wb")  # noqa: SIM115 - closed in close()
+
+    def write(self, chunk: Chunk) -> None:
+        datatype = datatype_of(chunk.data)
+        if self.datatype is None:
+            self.datatype = datatype
+        elif datatype != self.datatype:
+            raise ValueError(f"sigmf_writer: samples changed from {self.datatype} to {datatype} "
+                             f"in {str(self.data_path)!r}")
+        self.tracker.add(chunk, self.samples)
+        self._file.write(np.ascontiguousarray(chunk.data).data)
+        self.samples += chunk.samples
+
+    def close(self) -> dict[str, Any]:
+        """Finish: data renamed to its final name, then the metadata written."""
+        sigmf = require("sigmf", "io", "sigmf_writer")
+        self._file.close()
+        commit(self.temporary, self.data_path)
+        first = self.tracker.segments[0] if self.tracker.segments else None
+        info: dict[str, Any] = {
+            "core:datatype": self.datatype or "cf32_le",
+            "core:sample_rate": first.rate if first else 1.0,
+            "core:recorder": "daqflow",
+        }
+        if self.description:
+            info["core:description"] = self.description
+        if self.author:
+            info["core:author"] = self.author
+        meta = sigmf.SigMFFile(data_file=str(self.data_path), global_info=info,
+                               skip_checksum=not self.checksum)
+        for segment in self.tracker.segments:
+            capture: dict[str, Any] = {"core:global_index": int(segment.index)}
+            if segment.center_freq is not None:
+                capture["core:frequency"] = segment.center_freq
+            if first is not None and segment.rate != first.rate:
+                capture["daqflow:sample_rate"] = segment.rate
+            meta.add_capture(int(segment.position), metadata=capture)
+        for gap in self.tracker.gaps:
+            meta.add_annotation(int(gap.position), 0, metadata={
+                "core:label": "overflow",
+                "core:comment": f"{gap.lost} samples lost before this point",
+                "daqflow:lost_samples": int(gap.lost),
+            })
+        meta.validate()
+        temporary_meta = partial(self.meta_path)
+        temporary_meta.write_text(meta.dumps(pretty=True))
+        commit(temporary_meta, self.meta_path)
+        return {"meta": str(self.meta_path), "data": str(self.data_path), "samples": self.samples}
+
+
+@block(name="sigmf_writer", accepts="chunk")
+async def _sigmf_writer(stream: Stream, path: Path, description: str | None, author: str | None,
+                        checksum: bool) -> dict[str, Any]:
+    recorder = SigmfRecorder(path, description, author, checksum)
+    try:
+        async for chunk in stream:
+            recorder.write(chunk)
+    finally:
+        result = recorder.close()  # also when the graph stops on an error: nothing is lost
+    return result
+
+
+def sigmf_writer(stream: Stream, path: str | os.PathLike[str], description: str | None = None,
+                 author: str | None = None, checksum: bool = True, **options: Any) -> Stream:
+    """Record a stream of sample Chunks as SigMF (``NAME.sigmf-meta`` + ``NAME.sigmf-data``).
+
+    Args:
+        stream: chunks of samples (datatype from the dtype: complex64 -> cf32_le, ...).
+        path: the recording's name, with or without a ``.sigmf-meta``/``-data`` extension.
+        description, author: ``core:description``, ``core:author``.
+        checksum: store ``core:sha512`` of the data (read once more at the end).
+        options: name=, buffer=, policy=, threaded= (threaded moves the disk writes off the loop).
+
+    The sink's result: ``{"meta": path, "data": path, "samples": count}``.
+    """
+    meta_path, data_path = sigmf_paths(path)
+    check_output(data_path, "sigmf_writer")
+    return _sigmf_writer(stream, meta_path, description, author, bool(checksum),
+                         **{"name": "sigmf_writer", **options})
+
+
+class SigmfRecording:
+    """A SigMF recording opened for reading: its metadata, checked, and its samples."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        sigmf = require("sigmf", "io", "sigmf_source")
+        self.meta_path, self.data_path = sigmf_paths(path)
+        check_input(self.meta_path, "SigMF recording")
+        check_input(self.data_path, "SigMF recording")
+        try:
+            self.handle = sigmf.sigmffile.fromfile(str(self.meta_path), skip_checksum=True)
+            self.handle.validate()
+        except (ValueError, KeyError, json.JSONDecodeError, sigmf.error.SigMFError) as exc:
+            raise ValueError(f"{str(self.meta_path)!r} is not a valid SigMF recording: {exc}") from None
+        info = self.handle.get_global_info()
+        self.dtype, self.width = dtype_of(info["core:datatype"])
+        self.rate = float(info["core:sample_rate"])
+        size = self.data_path.stat().st_size
+        per_sample = self.dtype.itemsize * self.width
+        if size % per_sample:
+            raise ValueError(f"{str(self.data_path)!r}: {size} bytes is not a whole number of "
+                             f"{info['core:datatype']} samples")
+        self.samples = size // per_sample
+        self.captures = sorted(self.handle.get_captures(), key=lambda c: c["core:sample_start"])
+        self.annotations = self.handle.get_annotations()
+
+    def segments(self) -> list[tuple[int, int, int, float, float | None]]:
+        """(first position, end position, stream index, rate, centre frequency) per capture."""
+        out = []
+        captures = self.captures or [{"core:sample_start": 0}]
+        for k, capture in enumerate(captures):
+            start = int(capture["core:sample_start"])
+            end = int(captures[k + 1]["core:sample_start"]) if k + 1 < len(captures) else self.samples
+            index = int(capture.get("core:global_index", start))
+            rate = float(capture.get("daqflow:sample_rate", self.rate))
+            out.append((start, end, index, rate, capture.get("core:frequency")))
+        return out
+
+    def read(self, start: int, count: int) -> np.ndarray:
+        shape = (self.samples, self.width) if self.width > 1 else (self.samples,)
+        data = np.memmap(self.data_path, self.dtype, mode="r", shape=shape)
+        return np.array(data[start:start + count])
+
+
+@block(name="sigmf_source", produces="chunk")
+async def _sigmf_source(recording: SigmfRecording, paced: bool, chunk: int) -> AsyncIterator[Chunk]:
+    expected: int | None = None
+    pacer: Pacer | None = None
+    for start, end, index, rate, center in recording.segments():
+        if paced and (pacer is None or pacer.period != chunk / rate):
+            pacer = Pacer(chunk / rate)
+        for position in range(start, end, chunk):
+            data = recording.read(position, min(chunk, end - position))
+            at = index + position - start
+            meta: dict[str, Any] = {} if center is None else {"center_freq": float(center)}
+            if expected is not None and at > expected:
+                meta["overflow"] = at - expected
+            expected = at + len(data)
+            if pacer is not None:
+                await pacer.wait()
+            yield Chunk(data, rate, at, at / rate, meta)
+
+
+def sigmf_source(path: str | os.PathLike[str], realtime: bool = False, chunk: int = 8192,
+                 **options: Any) -> Stream:
+    """Replay a SigMF recording: Chunks with the recorded rate, centre frequency and stream
+    indices (gaps come back as index jumps marked ``meta["overflow"]``).
+
+    Args:
+        path: the recording, with or without extension.
+        realtime: pace at the recorded rate (else as fast as the graph takes it).
+        chunk: samples per chunk.
+        options: name=, buffer=, policy=, threaded=.
+
+    Raises:
+        FileNotFoundError / ValueError naming the path: missing files, not SigMF, a data file
+            that is not a whole number of samples.
+    """
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk must be an int >= 1 sample, got {chunk!r}")
+    recording = SigmfRecording(path)
+    return _sigmf_source(recording, bool(realtime), chunk, **{"name": "sigmf_source", **options})
