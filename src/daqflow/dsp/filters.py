@@ -56,8 +56,8 @@ def fir(stream: Stream, taps: Any, **options: Any) -> Stream:
     The output dtype is the input's (complex64 stays complex64). Short filters run as a
     block matrix product, long ones as overlap-save FFT convolution.
     """
-    taps = check_taps(taps)
-    return _fir(stream, taps, 1, 1, "fir", getattr(taps, "rate", None), **named("fir", options))
+    designed = getattr(taps, "rate", None)  # (Taps from lowpass/...: checked against the stream)
+    return _fir(stream, check_taps(taps), 1, 1, "fir", designed, **named("fir", options))
 
 
 def fir_decimate(stream: Stream, taps: Any, factor: int, **options: Any) -> Stream:
@@ -71,9 +71,8 @@ def fir_decimate(stream: Stream, taps: Any, factor: int, **options: Any) -> Stre
         factor: decimation (int >= 1).
         options: name=, buffer=, policy=, threaded=.
     """
-    taps = check_taps(taps)
-    factor = check_factor(factor)
-    return _fir(stream, taps, factor, 1, "fir_decimate", getattr(taps, "rate", None),
+    designed = getattr(taps, "rate", None)
+    return _fir(stream, check_taps(taps), check_factor(factor), 1, "fir_decimate", designed,
                 **named("fir_decimate", options))
 
 
@@ -97,6 +96,8 @@ def resample_taps(up: int, down: int) -> np.ndarray:
     """Default resampling filter: ``scipy.signal.resample_poly``'s design (Kaiser, beta 5,
     cutoff at the lower Nyquist frequency, half length 10*max(up, down)), with gain ``up``."""
     limit = max(up, down)
+    if limit == 1:  # 1/1: nothing to filter (resample_poly passes the signal through)
+        return np.ones(1)
     taps = signal.firwin(2 * 10 * limit + 1, 1.0 / limit, window=("kaiser", 5.0))
     return taps * up
 
@@ -114,8 +115,8 @@ def resample(stream: Stream, up: int, down: int, taps: Any = None, **options: An
         options: name=, buffer=, policy=, threaded=.
     """
     up, down = check_factor(up, "up"), check_factor(down, "down")
-    divisor = np.gcd(up, down)
-    if divisor > 1 and taps is None:
+    if taps is None:
+        divisor = int(np.gcd(up, down))
         up, down = up // divisor, down // divisor
     taps = resample_taps(up, down) if taps is None else check_taps(taps)
     return _fir(stream, np.asarray(taps), down, up, "resample", None, **named("resample", options))

@@ -96,6 +96,7 @@ class Grouper:
         else:
             self._pending, self._first = rows[:0], first + len(rows)
         if self.reduce == "mean":
-            mean = shaped.mean(axis=1) if rows.dtype.kind in "fc" else shaped.mean(axis=1, dtype=np.float64)
-            return mean.astype(rows.dtype, copy=False), g0
+            if rows.dtype.kind in "fc":
+                return shaped.mean(axis=1).astype(rows.dtype, copy=False), g0
+            return shaped.mean(axis=1, dtype=np.float64), g0  # integers: the mean is not one
         return shaped, g0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 
 
@@ -28,6 +30,14 @@ class NcoState:
         self.freq = float(freq)
         self._key: tuple[int, float, np.dtype] | None = None
         self._table: np.ndarray | None = None
+        self._exact: tuple[float, Fraction] | None = None
+
+    def _cycles(self, index: int, rate: float) -> float:
+        """frac(freq * index / rate), exact (rational arithmetic on the floats given): the
+        phase does not lose precision however far the stream has run."""
+        if self._exact is None or self._exact[0] != rate:
+            self._exact = (rate, Fraction(self.freq) / Fraction(rate))
+        return float((self._exact[1] * index) % 1)
 
     def process(self, x: np.ndarray, index: int, rate: float) -> np.ndarray:
         dtype = mixed_dtype(x.dtype)
@@ -37,7 +47,7 @@ class NcoState:
         if key != self._key or table is None:
             table = np.exp(2j * np.pi * step * np.arange(len(x))).astype(dtype)
             self._table, self._key = table, key
-        start = np.exp(2j * np.pi * ((step * index) % 1.0))  # phase of the first sample
+        start = np.exp(2j * np.pi * self._cycles(index, rate))  # phase of the first sample
         y = np.multiply(x, table, dtype=dtype)
         y *= dtype.type(start)
         return y

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..core import Chunk, Stream, block
-from .continuity import named, time_at
+from .continuity import InputGaps, named, time_at
 from .trigger import TriggerState
 
 
@@ -14,11 +14,19 @@ from .trigger import TriggerState
 async def _trigger(x: Stream, level: float, edge: str, pre: int, post: int, holdoff: int
                    ) -> AsyncIterator[Chunk]:
     state = TriggerState(level, edge, pre, post, holdoff)
+    gaps = InputGaps()
+    lost = 0  # samples lost since the last frame: marked on the next frame only
     async for chunk in x:
+        expected = gaps.expected
+        if gaps.is_gap(chunk) and expected is not None:
+            lost += max(chunk.index - expected, 0) or int(chunk.meta.get("overflow", 0))
         for hit, frame in state.process(chunk.data, chunk.index):
             start = hit - pre
-            yield Chunk(frame.copy(), chunk.rate, start, time_at(chunk, start),
-                        {**chunk.meta, "trigger_index": hit, "trigger_time": time_at(chunk, hit)})
+            meta = {k: v for k, v in chunk.meta.items() if k != "overflow"}
+            meta.update(trigger_index=hit, trigger_time=time_at(chunk, hit))
+            if lost:
+                meta["overflow"], lost = lost, 0
+            yield Chunk(frame.copy(), chunk.rate, start, time_at(chunk, start), meta)
 
 
 def trigger(stream: Stream, level: float, edge: str = "rising", pre: int = 0, post: int = 1024,
