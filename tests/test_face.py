@@ -18,7 +18,11 @@ def test_all_is_pinned():
 
 
 def test_subpackage_names():
-    assert daqflow.io.__all__ == ["simulated_adc"]
+    assert set(daqflow.io.__all__) == {
+        "RecordingInfo", "Walker", "file_source", "hdf5_source", "hdf5_writer", "inspect_recording",
+        "npy_writer", "plot_recording", "sigmf_source", "sigmf_writer", "simulated_adc",
+        "tiff_source", "tiff_writer", "walker",
+    }
     assert set(daqflow.testing.__all__) == {"run_block", "chunks"}
 
 

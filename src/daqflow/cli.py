@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .core import GraphError, Stream, build_graph, run
+from .core import BlockError, GraphError, Stream, build_graph, run
 from .core.capture import Captured, capturing
 
 EXIT_INTERRUPTED = 130
@@ -177,6 +177,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as exc:  # bad paths and parameters, found before running
         print(f"daqflow {args.command}: {exc}", file=sys.stderr)
         return 2
+    except BlockError as exc:  # a block failed while running: the graph stopped in order
+        if exc.report is not None:
+            print(exc.report)
+        print(f"daqflow {args.command}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

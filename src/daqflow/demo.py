@@ -87,7 +87,7 @@ def summary(results: dict[str, Any]) -> str:
         lines.append(f"band power:  {np.mean([c.data[0] for c in power]):.2f} dB "
                      f"over {len(power)} chunks")
     recording = results.get("recording")
-    if recording:
+    if recording and recording["meta"]:
         lines.append(f"recorded:    {recording['samples']} samples of the tuned band in "
                      f"{recording['meta']} (daqflow inspect {recording['meta']})")
     return "\n".join(lines)

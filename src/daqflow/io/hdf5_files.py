@@ -107,10 +107,11 @@ class Hdf5Recorder:
         if self._file is None:  # nothing arrived: still leave a valid, empty recording
             self._file = self.h5py.File(self.path, "w", libver="latest")
             self._file.create_dataset(self.name, shape=(0,), maxshape=(None,), dtype=np.complex64)
+        # an existing attribute may change in SWMR mode (its size stays): no reopening, which
+        # a reader's file lock would refuse
+        self._file[self.name].attrs["complete"] = True
         self._file.flush()
         self._file.close()
-        with self.h5py.File(self.path, "r+") as f:  # attributes cannot change in SWMR mode
-            f[self.name].attrs["complete"] = True
         return {"path": str(self.path), "dataset": self.name, "samples": self.samples}
 
 
@@ -166,7 +167,7 @@ class Hdf5Recording:
         self.name = dataset
         try:
             with h5py.File(self.path, "r", libver="latest", swmr=True) as f:
-                if dataset not in f:
+                if not isinstance(f.get(dataset), h5py.Dataset):
                     raise ValueError(f"{str(self.path)!r} has no dataset {dataset!r} "
                                      f"(it has: {', '.join(sorted(f.keys())) or 'none'})")
                 data = f[dataset]

@@ -29,21 +29,23 @@ def _npy_header(dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
 async def _npy_writer(stream: Stream, path: Path) -> dict[str, Any]:
     temporary = partial(path)
     count, dtype, shape = 0, None, ()
-    with open(temporary, "wb") as f:
-        f.write(b"\0" * _HEADER)
-        try:
-            async for chunk in stream:
-                if dtype is None:
-                    dtype, shape = chunk.data.dtype, chunk.data.shape[1:]
-                elif chunk.data.dtype != dtype or chunk.data.shape[1:] != shape:
-                    raise ValueError(f"npy_writer: {str(path)!r} holds {dtype}{list(shape)}, got "
-                                     f"{chunk.data.dtype}{list(chunk.data.shape[1:])}")
-                f.write(np.ascontiguousarray(chunk.data).data)
-                count += chunk.samples
-        finally:
-            f.seek(0)
-            f.write(_npy_header(dtype or np.dtype(np.complex64), (count, *shape)))
-    commit(temporary, path)
+    try:
+        with open(temporary, "wb") as f:
+            f.write(b"\0" * _HEADER)
+            try:
+                async for chunk in stream:
+                    if dtype is None:
+                        dtype, shape = chunk.data.dtype, chunk.data.shape[1:]
+                    elif chunk.data.dtype != dtype or chunk.data.shape[1:] != shape:
+                        raise ValueError(f"npy_writer: {str(path)!r} holds {dtype}{list(shape)}, "
+                                         f"got {chunk.data.dtype}{list(chunk.data.shape[1:])}")
+                    f.write(np.ascontiguousarray(chunk.data).data)
+                    count += chunk.samples
+            finally:  # what was written stays readable, also when the graph stops on an error
+                f.seek(0)
+                f.write(_npy_header(dtype or np.dtype(np.complex64), (count, *shape)))
+    finally:
+        commit(temporary, path)
     return {"path": str(path), "samples": count}
 
 

@@ -91,12 +91,16 @@ class SigmfRecorder:
         """Finish: data renamed to its final name, then the metadata written."""
         sigmf = require("sigmf", "io", "sigmf_writer")
         self._file.close()
+        if not self.samples:  # no recording (SigMF readers cannot open an empty data file)
+            self.temporary.unlink()
+            return {"meta": None, "data": None, "samples": 0}
         commit(self.temporary, self.data_path)
-        first = self.tracker.segments[0] if self.tracker.segments else None
+        first = self.tracker.segments[0]
         info: dict[str, Any] = {
-            "core:datatype": self.datatype or "cf32_le",
-            "core:sample_rate": first.rate if first else 1.0,
+            "core:datatype": self.datatype,
+            "core:sample_rate": first.rate,
             "core:recorder": "daqflow",
+            "core:extensions": [{"name": "daqflow", "version": "1.0.0", "optional": True}],
         }
         if self.description:
             info["core:description"] = self.description
@@ -108,7 +112,7 @@ class SigmfRecorder:
             capture: dict[str, Any] = {"core:global_index": int(segment.index)}
             if segment.center_freq is not None:
                 capture["core:frequency"] = segment.center_freq
-            if first is not None and segment.rate != first.rate:
+            if segment.rate != first.rate:
                 capture["daqflow:sample_rate"] = segment.rate
             meta.add_capture(int(segment.position), metadata=capture)
         for gap in self.tracker.gaps:
@@ -147,7 +151,8 @@ def sigmf_writer(stream: Stream, path: str | os.PathLike[str], description: str 
         checksum: store ``core:sha512`` of the data (read once more at the end).
         options: name=, buffer=, policy=, threaded= (threaded moves the disk writes off the loop).
 
-    The sink's result: ``{"meta": path, "data": path, "samples": count}``.
+    The sink's result: ``{"meta": path, "data": path, "samples": count}`` (no files and None
+    paths if no sample arrived).
     """
     meta_path, data_path = sigmf_paths(path)
     check_output(data_path, "sigmf_writer")
@@ -163,13 +168,18 @@ class SigmfRecording:
         self.meta_path, self.data_path = sigmf_paths(path)
         check_input(self.meta_path, "SigMF recording")
         check_input(self.data_path, "SigMF recording")
+        where = str(self.meta_path)
         try:
-            self.handle = sigmf.sigmffile.fromfile(str(self.meta_path), skip_checksum=True)
+            self.handle = sigmf.sigmffile.fromfile(where, skip_checksum=True)
             self.handle.validate()
-        except (ValueError, KeyError, json.JSONDecodeError, sigmf.error.SigMFError) as exc:
-            raise ValueError(f"{str(self.meta_path)!r} is not a valid SigMF recording: {exc}") from None
-        info = self.handle.get_global_info()
-        self.dtype, self.width = dtype_of(info["core:datatype"])
+            info = self.handle.get_global_info()
+            self.dtype, self.width = dtype_of(info["core:datatype"])
+        except (ValueError, KeyError, TypeError, AttributeError, json.JSONDecodeError,
+                sigmf.error.SigMFError) as exc:
+            raise ValueError(f"{where!r} is not a SigMF recording daqflow can read: "
+                             f"{type(exc).__name__}: {exc}") from None
+        if "core:sample_rate" not in info:
+            raise ValueError(f"{where!r} has no core:sample_rate: the replay rate is unknown")
         self.rate = float(info["core:sample_rate"])
         size = self.data_path.stat().st_size
         per_sample = self.dtype.itemsize * self.width
@@ -194,6 +204,8 @@ class SigmfRecording:
 
     def read(self, start: int, count: int) -> np.ndarray:
         shape = (self.samples, self.width) if self.width > 1 else (self.samples,)
+        if not self.samples:
+            return np.empty((0, *shape[1:]), self.dtype)
         data = np.memmap(self.data_path, self.dtype, mode="r", shape=shape)
         return np.array(data[start:start + count])
 
