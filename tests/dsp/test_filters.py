@@ -83,8 +83,16 @@ def test_complex_taps(dtype, plan, ntaps, factor):
 @given(plan=plans(max_n=900), factor=st.integers(1, 6))
 def test_decimate_is_scipy_fir_design(dtype, plan, factor):
     taps = signal.firwin(20 * factor + 1, 1.0 / factor, window="hamming") if factor > 1 else [1.0]
-    check_stream(lambda s: dsp.decimate(s, factor), upfirdn_ref(taps, factor), plan.signal(dtype),
-                 plan, out_dtype=dtype, rtol=tolerance(dtype), per_output=factor)
+    x = plan.signal(dtype)
+    check_stream(lambda s: dsp.decimate(s, factor), upfirdn_ref(taps, factor), x,
+                 plan, out_dtype=dtype, rtol=tolerance(dtype), per_output=factor,
+                 scale=filter_scale(x, taps))
+
+
+def filter_scale(x: np.ndarray, taps) -> float | None:
+    """Error scale of a filter's output: |x| max times the taps' gain (an output, e.g. the
+    first one of a window-designed filter, can be far smaller than its rounding error)."""
+    return float(np.abs(x).max() * np.abs(np.asarray(taps)).sum()) if len(x) else None
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -94,8 +102,10 @@ def test_resample_matches_upfirdn_over_any_chunking(dtype, plan, ratio):
     up, down = ratio
     g = np.gcd(up, down)  # default taps: the ratio is reduced first
     taps = dsp.resample_taps(up // g, down // g)
+    x = plan.signal(dtype)
     check_stream(lambda s: dsp.resample(s, up, down), upfirdn_ref(taps, down // g, up // g),
-                 plan.signal(dtype), plan, out_dtype=dtype, rtol=tolerance(dtype), per_output=down / up)
+                 x, plan, out_dtype=dtype, rtol=tolerance(dtype), per_output=down / up,
+                 scale=filter_scale(x, taps))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.complex64])
@@ -130,12 +140,14 @@ def test_integer_input_gives_float32():
         np.testing.assert_allclose(values, ref(x, 0)[1], rtol=1e-4, atol=1e-4 * np.abs(x).max())
 
 
-def test_methods_switch_at_64_taps_per_factor():
-    """The chunking properties above cover both kernels: 64 taps per unit of decimation."""
-    assert BLOCK_TAPS_PER_FACTOR == 64
-    assert dsp.FirState(np.ones(64)).method == "block"
-    assert dsp.FirState(np.ones(65)).method == "fft"
-    assert dsp.FirState(np.ones(129), factor=2).method == "fft"
+def test_methods_switch_at_16_taps_per_factor():
+    """The chunking properties above cover both kernels: plain filters run overlap-save;
+    decimating ones the polyphase product up to 16 taps per unit of decimation."""
+    assert BLOCK_TAPS_PER_FACTOR == 16
+    assert dsp.FirState(np.ones(8)).method == "fft"
+    assert dsp.FirState(np.ones(64)).method == "fft"
+    assert dsp.FirState(np.ones(64), factor=4).method == "block"
+    assert dsp.FirState(np.ones(65), factor=4).method == "fft"
 
 
 # -- gaps ---------------------------------------------------------------------------------------

@@ -53,8 +53,8 @@ def fir(stream: Stream, taps: Any, **options: Any) -> Stream:
             checked against the stream's.
         options: name=, buffer=, policy=, threaded= (see `daqflow.block`).
 
-    The output dtype is the input's (complex64 stays complex64). Short filters run as a
-    block matrix product, long ones as overlap-save FFT convolution.
+    The output dtype is the input's (complex64 stays complex64). Runs as overlap-save with
+    batched ``scipy.fft`` (single-threaded, so it behaves the same on a busy machine).
     """
     designed = getattr(taps, "rate", None)  # (Taps from lowpass/...: checked against the stream)
     return _fir(stream, check_taps(taps), 1, 1, "fir", designed, **named("fir", options))

@@ -5,13 +5,14 @@ absolute output index j whose input position j*D falls inside the chunk [index, 
 the ``scipy.signal.upfirdn(h, x, 1, D)`` convention, with the input indices counted from the
 start of the stream, so the result does not depend on how the stream is cut into chunks.
 
-Two exact methods, chosen by filter length:
+Two exact methods: overlap-save for plain filtering and long decimating filters, the block
+(polyphase) product for decimating filters of up to 16 taps per unit of decimation:
 
-- block matrix product (short filters): the signal is cut into rows of B >= L-1 samples;
+- block matrix product: the signal is cut into rows of B >= L-1 samples;
   outputs are ``rows @ H0 + previous_rows @ H1`` where H0/H1 are the two Toeplitz halves of
   the filter, keeping only the output columns that land on multiples of D (a polyphase
   product). Complex samples times real taps run as one real GEMM on the interleaved floats.
-- overlap-save (long filters): the carried history plus the chunk cut into overlapping
+- overlap-save: the carried history plus the chunk cut into overlapping
   segments, one batched ``scipy.fft`` over all of them, times the taps' spectrum (computed
   once), keeping the valid part of each segment.
 
@@ -26,7 +27,11 @@ from scipy import fft
 
 from .checks import check_int
 
-BLOCK_TAPS_PER_FACTOR = 64  # block product up to 64 taps per unit of decimation, else overlap-save
+BLOCK_TAPS_PER_FACTOR = 16  # decimating: polyphase product up to 16 taps per unit of decimation
+# OpenBLAS runs a product on one thread when m*n*k stays below this: on a busy machine its
+# threads wait on each other for whole scheduler slices, so the polyphase product is cut into
+# row slices that each stay single-threaded (and predictable).
+SINGLE_THREAD_MNK = 262_144
 
 
 def compute_dtype(dtype: np.dtype, taps: np.ndarray) -> np.dtype:
@@ -79,7 +84,8 @@ class FirState:
         self.factor = check_factor(factor)
         length = len(self.taps)
         if method is None:
-            method = "block" if length <= BLOCK_TAPS_PER_FACTOR * self.factor else "fft"
+            polyphase = self.factor > 1 and length <= BLOCK_TAPS_PER_FACTOR * self.factor
+            method = "block" if polyphase else "fft"
         if method not in ("block", "fft"):
             raise ValueError(f"method must be 'block' or 'fft', got {method!r}")
         self.method = method
@@ -130,7 +136,8 @@ class FirState:
         nfft, spectrum = self._taps_spectrum()
         step = nfft - length + 1
         n = len(x)
-        segments = -(-n // step)
+        needed = -(-n // step)
+        segments = -(-needed // 4) * 4  # scipy.fft batches run fastest in fours
         padded = np.zeros((segments - 1) * step + nfft, extended.dtype)
         padded[:len(extended)] = extended
         frames = np.lib.stride_tricks.as_strided(
@@ -144,7 +151,7 @@ class FirState:
 
     def _taps_spectrum(self) -> tuple[int, np.ndarray]:
         if self._spectrum is None:
-            nfft = fft.next_fast_len(max(1024, 4 * len(self.taps)))
+            nfft = max(512, 1 << (4 * len(self.taps) - 1).bit_length())
             taps = self.taps.astype(_taps_dtype(self._dtype, self.taps), copy=False)
             transform = fft.fft if self._dtype.kind == "c" else fft.rfft
             self._spectrum = (nfft, transform(taps, nfft))
@@ -172,14 +179,10 @@ class FirState:
             flat = buffer[:size].view(h0.dtype)
             current = flat[2 * b:2 * size].reshape(rows, 2 * b)
             previous = flat[:2 * size - 2 * b].reshape(rows, 2 * b)
-            y = current @ h0
-            y += previous @ h1
-            return y.view(dtype).reshape(-1)[:count]
+            return _products(current, previous, h0, h1).view(dtype).reshape(-1)[:count]
         current = buffer[b:size].reshape(rows, b)
         previous = buffer[:size - b].reshape(rows, b)
-        y = current @ h0
-        y += previous @ h1
-        return y.reshape(-1)[:count]
+        return _products(current, previous, h0, h1).reshape(-1)[:count]
 
     def _matrix(self, offset: int) -> tuple[np.ndarray, np.ndarray]:
         phase = offset % self.factor
@@ -205,6 +208,18 @@ class FirState:
             h0, h1 = h0.astype(dtype, copy=False), h1.astype(dtype, copy=False)
         self._matrices[phase] = (np.ascontiguousarray(h0), np.ascontiguousarray(h1))
         return self._matrices[phase]
+
+
+def _products(current: np.ndarray, previous: np.ndarray, h0: np.ndarray, h1: np.ndarray
+              ) -> np.ndarray:
+    """current @ h0 + previous @ h1, in row slices small enough for single-threaded BLAS."""
+    out = np.empty((current.shape[0], h0.shape[1]), np.result_type(current, h0))
+    step = max(1, SINGLE_THREAD_MNK // (h0.shape[0] * h0.shape[1]) - 1)
+    for start in range(0, current.shape[0], step):
+        rows = slice(start, start + step)
+        np.matmul(current[rows], h0, out=out[rows])
+        out[rows] += previous[rows] @ h1
+    return out
 
 
 def _taps_dtype(dtype: np.dtype | None, taps: np.ndarray) -> np.dtype:

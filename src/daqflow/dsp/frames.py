@@ -61,7 +61,11 @@ class Framer:
 
 
 class Grouper:
-    """Groups of ``n`` consecutive rows (numbered on the absolute grid), averaged or stacked."""
+    """Groups of ``n`` consecutive rows (numbered on the absolute grid), averaged or stacked.
+
+    Rows of a group not yet complete are kept (as views) until it completes, then reduced
+    once; whole groups inside one push are reduced in one vectorized step.
+    """
 
     def __init__(self, n: int, reduce: str = "mean"):
         if n < 1:
@@ -70,33 +74,56 @@ class Grouper:
             raise ValueError(f"reduce must be 'mean' or 'stack', got {reduce!r}")
         self.n = n
         self.reduce = reduce
-        self._pending: np.ndarray | None = None
-        self._first = 0  # number of _pending[0]
+        self.reset()
 
     def reset(self) -> None:
-        self._pending = None
+        self._parts: list[np.ndarray] = []  # rows of the group being filled
+        self._count = 0
+        self._next: int | None = None  # number of the row expected next
 
     def push(self, rows: np.ndarray, first: int) -> tuple[np.ndarray, int]:
         """Add rows numbered ``first, first+1, ...``; returns (complete groups, first group number).
 
         "mean" gives a (groups, ...) array of means; "stack" a (groups, n, ...) array.
         """
-        pending = self._pending
-        if pending is not None and len(pending) and first == self._first + len(pending):
-            rows, first = np.concatenate((pending, rows)), self._first
         n = self.n
+        if self._count and first != self._next:  # a gap: the partial group is dropped
+            self._parts, self._count = [], 0
+        self._next = first + len(rows)
+        done: list[np.ndarray] = []
         g0 = -(-first // n)
-        offset = g0 * n - first
-        groups = max(0, (len(rows) - offset) // n)
-        used = rows[offset:offset + groups * n] if offset < len(rows) else rows[:0]
-        shaped = used.reshape(groups, n, *rows.shape[1:])
-        keep = offset + groups * n
-        if keep < len(rows):
-            self._pending, self._first = rows[max(keep, 0):], first + max(keep, 0)
-        else:
-            self._pending, self._first = rows[:0], first + len(rows)
-        if self.reduce == "mean":
-            if rows.dtype.kind in "fc":
-                return shaped.mean(axis=1).astype(rows.dtype, copy=False), g0
-            return shaped.mean(axis=1, dtype=np.float64), g0  # integers: the mean is not one
-        return shaped, g0
+        i = 0
+        if self._count:  # finish the group in progress
+            i = min(n - self._count, len(rows))
+            self._parts.append(rows[:i])
+            self._count += i
+            g0 = (first - (self._count - i)) // n
+            if self._count == n:
+                done.append(self._reduce(np.concatenate(self._parts)[None, ...]))
+                self._parts, self._count = [], 0
+        elif first % n:  # joined mid-group: skip to the next boundary
+            i = min((-first) % n, len(rows))
+        whole = (len(rows) - i) // n
+        if whole:
+            block = rows[i:i + whole * n].reshape(whole, n, *rows.shape[1:])
+            done.append(self._reduce(block))
+            i += whole * n
+        if i < len(rows):
+            self._parts.append(rows[i:])
+            self._count += len(rows) - i
+        if not done:
+            shape = (0, *rows.shape[1:]) if self.reduce == "mean" else (0, n, *rows.shape[1:])
+            return np.empty(shape, self._out_dtype(rows.dtype)), g0
+        return (done[0] if len(done) == 1 else np.concatenate(done)), g0
+
+    def _reduce(self, block: np.ndarray) -> np.ndarray:
+        if self.reduce == "stack":
+            return block
+        if block.dtype.kind in "fc":
+            return block.mean(axis=1).astype(block.dtype, copy=False)
+        return block.mean(axis=1, dtype=np.float64)  # integers: the mean is not one
+
+    def _out_dtype(self, dtype: np.dtype) -> np.dtype:
+        if self.reduce == "stack" or dtype.kind in "fc":
+            return dtype
+        return np.dtype(np.float64)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import numpy as np
 
 
@@ -30,14 +28,14 @@ class NcoState:
         self.freq = float(freq)
         self._key: tuple[int, float, np.dtype] | None = None
         self._table: np.ndarray | None = None
-        self._exact: tuple[float, Fraction] | None = None
+        self._exact: tuple[float, np.longdouble] | None = None
 
     def _cycles(self, index: int, rate: float) -> float:
-        """frac(freq * index / rate), exact (rational arithmetic on the floats given): the
-        phase does not lose precision however far the stream has run."""
+        """frac(freq * index / rate) in extended precision (x87 long double where numpy has
+        it): the phase keeps its precision however far the stream has run."""
         if self._exact is None or self._exact[0] != rate:
-            self._exact = (rate, Fraction(self.freq) / Fraction(rate))
-        return float((self._exact[1] * index) % 1)
+            self._exact = (rate, np.longdouble(self.freq) / np.longdouble(rate))
+        return float((self._exact[1] * np.longdouble(index)) % 1)
 
     def process(self, x: np.ndarray, index: int, rate: float) -> np.ndarray:
         dtype = mixed_dtype(x.dtype)

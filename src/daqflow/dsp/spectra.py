@@ -24,13 +24,13 @@ from .stats import check_count
 async def _fft(x: Stream, nfft: int, window: Any, shift: bool) -> AsyncIterator[Chunk]:
     state = FftState(nfft, window, shift)
     marks, rate = OutputMarks(), RateCheck("fft")
+    axis = _FrequencyAxis()
     async for chunk in x:
         rate(chunk)
         spectra, k0 = state.process(chunk.data, chunk.index)
         if not len(spectra):
             continue
-        center = chunk.meta.get("center_freq", 0.0)
-        freqs = frequencies(nfft, chunk.rate, False, shift, center)
+        freqs = axis(nfft, chunk.rate, False, shift, chunk.meta.get("center_freq", 0.0))
         yield Chunk(spectra, chunk.rate / nfft, k0, time_at(chunk, k0 * nfft),
                     marks.meta(chunk.meta, k0, len(spectra), freqs=freqs))
 
@@ -60,6 +60,7 @@ async def _spectrum(x: Stream, nfft: int, average: int, step: int, window: Any, 
     stack = Grouper(rows, "stack") if rows else None
     marks, rate = OutputMarks(), RateCheck(label)
     per_row = step * average  # input samples per output row
+    axis = _FrequencyAxis()
     async for chunk in x:
         rate(chunk)
         power, first = state.process(chunk.data, chunk.index)
@@ -71,10 +72,26 @@ async def _spectrum(x: Stream, nfft: int, average: int, step: int, window: Any, 
         if not len(power):
             continue
         onesided = chunk.data.dtype.kind != "c"
-        freqs = frequencies(nfft, chunk.rate, onesided, True, chunk.meta.get("center_freq", 0.0))
+        freqs = axis(nfft, chunk.rate, onesided, True, chunk.meta.get("center_freq", 0.0))
         extra = {"freqs": freqs, "average": average, "nfft": nfft}
         yield Chunk(power, chunk.rate / per_out, first, time_at(chunk, first * per_out),
                     marks.meta(chunk.meta, first, len(power), **extra))
+
+
+class _FrequencyAxis:
+    """``frequencies(...)``, computed again only when its arguments change (read-only array,
+    shared by the chunks that carry it)."""
+
+    def __init__(self) -> None:
+        self._key: tuple[Any, ...] | None = None
+        self._freqs: np.ndarray | None = None
+
+    def __call__(self, *key: Any) -> np.ndarray:
+        if key != self._key or self._freqs is None:
+            freqs = frequencies(*key)
+            freqs.flags.writeable = False
+            self._key, self._freqs = key, freqs
+        return self._freqs
 
 
 def _step(nfft: int, overlap: float) -> int:
