@@ -213,9 +213,11 @@ class FirState:
 def _products(current: np.ndarray, previous: np.ndarray, h0: np.ndarray, h1: np.ndarray
               ) -> np.ndarray:
     """current @ h0 + previous @ h1, in row slices small enough for single-threaded BLAS."""
-    out = np.empty((current.shape[0], h0.shape[1]), np.result_type(current, h0))
-    step = max(1, SINGLE_THREAD_MNK // (h0.shape[0] * h0.shape[1]) - 1)
-    for start in range(0, current.shape[0], step):
+    rows = current.shape[0]
+    out = np.empty((rows, h0.shape[1]), np.result_type(current, h0))
+    slices = rows * h0.shape[0] * h0.shape[1] // SINGLE_THREAD_MNK + 1  # each below the limit
+    step = -(-rows // slices)
+    for start in range(0, rows, step):
         rows = slice(start, start + step)
         np.matmul(current[rows], h0, out=out[rows])
         out[rows] += previous[rows] @ h1
