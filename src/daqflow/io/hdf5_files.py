@@ -46,7 +46,7 @@ def _plain(meta: Any) -> dict[str, Any]:
 class Hdf5Recorder:
     """Writes Chunks into an HDF5 dataset (no asyncio: used by `hdf5_writer`)."""
 
-    def __init__(self, path: str | os.PathLike[str], dataset: str = "signal", chunk: int = 65536,
+    def __init__(self, path: str | os.PathLike[str], dataset: str = "signal", chunk: int = 262144,
                  flush_interval: float = 1.0):
         self.h5py = require("h5py", "io", "hdf5_writer")
         self.path = check_output(path, "hdf5_writer")
@@ -60,14 +60,19 @@ class Hdf5Recorder:
         self._segments: Any = None
         self._gaps: Any = None
         self._flushed = time.monotonic()
+        self._pending: list[np.ndarray] = []  # rows not yet handed to HDF5
+        self._pending_rows = 0
+        self._rows_per_chunk = 1
 
     def _create(self, first: Chunk) -> None:
         h5 = self.h5py
-        self._file = h5.File(self.path, "w", libver="latest")
+        # whole chunks go straight to the file (write_direct_chunk): no chunk cache needed
+        self._file = h5.File(self.path, "w", libver="latest", rdcc_nbytes=0)
         shape = first.data.shape[1:]
+        self._rows_per_chunk = max(1, self.chunk // max(1, int(np.prod(shape, dtype=np.int64))))
         self._data = self._file.create_dataset(
             self.name, shape=(0, *shape), maxshape=(None, *shape), dtype=first.data.dtype,
-            chunks=(max(1, self.chunk // max(1, int(np.prod(shape, dtype=np.int64)))), *shape))
+            chunks=(self._rows_per_chunk, *shape))
         attrs = self._data.attrs
         attrs["rate"] = float(first.rate)
         attrs["start_index"] = int(first.index)
@@ -95,18 +100,48 @@ class Hdf5Recorder:
             _append(self._segments, [[segment.position, segment.index, segment.rate, center]])
         if gap is not None:
             _append(self._gaps, [[gap.position, gap.lost, gap.index]])
-        _append(data, chunk.data)
+        self._pending.append(chunk.data)
+        self._pending_rows += chunk.samples
         self.samples += chunk.samples
         now = time.monotonic()
+        if self._pending_rows >= self._rows_per_chunk:
+            self._write_pending(everything=False)
         if now - self._flushed >= self.flush_interval:
+            self._write_pending(everything=True)
             self._file.flush()
             self._flushed = now
+
+    def _write_pending(self, everything: bool) -> None:
+        """Hand held rows to HDF5: whole chunks as raw chunk writes (no data pipeline), the
+        rest by ordinary writes when ``everything`` (a flush), else kept for later."""
+        if not self._pending:
+            return
+        data = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
+        dataset, rows = self._data, self._rows_per_chunk
+        position = dataset.shape[0]
+        head = min((-position) % rows, len(data))  # up to the next chunk boundary
+        if head:
+            _append(dataset, data[:head])
+            data, position = data[head:], position + head
+        whole = len(data) // rows
+        if whole:
+            dataset.resize(position + whole * rows, axis=0)
+            zeros = (0,) * (data.ndim - 1)
+            for k in range(whole):
+                block = np.ascontiguousarray(data[k * rows:(k + 1) * rows])
+                dataset.id.write_direct_chunk((position + k * rows, *zeros), block.data)
+            data = data[whole * rows:]
+        if everything and len(data):
+            _append(dataset, data)
+            data = data[:0]
+        self._pending, self._pending_rows = ([data] if len(data) else []), len(data)
 
     def close(self) -> dict[str, Any]:
         """Flush and close; then mark the recording complete."""
         if self._file is None:  # nothing arrived: still leave a valid, empty recording
             self._file = self.h5py.File(self.path, "w", libver="latest")
             self._file.create_dataset(self.name, shape=(0,), maxshape=(None,), dtype=np.complex64)
+        self._write_pending(everything=True)
         # an existing attribute may change in SWMR mode (its size stays): no reopening, which
         # a reader's file lock would refuse
         self._file[self.name].attrs["complete"] = True
@@ -135,15 +170,16 @@ async def _hdf5_writer(stream: Stream, path: Path, dataset: str, chunk: int,
 
 
 def hdf5_writer(stream: Stream, path: str | os.PathLike[str], dataset: str = "signal",
-                chunk: int = 65536, flush_interval: float = 1.0, **options: Any) -> Stream:
+                chunk: int = 262144, flush_interval: float = 1.0, **options: Any) -> Stream:
     """Record a stream into an HDF5 dataset that other processes can read while it grows.
 
     Args:
         stream: chunks (1-D samples, or frames: each chunk's rows are appended).
         path: the .h5 file (created or overwritten).
         dataset: dataset name; ``<dataset>_segments`` and ``<dataset>_gaps`` sit beside it.
-        chunk: HDF5 chunk size in values (compression-free, sized for throughput).
-        flush_interval: seconds between flushes (readers see data at least this often).
+        chunk: HDF5 chunk size in values (no compression; whole chunks are written raw).
+        flush_interval: seconds between flushes (readers see data at least this often; samples
+            are handed to HDF5 an HDF5 chunk at a time, or at each flush).
         options: name=, buffer=, policy=, threaded=.
 
     The sink's result: ``{"path": ..., "dataset": ..., "samples": count}``.
