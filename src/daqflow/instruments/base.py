@@ -1,0 +1,228 @@
+"""`Instrument`: one async implementation; `run_single`, continuous `stream`, validated settings.
+
+Written once, async: ``await scope.run_single(avg=10)`` lets several instruments acquire at
+the same time (``asyncio.gather(scope.run_single(1), na.run_single(1))`` takes about the
+longer of the two), and ``daqflow.blocking(scope)`` gives the same object a blocking face
+for scripts, Jupyter and Qt apps.
+
+Settings are `Setting` descriptors, validated when set (ValueError naming the instrument,
+the setting and its range). Every trace takes a snapshot of the settings when it starts:
+a change made while a stream runs takes effect at the next trace boundary, and that
+trace's ``meta["changed"]`` lists it (``meta["settings"]`` always holds the snapshot).
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..core import Chunk, Stream, block
+
+
+class Setting:
+    """A validated instrument setting.
+
+    Args:
+        default: value before anything is set.
+        unit: physical unit for messages and `Instrument.describe` ("V", "s", "Hz", ...).
+        low, high: inclusive range (numbers).
+        choices: allowed values (instead of a range).
+        kind: type the value is converted to (float, int, str, bool).
+        doc: one line saying what it is.
+    """
+
+    def __init__(self, default: Any, *, unit: str = "", low: float | None = None,
+                 high: float | None = None, choices: Sequence[Any] | None = None,
+                 kind: type = float, doc: str = ""):
+        self.default, self.unit, self.low, self.high = default, unit, low, high
+        self.choices = tuple(choices) if choices is not None else None
+        self.kind, self.doc = kind, doc
+        self.name = "?"
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instrument: Instrument | None, owner: type) -> Any:
+        if instrument is None:
+            return self
+        return instrument._settings.get(self.name, self.default)
+
+    def __set__(self, instrument: Instrument, value: Any) -> None:
+        instrument._settings[self.name] = self.validate(instrument, value)
+
+    def validate(self, instrument: Instrument, value: Any) -> Any:
+        where = f"{instrument.name}.{self.name}"
+        try:
+            if self.kind is bool and not isinstance(value, bool | np.bool_):
+                raise TypeError
+            if self.kind is int and (isinstance(value, bool) or float(value) != int(value)):
+                raise TypeError
+            converted = self.kind(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{where} = {value!r}: expected {self.kind.__name__}"
+                             f"{' in ' + self.unit if self.unit else ''}") from None
+        if self.choices is not None and converted not in self.choices:
+            raise ValueError(f"{where} = {value!r}: must be one of {list(self.choices)}")
+        if (self.low is not None and converted < self.low) or (
+                self.high is not None and converted > self.high):
+            raise ValueError(f"{where} = {value!r} {self.unit}: must be in "
+                             f"[{self.low:g}, {self.high:g}] {self.unit}".rstrip())
+        if isinstance(converted, float) and not np.isfinite(converted):
+            raise ValueError(f"{where} = {value!r}: must be finite")
+        return converted
+
+
+class Instrument(abc.ABC):
+    """Base of daqflow's instruments (simulated or real): subclass and implement `_trace`.
+
+    Use as ``async with Scope() as scope: data = await scope.run_single(avg=10)``, or from
+    blocking code as ``with daqflow.blocking(Scope()) as scope: data = scope.run_single(10)``.
+
+    Args:
+        name: the instrument's name in messages and metadata (default: the class name).
+        settings: initial values of its `Setting` attributes.
+    """
+
+    kind: ClassVar[str] = "instrument"
+
+    def __init__(self, name: str | None = None, **settings: Any):
+        self.name = name or type(self).__name__
+        self._settings: dict[str, Any] = {}
+        self._active: dict[str, Any] | None = None  # snapshot of the trace in progress
+        self._open = False
+        self._lock: asyncio.Lock | None = None
+        self._traces = 0
+        for key, value in settings.items():
+            if not isinstance(getattr(type(self), key, None), Setting):
+                raise ValueError(f"{self.name}: no setting {key!r} (settings: "
+                                 f"{', '.join(self.setting_names())})")
+            setattr(self, key, value)
+
+    # -- life cycle ------------------------------------------------------------------------
+    async def connect(self) -> None:
+        """Open the instrument (idempotent)."""
+        if not self._open:
+            await self._connect()
+            self._open = True
+
+    async def close(self) -> None:
+        """Close the instrument (idempotent); later acquisitions raise."""
+        if self._open:
+            self._open = False
+            await self._disconnect()
+
+    async def __aenter__(self) -> Instrument:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @property
+    def connected(self) -> bool:
+        return self._open
+
+    async def _connect(self) -> None:  # noqa: B027 - optional hook
+        """Subclass hook: open the transport."""
+
+    async def _disconnect(self) -> None:  # noqa: B027 - optional hook
+        """Subclass hook: close the transport."""
+
+    def _check_open(self) -> None:
+        if not self._open:
+            raise RuntimeError(f"instrument {self.name!r} is not connected: "
+                               "call connect() or use it as a context manager")
+
+    # -- settings --------------------------------------------------------------------------
+    @classmethod
+    def setting_names(cls) -> list[str]:
+        return [k for k in dir(cls) if isinstance(getattr(cls, k, None), Setting)]
+
+    def settings(self) -> dict[str, Any]:
+        """The current value of every setting."""
+        return {k: getattr(self, k) for k in self.setting_names()}
+
+    def active(self, name: str) -> Any:
+        """A setting's value for the trace being acquired (the snapshot taken at its start)."""
+        return (self._active or self.settings())[name]
+
+    def describe(self) -> dict[str, Any]:
+        """Metadata: name, type, connection, and each setting with its unit and range."""
+        described = {}
+        for key in self.setting_names():
+            setting = getattr(type(self), key)
+            entry: dict[str, Any] = {"value": getattr(self, key), "unit": setting.unit}
+            if setting.choices is not None:
+                entry["choices"] = list(setting.choices)
+            elif setting.low is not None or setting.high is not None:
+                entry["range"] = [setting.low, setting.high]
+            if setting.doc:
+                entry["doc"] = setting.doc
+            described[key] = entry
+        return {"name": self.name, "type": type(self).__name__, "kind": self.kind,
+                "connected": self._open, "settings": described}
+
+    # -- acquisition -----------------------------------------------------------------------
+    @abc.abstractmethod
+    async def _trace(self) -> Chunk:
+        """Subclass hook: acquire one trace with the settings of `active` (a Chunk whose
+        meta may add to what the base records)."""
+
+    async def acquire(self, avg: int = 1) -> Chunk:
+        """One trace, or the mean of ``avg`` traces, as a Chunk with ``meta["settings"]``."""
+        self._check_open()
+        if isinstance(avg, bool) or not isinstance(avg, int | np.integer) or avg < 1:
+            raise ValueError(f"{self.name}.run_single: avg must be an int >= 1, got {avg!r}")
+        traces = [await self._one_trace() for _ in range(int(avg))]
+        first = traces[0]
+        if avg == 1:
+            return first
+        work = np.result_type(first.data.dtype, np.float64)
+        mean = np.mean([t.data for t in traces], axis=0, dtype=work).astype(first.data.dtype)
+        return Chunk(mean, first.rate, first.index, first.time, {**first.meta, "average": int(avg)})
+
+    async def run_single(self, avg: int = 1) -> np.ndarray:
+        """Acquire ``avg`` traces and return their mean (pyrpl's ``run_single``)."""
+        return (await self.acquire(avg)).data
+
+    async def _one_trace(self) -> Chunk:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:  # one trace at a time per instrument (run_single and streams)
+            return await self._snapshot_trace()
+
+    async def _snapshot_trace(self) -> Chunk:
+        previous = self._active
+        snapshot = self.settings()
+        changed = {} if previous is None else {
+            k: v for k, v in snapshot.items() if previous.get(k) != v}
+        self._active = snapshot
+        trace = await self._trace()
+        self._traces += 1
+        meta = {**trace.meta, "instrument": self.name, "settings": snapshot, "trace": self._traces}
+        if changed:
+            meta["changed"] = changed
+        return Chunk(trace.data, trace.rate, trace.index, trace.time, meta)
+
+    def stream(self, **options: Any) -> Stream:
+        """Continuous acquisition as a daqflow source of traces (Chunks).
+
+        Clock-driven: when a consumer falls behind, traces are dropped, counted and marked
+        (``meta["overflow"]``) rather than delaying the instrument. Settings changed while it
+        runs apply from the next trace.
+
+        Args:
+            options: name=, buffer=, policy=, threaded=, realtime= (see `daqflow.block`).
+        """
+        return _traces(self, **{"name": self.name, **options})
+
+
+@block(realtime=True)
+async def _traces(instrument: Instrument) -> AsyncIterator[Chunk]:
+    instrument._check_open()
+    while True:
+        yield await instrument._one_trace()
