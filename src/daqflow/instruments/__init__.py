@@ -4,9 +4,33 @@
 ``stream()`` as a daqflow source, validated `Setting`s, ``describe()``); `SimScope`,
 `SimSpectrumAnalyzer` and `SimNetworkAnalyzer` are simulated instruments that work with no
 arguments. ``daqflow.blocking(instrument)`` makes every coroutine method a plain call.
+
+`VisaInstrument` speaks SCPI over PyVISA (`Multimeter` and `FunctionGenerator` are example
+drivers; `visa_poll` is a paced source of readings); `sim_backend` runs them on the
+packaged pyvisa-sim definitions with no hardware. PyVISA is imported only when used.
 """
 
 from .base import Instrument, Setting
 from .simulated import SimNetworkAnalyzer, SimScope, SimSpectrumAnalyzer
+from .visa import (
+    FunctionGenerator,
+    InstrumentError,
+    Multimeter,
+    VisaInstrument,
+    sim_backend,
+    visa_poll,
+)
 
-__all__ = ["Instrument", "Setting", "SimNetworkAnalyzer", "SimScope", "SimSpectrumAnalyzer"]
+__all__ = [
+    "FunctionGenerator",
+    "Instrument",
+    "InstrumentError",
+    "Multimeter",
+    "Setting",
+    "SimNetworkAnalyzer",
+    "SimScope",
+    "SimSpectrumAnalyzer",
+    "VisaInstrument",
+    "sim_backend",
+    "visa_poll",
+]

@@ -69,8 +69,14 @@ class Setting:
             raise ValueError(f"{where} = {value!r}: must be one of {list(self.choices)}")
         if (self.low is not None and converted < self.low) or (
                 self.high is not None and converted > self.high):
-            raise ValueError(f"{where} = {value!r} {self.unit}: must be in "
-                             f"[{self.low:g}, {self.high:g}] {self.unit}".rstrip())
+            unit = f" {self.unit}" if self.unit else ""
+            if self.high is None:
+                bound = f">= {self.low:g}{unit}"
+            elif self.low is None:
+                bound = f"<= {self.high:g}{unit}"
+            else:
+                bound = f"in [{self.low:g}, {self.high:g}]{unit}"
+            raise ValueError(f"{where} = {value!r}{unit}: must be {bound}")
         if isinstance(converted, float) and not np.isfinite(converted):
             raise ValueError(f"{where} = {value!r}: must be finite")
         return converted

@@ -102,7 +102,7 @@ class SimSpectrumAnalyzer(Instrument):
 
     kind = "spectrum_analyzer"
     span = Setting(50e3, unit="Hz", low=1.0, high=1e9, doc="highest frequency shown")
-    nfft = Setting(1024, kind=int, low=16, high=1 << 20, doc="points per spectrum")
+    nfft = Setting(1024, kind=int, low=16, high=1_000_000, doc="points per spectrum")
 
     def __init__(self, name: str | None = None, scope: SimScope | None = None, **settings: Any):
         super().__init__(name, **settings)
@@ -116,8 +116,13 @@ class SimSpectrumAnalyzer(Instrument):
 
     def _tune_scope(self) -> None:
         nfft, span = self.active("nfft"), self.active("span")
+        timebase = nfft / (2 * span) / DIVISIONS  # sample rate 2*span
+        low, high = SimScope.timebase.low, SimScope.timebase.high
+        if not low <= timebase <= high:
+            raise ValueError(f"{self.name}: span={span:g} Hz with nfft={nfft} needs a scope "
+                             f"timebase of {timebase:g} s/div, outside [{low:g}, {high:g}]")
         self.scope.points = nfft
-        self.scope.timebase = nfft / (2 * span) / DIVISIONS  # sample rate 2*span
+        self.scope.timebase = timebase
 
     async def _trace(self) -> Chunk:
         self._tune_scope()
