@@ -95,3 +95,12 @@ def test_module_and_script_entry_points_agree():
         pytest.skip("console script not installed next to this interpreter")
     out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0 and "demo" in out.stdout
+
+
+def test_demo_instruments_runs_without_hardware():
+    out = run_cli("demo", "--instruments")
+    assert out.returncode == 0, out.stderr
+    assert "network analyzer: |S21| peaks at 10.0000 MHz" in out.stdout
+    assert "they overlapped" in out.stdout
+    assert "DAQFLOW,SIM-DMM-6500" in out.stdout and "refused by the instrument" in out.stdout
+    assert out.stdout.count(" V, ") >= 3  # the polled multimeter readings

@@ -17,6 +17,11 @@ EXIT_INTERRUPTED = 130
 def _demo(args: argparse.Namespace) -> int:
     from . import demo
 
+    if args.instruments:
+        from . import demo_instruments
+
+        demo_instruments.run()
+        return 0
     record = None if args.no_record else args.output
     sinks = demo.build(rate=args.rate, chunk=args.chunk, seed=args.seed, record=record)
     print(f"daqflow demo: simulated ADC at {args.rate / 1e6:g} MS/s for {args.duration:g} s "
@@ -127,6 +132,9 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--output", default="daqflow-demo.sigmf-meta",
                       help="SigMF recording of the tuned band (default daqflow-demo.sigmf-meta)")
     demo.add_argument("--no-record", action="store_true", help="do not write the recording")
+    demo.add_argument("--instruments", action="store_true",
+                      help="the simulated instruments instead: concurrent acquisitions, then SCPI "
+                           "over PyVISA's simulated backend (no hardware needed)")
     demo.set_defaults(func=_demo)
     record = commands.add_parser(
         "record", help="record the simulated ADC into SigMF, HDF5 or .npy",
