@@ -26,12 +26,36 @@ def test_subpackage_names():
     assert set(daqflow.testing.__all__) == {"run_block", "chunks"}
 
 
+def test_instruments_names():
+    import daqflow.instruments
+
+    assert set(daqflow.instruments.__all__) == {
+        "FunctionGenerator", "Instrument", "InstrumentError", "Multimeter", "Setting",
+        "SimNetworkAnalyzer", "SimScope", "SimSpectrumAnalyzer", "VisaInstrument", "sim_backend",
+        "visa_poll",
+    }
+
+
+def test_dsp_names():
+    import daqflow.dsp
+
+    blocks = {
+        "average", "calibrate", "decimate", "demod_am", "demod_fm", "fft", "fir", "fir_decimate",
+        "head", "iir", "magnitude2", "mix", "moving_average", "rechunk", "resample", "skip",
+        "spectrum", "throttle", "to_db", "trigger", "waterfall",
+    }
+    helpers = {"bandpass", "highpass", "lowpass", "resample_taps", "find_peaks", "Taps"}
+    kernels = {"FftState", "FirState", "FrameAverager", "IirState", "MovingAverageState",
+               "NcoState", "SpectrumState", "TriggerState"}
+    assert set(daqflow.dsp.__all__) == blocks | helpers | kernels
+
+
 def test_core_imports_no_optional_dependency():
     import subprocess
     import sys
 
     code = (
-        "import sys, daqflow, daqflow.io, daqflow.testing; "
+        "import sys, daqflow, daqflow.io, daqflow.dsp, daqflow.instruments, daqflow.testing; "
         "bad = {'h5py','sigmf','PySide6','qasync','pyqtgraph','aiohttp','zmq','pyvisa','dask',"
         "'matplotlib','rich'} & set(sys.modules); print(sorted(bad))"
     )
