@@ -176,3 +176,27 @@ def test_an_error_in_a_threaded_block(which):
     if which != "sink":
         assert err.report.results["collect"] == list(range(7))
     assert daqflow_threads() <= before  # worker threads are joined
+
+
+def test_a_source_waiting_on_a_device_stops_when_its_reader_is_gone():
+    """A source blocked on something other than a FIFO (a socket, a pin) is stopped once
+    every block that read it has finished: the graph ends without a duration."""
+    released = []
+
+    @df.block
+    async def idle():
+        try:
+            yield 1
+            await asyncio.Event().wait()  # a device that never answers
+        finally:
+            released.append(True)
+
+    @df.block
+    async def first(x: df.Stream):
+        async for item in x:
+            return item
+
+    report = df.run(first(idle()))
+    assert report.results["first"] == 1
+    assert report.stopped_by == "end"
+    assert released == [True]

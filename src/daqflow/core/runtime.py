@@ -186,6 +186,7 @@ class Runtime:
         self._hard = False
         self._stop_at: float | None = None
         self._tasks: dict[Stream, asyncio.Task[Any]] = {}
+        self._orphaned: set[Stream] = set()  # stopped because nobody reads them any more
         self._workers: list[_Worker] = []
         self._executors: list[concurrent.futures.ThreadPoolExecutor] = []
         self._wake: asyncio.Future[None] | None = None
@@ -319,6 +320,20 @@ class Runtime:
             return self.channels[edges[0]]
         return None
 
+    def _release_producers(self, node: Stream) -> None:
+        """Stop the blocks that fed ``node`` and now have no reader left: one waiting on a
+        device (a socket, a pin) would otherwise never notice."""
+        for edge in self.in_edges[node]:
+            host = edge.producer
+            while is_fused(host):
+                host = host.inputs[0]
+            task = self._tasks.get(host)
+            if task is None or task.done() or host in self._orphaned:
+                continue
+            if all(ch.receiver_closed for ch in self._output_channels(host)):
+                self._orphaned.add(host)
+                task.cancel()
+
     def _lossy_outputs(self, node: Stream) -> bool:
         return any(ch.policy != "block" for ch in self._output_channels(node))
 
@@ -355,7 +370,7 @@ class Runtime:
         except ReceiverGone:
             pass  # no reader left downstream
         except asyncio.CancelledError:
-            if self._hard or not self._stopping:
+            if self._hard or not (self._stopping or node in self._orphaned):
                 raise
             task = asyncio.current_task()
             if task is not None:
@@ -365,6 +380,7 @@ class Runtime:
         finally:
             for channel in inputs:
                 channel.close_receiver()
+            self._release_producers(node)
             for channel in self._output_channels(node):
                 channel.close()
             state.t_end = perf_counter()
