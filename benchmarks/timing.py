@@ -32,6 +32,7 @@ import numpy as np
 import daqflow as df
 from _common import emit
 from daqflow import dsp, hw, io
+from daqflow.instruments import Instrument
 
 RATES = (1000.0, 100.0)  # Hz
 TASKS = (1, 10, 100, 1000)
@@ -142,6 +143,43 @@ async def round_robin(n: int, seconds: float) -> dict:
             "us_per_switch": round(elapsed / total * 1e6, 3)}
 
 
+class _Work(Instrument):
+    """An instrument whose trace is a fixed piece of work (one loop step and a small FFT)."""
+
+    async def _trace(self) -> df.Chunk:
+        return df.Chunk(await _work(), 1.0)
+
+
+async def _work() -> np.ndarray:
+    await asyncio.sleep(0)
+    return np.abs(np.fft.fft(_SAMPLES))
+
+
+_SAMPLES = np.ones(256, np.complex64)
+
+
+async def run_single_overhead(calls: int = 5000) -> dict:
+    """µs per `run_single()` against a bare coroutine doing the same work, same run."""
+    async with _Work() as instrument:
+        async def bare() -> float:
+            t0 = time.perf_counter()
+            for _ in range(calls):
+                await _work()
+            return time.perf_counter() - t0
+
+        async def wrapped() -> float:
+            t0 = time.perf_counter()
+            for _ in range(calls):
+                await instrument.run_single()
+            return time.perf_counter() - t0
+
+        bare_s = min([await bare() for _ in range(3)])
+        wrapped_s = min([await wrapped() for _ in range(3)])
+    return {"calls": calls, "bare_us": round(bare_s / calls * 1e6, 2),
+            "run_single_us": round(wrapped_s / calls * 1e6, 2),
+            "overhead_us": round((wrapped_s - bare_s) / calls * 1e6, 2)}
+
+
 async def main(seconds: float) -> dict:
     poll = []
     for rate in RATES:
@@ -153,7 +191,8 @@ async def main(seconds: float) -> dict:
         reference.append(await reference_sleep(rate, min(seconds, 2.0)))
         reference.append(await reference_thread(rate, min(seconds, 2.0)))
     switches = [await round_robin(n, min(seconds, 2.0)) for n in TASKS]
-    return {"poll": poll, "reference_timers_idle": reference, "round_robin": switches}
+    return {"poll": poll, "reference_timers_idle": reference, "round_robin": switches,
+            "run_single": await run_single_overhead()}
 
 
 if __name__ == "__main__":

@@ -146,7 +146,12 @@ class Instrument(abc.ABC):
     # -- settings --------------------------------------------------------------------------
     @classmethod
     def setting_names(cls) -> list[str]:
-        return [k for k in dir(cls) if isinstance(getattr(cls, k, None), Setting)]
+        """Names of the class's `Setting` attributes (looked up once per class)."""
+        names = cls.__dict__.get("_setting_names")
+        if names is None:
+            names = [k for k in dir(cls) if isinstance(getattr(cls, k, None), Setting)]
+            cls._setting_names = names  # type: ignore[attr-defined]
+        return list(names)
 
     def settings(self) -> dict[str, Any]:
         """The current value of every setting."""
