@@ -29,6 +29,7 @@ import numpy as np
 from ..core import Chunk, Stream, block
 from ._deps import require
 from .paths import check_input, check_output
+from .recorder import record
 from .segments import SegmentTracker
 
 
@@ -160,13 +161,7 @@ def _append(dataset: Any, rows: Any) -> None:
 @block(name="hdf5_writer", accepts="chunk")
 async def _hdf5_writer(stream: Stream, path: Path, dataset: str, chunk: int,
                        flush_interval: float) -> dict[str, Any]:
-    recorder = Hdf5Recorder(path, dataset, chunk, flush_interval)
-    try:
-        async for item in stream:
-            recorder.write(item)
-    finally:
-        result = recorder.close()
-    return result
+    return await record(Hdf5Recorder(path, dataset, chunk, flush_interval), stream)
 
 
 def hdf5_writer(stream: Stream, path: str | os.PathLike[str], dataset: str = "signal",

@@ -20,6 +20,7 @@ import numpy as np
 from ..core import Chunk, Pacer, Stream, block
 from ._deps import require
 from .paths import check_input, check_output, commit, partial
+from .recorder import record
 from .segments import SegmentTracker
 
 DATATYPES = {
@@ -131,13 +132,7 @@ class SigmfRecorder:
 @block(name="sigmf_writer", accepts="chunk")
 async def _sigmf_writer(stream: Stream, path: Path, description: str | None, author: str | None,
                         checksum: bool) -> dict[str, Any]:
-    recorder = SigmfRecorder(path, description, author, checksum)
-    try:
-        async for chunk in stream:
-            recorder.write(chunk)
-    finally:
-        result = recorder.close()  # also when the graph stops on an error: nothing is lost
-    return result
+    return await record(SigmfRecorder(path, description, author, checksum), stream)
 
 
 def sigmf_writer(stream: Stream, path: str | os.PathLike[str], description: str | None = None,
