@@ -431,7 +431,7 @@ def test_generic_visa_instrument_and_driver_declarations():
     async def main():
         async with VisaInstrument(FGEN, backend=sim_backend(), name="raw") as inst:
             assert inst.identity == IDN_FGEN and inst.settings() == {}
-            with pytest.raises(NotImplementedError, match="raw: VisaInstrument has no trace"):
+            with pytest.raises(TypeError, match="raw: VisaInstrument has no trace"):
                 await inst.run_single()
 
     run(main())

@@ -20,6 +20,7 @@ press. The level read on entering ``async with`` is the starting state: no callb
 
 from __future__ import annotations
 
+import abc
 import math
 from typing import Any
 
@@ -55,7 +56,7 @@ def _ticks(seconds: float, period: float) -> int:
     return max(0, math.ceil(seconds / period - 1e-9))
 
 
-class _Watcher:
+class _Watcher(abc.ABC):
     """Samples a pin on a grid and feeds ``_sample``; owns the callbacks."""
 
     _who = "watcher"
@@ -102,11 +103,13 @@ class _Watcher:
     def _level(self) -> bool:
         return self._deb.state if self._running else bool(self.pin.value())
 
+    @abc.abstractmethod
     def _reset(self, initial: bool) -> None:
-        raise NotImplementedError
+        """Start from the pin's level at entry."""
 
+    @abc.abstractmethod
     def _sample(self, raw: bool, k: int) -> None:
-        raise NotImplementedError
+        """Take the raw pin level read at tick ``k``."""
 
 
 class Switch(_Watcher):

@@ -448,8 +448,8 @@ class VisaInstrument(Instrument):
 
     async def _trace(self) -> Chunk:
         if self.trace_query is None:
-            raise NotImplementedError(f"{self.name}: {type(self).__name__} has no trace: set "
-                                      "trace_query or implement _trace in a subclass")
+            raise TypeError(f"{self.name}: {type(self).__name__} has no trace: set "
+                            "trace_query or implement _trace in a subclass")
         await self._sync()
         data = self._numbers(self.trace_query, await self._io(self._query, self.trace_query))
         return Chunk(data, self._trace_rate(), self._traces, time.monotonic() - self._t0,
