@@ -1,8 +1,26 @@
-"""`Pacer`: drift-free periodic timing on absolute deadlines."""
+"""Timing on absolute deadlines: `sleep_until`, `Pacer` (catches up), `Grid` (skips)."""
 
 from __future__ import annotations
 
 import asyncio
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def sleep_until(deadline: float) -> None:
+    """Sleep until loop time ``deadline`` (at once if it has passed)."""
+    loop = asyncio.get_running_loop()
+    if deadline <= loop.time():
+        return
+    future = loop.create_future()
+    handle = loop.call_at(deadline, _wake, future)
+    try:
+        await future
+    finally:
+        handle.cancel()
 
 
 class Pacer:
@@ -40,7 +58,35 @@ class Pacer:
             self._start = loop.time()
         self.ticks += 1
         deadline = self._start + self.ticks * self.period
-        delay = deadline - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        await sleep_until(deadline)
         return loop.time() - deadline
+
+
+class Grid:
+    """Ticks on ``start + k * period`` (loop time). A late wake-up moves to the latest tick
+    already due, so ticks missed while the loop was busy are skipped, never run in a burst.
+
+    ``start(t0)`` makes tick 0 at loop time ``t0``; ``await next_tick()`` sleeps until the
+    next tick's deadline and returns its number k (the caller counts the skipped ones).
+    """
+
+    __slots__ = ("k", "period", "t0")
+
+    def __init__(self, period: float):
+        self.period = period
+        self.t0 = 0.0
+        self.k = 0
+
+    def start(self, t0: float) -> None:
+        self.t0 = t0
+        self.k = 0
+
+    def deadline(self, k: int) -> float:
+        return self.t0 + k * self.period
+
+    async def next_tick(self) -> int:
+        k = self.k + 1
+        await sleep_until(self.t0 + k * self.period)
+        latest = int((asyncio.get_running_loop().time() - self.t0) // self.period)
+        self.k = max(k, latest)
+        return self.k

@@ -22,8 +22,9 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ..core import Stream, block
+from ..core.clock import Grid
 from ..io._deps import require
-from .delay import Grid, check_seconds
+from .delay import check_seconds
 
 
 class Reading(tuple):  # type: ignore[type-arg]

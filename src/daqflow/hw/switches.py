@@ -24,7 +24,8 @@ import abc
 import math
 from typing import Any
 
-from .delay import Callback, Grid, Owner, check_callback, check_seconds
+from ..core.clock import Grid
+from .delay import Callback, Owner, check_callback, check_seconds
 
 
 class _Debouncer:
