@@ -33,9 +33,12 @@ class OutputMarks:
     def __init__(self) -> None:
         self.expected: int | None = None
 
-    def meta(self, meta: Mapping[str, Any], index: int, samples: int, **extra: Any) -> dict[str, Any]:
+    def meta(self, meta: Mapping[str, Any], index: int, samples: int, **extra: Any
+             ) -> Mapping[str, Any]:
         gap = index - self.expected if self.expected is not None and index > self.expected else 0
         self.expected = index + samples
+        if not gap and not extra and "overflow" not in meta:
+            return meta  # the usual case: the input's (read-only) meta, shared, no copy
         out = {k: v for k, v in meta.items() if k != "overflow"}
         out.update(extra)
         if gap:

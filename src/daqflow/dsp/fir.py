@@ -126,28 +126,38 @@ class FirState:
     # -- overlap-save ------------------------------------------------------------------------
     def _process_fft(self, x: np.ndarray, offset: int, count: int) -> np.ndarray:
         history = self._history
-        assert history is not None and self._dtype is not None
-        extended = np.concatenate((history, x))
-        if len(x):
-            history[:] = extended[len(extended) - len(history):]
-        if count == 0:
-            return np.empty(0, self._dtype)
+        dtype = self._dtype
+        assert history is not None and dtype is not None
+        keep, n = len(history), len(x)
         length = len(self.taps)
         nfft, spectrum = self._taps_spectrum()
         step = nfft - length + 1
-        n = len(x)
-        needed = -(-n // step)
+        needed = -(-n // step) if n else 0
         segments = -(-needed // 4) * 4  # scipy.fft batches run fastest in fours
-        padded = np.zeros((segments - 1) * step + nfft, extended.dtype)
-        padded[:len(extended)] = extended
+        size = max((segments - 1) * step + nfft, keep + n)
+        buffer = self._buffer
+        if buffer is None or len(buffer) < size:
+            buffer = self._buffer = np.zeros(size, dtype)
+        buffer[:keep] = history
+        buffer[keep:keep + n] = x
+        buffer[keep + n:size] = 0
+        history[:] = buffer[n:n + keep]  # the last L-1 samples, for the next chunk
+        if count == 0:
+            return np.empty(0, dtype)
         frames = np.lib.stride_tricks.as_strided(
-            padded, (segments, nfft), (step * padded.itemsize, padded.itemsize), writeable=False)
-        if self._dtype.kind == "c":  # (complex taps make complex data: compute_dtype)
-            y = fft.ifft(fft.fft(frames, axis=-1) * spectrum, axis=-1)
+            buffer, (segments, nfft), (step * buffer.itemsize, buffer.itemsize), writeable=False)
+        if dtype.kind == "c":  # (complex taps make complex data: compute_dtype)
+            product = fft.fft(frames, axis=-1)
+            product *= spectrum
+            y = fft.ifft(product, axis=-1, overwrite_x=True)
         else:
-            y = fft.irfft(fft.rfft(frames, axis=-1) * spectrum, nfft, axis=-1)
-        full = y[:, length - 1:].reshape(-1)
-        return full[offset:n:self.factor][:count].astype(self._dtype, copy=False)
+            product = fft.rfft(frames, axis=-1)
+            product *= spectrum
+            y = fft.irfft(product, nfft, axis=-1, overwrite_x=True)
+        valid = y[:, length - 1:]  # (segments, step): output k*step + j
+        if self.factor == 1 and offset == 0:
+            return valid.reshape(-1)[:count].astype(dtype, copy=False)
+        return valid.reshape(-1)[offset:n:self.factor][:count].astype(dtype, copy=False)
 
     def _taps_spectrum(self) -> tuple[int, np.ndarray]:
         if self._spectrum is None:
