@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from ._deps import require
 from .paths import check_input
 
 
@@ -149,30 +148,17 @@ def read_samples(info: RecordingInfo, count: int, dataset: str = "signal") -> np
 def plot_recording(info: RecordingInfo, out: str | os.PathLike[str], samples: int = 1 << 20,
                    dataset: str = "signal") -> Path:
     """Draw the recording's spectrum (Welch, dB) and the start of its time trace into a PNG."""
-    matplotlib = require("matplotlib", "plot", "inspect --plot")
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-    from scipy import signal
+    from ..plot.drawing import agg_figure, draw_spectrum, draw_trace
 
+    figure = agg_figure("inspect --plot", figsize=(9, 6))
     x = read_samples(info, samples, dataset).astype(np.complex128 if info.dtype.startswith(("c", "complex"))
                                                    else np.float64)
     rate = info.rate or 1.0
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), constrained_layout=True)
+    top, bottom = figure.subplots(2, 1)
     if len(x):
-        nfft = min(4096, len(x))
-        freqs, power = signal.welch(x, rate, nperseg=nfft, return_onesided=not np.iscomplexobj(x),
-                                    scaling="spectrum", detrend=False)
-        if np.iscomplexobj(x):
-            freqs, power = np.fft.fftshift(freqs), np.fft.fftshift(power)
-        top.plot((freqs + (info.center_freq or 0.0)) / 1e6, 10 * np.log10(np.maximum(power, 1e-30)))
-        shown = x[: min(len(x), 2000)]
-        t = np.arange(len(shown)) / rate * 1e3
-        bottom.plot(t, shown.real, label="I" if np.iscomplexobj(x) else "x")
-        if np.iscomplexobj(x):
-            bottom.plot(t, shown.imag, label="Q")
-        bottom.legend(loc="upper right")
+        draw_spectrum(top, x, rate=rate, center_freq=info.center_freq or 0.0, unit_name="MHz")
+        draw_trace(bottom, x[: min(len(x), 2000)], rate, unit_name="ms", legend=True)
     top.set(xlabel="frequency (MHz)", ylabel="power (dB)", title=Path(info.path).name)
     bottom.set(xlabel="time (ms)", ylabel="amplitude")
     figure.savefig(out, dpi=100)
-    plt.close(figure)
     return Path(out)
