@@ -5,9 +5,9 @@ import daqflow.io
 import daqflow.testing
 
 PUBLIC = {
-    "BlockError", "BlockReport", "Chunk", "EdgeReport", "GraphError", "Report", "Running",
+    "BlockError", "BlockReport", "Chunk", "EdgeReport", "GraphError", "Param", "Report", "Running",
     "Stream", "__version__", "arun", "block", "blocking", "collect", "from_iterable",
-    "iterate", "null_sink", "run", "start", "to_dot", "validate",
+    "iterate", "null_sink", "param", "run", "start", "to_dot", "validate",
 }
 
 

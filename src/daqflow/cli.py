@@ -1,15 +1,21 @@
-"""The ``daqflow`` command: ``demo``, ``record``, ``inspect``, ``graph`` (``daqflow COMMAND --help``)."""
+"""The ``daqflow`` command: ``demo``, ``record``, ``inspect``, ``graph``, ``top``
+(``daqflow COMMAND --help``)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import runpy
+import shutil
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from .core import BlockError, GraphError, Stream, build_graph, run
 from .core.capture import Captured, capturing
+from .core.running import _run_with_signals
+from .core.runtime import Runtime
 
 EXIT_INTERRUPTED = 130
 
@@ -22,6 +28,12 @@ def _demo(args: argparse.Namespace) -> int:
 
         demo_instruments.run()
         return 0
+    if args.gui:
+        from . import demo_gui
+
+        return demo_gui.main(args)  # runs until the window is closed, or for --duration
+    if args.duration is None:
+        args.duration = 3.0
     record = None if args.no_record else args.output
     sinks = demo.build(rate=args.rate, chunk=args.chunk, seed=args.seed, record=record)
     print(f"daqflow demo: simulated ADC at {args.rate / 1e6:g} MS/s for {args.duration:g} s "
@@ -91,18 +103,57 @@ def _graph(args: argparse.Namespace) -> int:
     if args.output:
         Path(args.output).write_text(dot)
         print(f"wrote {args.output}", file=sys.stderr)
-    else:
+    if args.svg:
+        return _render_svg(dot, Path(args.svg))
+    if not args.output:
         sys.stdout.write(dot)
     return 0
 
 
-def graph_of_script(path: str) -> tuple[Stream, ...]:
+def _render_svg(dot: str, svg: Path) -> int:
+    """SVG with graphviz's ``dot`` if installed, else the DOT text beside it (exit status 0)."""
+    exe = shutil.which("dot")
+    if exe is None:
+        text = svg.with_suffix(".dot")
+        if text == svg:
+            text = svg.with_name(svg.name + ".dot")
+        text.write_text(dot)
+        print(f"daqflow graph: graphviz's 'dot' program is not installed (e.g. apt install graphviz), "
+              f"so no SVG: wrote the DOT text to {text} (render it with: dot -Tsvg {text} -o {svg})",
+              file=sys.stderr)
+        return 0
+    done = subprocess.run([exe, "-Tsvg", "-o", str(svg)], input=dot, text=True,
+                          capture_output=True, timeout=60, check=False)
+    if done.returncode != 0:
+        print(f"daqflow graph: dot failed ({done.returncode}): {done.stderr.strip()}", file=sys.stderr)
+        return 1
+    print(f"wrote {svg}", file=sys.stderr)
+    return 0
+
+
+def _top(args: argparse.Namespace) -> int:
+    if not args.interval > 0:
+        raise ValueError(f"--interval must be > 0 seconds, got {args.interval!r}")
+    if args.duration is not None and not args.duration > 0:
+        raise ValueError(f"--duration must be > 0 seconds, got {args.duration!r}")
+    sinks = graph_of_script(args.script, command="top")
+    runtime = Runtime(build_graph(sinks))
+    runtime.progress_interval = args.interval
+    print(f"daqflow top: running the graph of {args.script} (Ctrl-C stops)", file=sys.stderr,
+          flush=True)
+    with asyncio.Runner() as runner:
+        report = runner.run(_run_with_signals(runtime, args.duration, True))
+    print(report)
+    return EXIT_INTERRUPTED if report.stopped_by == "interrupt" else 0
+
+
+def graph_of_script(path: str, command: str = "graph") -> tuple[Stream, ...]:
     """The sinks a script runs, found by executing it with every run call intercepted.
 
     If the script never calls run/start/iterate, its module-level sink streams are used.
     """
     if not Path(path).is_file():
-        raise SystemExit(f"daqflow graph: no such file: {path}")
+        raise SystemExit(f"daqflow {command}: no such file: {path}")
     try:
         with capturing():
             namespace = runpy.run_path(path, run_name="__main__")
@@ -110,7 +161,7 @@ def graph_of_script(path: str) -> tuple[Stream, ...]:
         return captured.sinks
     sinks = tuple(v for v in namespace.values() if isinstance(v, Stream) and v.kind == "sink")
     if not sinks:
-        raise SystemExit(f"daqflow graph: {path} built no graph (no run() call, no sink streams)")
+        raise SystemExit(f"daqflow {command}: {path} built no graph (no run() call, no sink streams)")
     return sinks
 
 
@@ -124,7 +175,8 @@ def parser() -> argparse.ArgumentParser:
         "demo", help="run the demo graph on a simulated ADC and print the report",
         description="Simulated ADC -> spectrum -> averaging and power meter; prints the report.",
     )
-    demo.add_argument("--duration", type=float, default=3.0, help="seconds to run (default 3)")
+    demo.add_argument("--duration", type=float, default=None,
+                      help="seconds to run (default 3; with --gui: until the window is closed)")
     demo.add_argument("--rate", type=float, default=2e6, help="ADC sample rate in Hz (default 2e6)")
     demo.add_argument("--chunk", type=int, default=8192, help="samples per chunk (default 8192)")
     demo.add_argument("--seed", type=int, default=1, help="noise seed (default 1)")
@@ -135,6 +187,9 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--instruments", action="store_true",
                       help="the simulated instruments instead: concurrent acquisitions, then SCPI "
                            "over PyVISA's simulated backend (no hardware needed)")
+    demo.add_argument("--gui", action="store_true",
+                      help="live spectrum, waterfall and time trace in a window, with a slider for "
+                           "the mixer frequency (needs the 'gui' extra)")
     demo.set_defaults(func=_demo)
     record = commands.add_parser(
         "record", help="record the simulated ADC into SigMF, HDF5 or .npy",
@@ -166,12 +221,30 @@ def parser() -> argparse.ArgumentParser:
     inspect.add_argument("--dataset", default="signal", help="HDF5 dataset (default signal)")
     inspect.set_defaults(func=_inspect)
     graph = commands.add_parser(
-        "graph", help="print the DOT text of the graph a script builds",
-        description="Execute FILE.py with run calls intercepted and print its graph as DOT.",
+        "graph", help="print the DOT text of the graph a script builds (or draw it as SVG)",
+        description="Execute FILE.py with run calls intercepted and print its graph as DOT "
+                    "(edges labelled with FIFO policy and length), or draw it with --svg.",
     )
     graph.add_argument("script", metavar="FILE.py", help="a script that builds and runs a graph")
     graph.add_argument("-o", "--output", help="write the DOT text to this file")
+    graph.add_argument("--svg", metavar="OUT.svg",
+                       help="draw the graph into OUT.svg with graphviz's dot program; without it, "
+                            "write the DOT text to OUT.dot and say so")
     graph.set_defaults(func=_graph)
+    top_ = commands.add_parser(
+        "top", help="run a script's graph with a live table of per-block figures",
+        description="Execute FILE.py with its run call intercepted, run that graph here with a "
+                    "live table on stderr (per block items/s, MS/s, busy %, FIFO fill, drops, "
+                    "overflow; one plain line per interval when stderr is not a terminal), then "
+                    "print the report. Ctrl-C stops in order. top runs the graph itself: "
+                    "attaching to a graph already running in another process is not supported.",
+    )
+    top_.add_argument("script", metavar="FILE.py", help="a script that builds and runs a graph")
+    top_.add_argument("--interval", type=float, default=1.0,
+                      help="seconds between updates (default 1)")
+    top_.add_argument("--duration", type=float, default=None,
+                      help="stop after this many seconds (default: until the sources end or Ctrl-C)")
+    top_.set_defaults(func=_top)
     return top
 
 

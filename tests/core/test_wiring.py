@@ -224,3 +224,16 @@ def test_dot_shows_every_block_and_each_edge_policy_and_buffer():
     assert '"joined" -> "out" [label="block, 5"]' in dot
     assert joined.to_dot() == df.to_dot(joined)
     assert '"out"' not in joined.to_dot()
+
+
+def test_two_streams_of_one_library_block_get_distinct_names():
+    """Library blocks carry default names, not labels: two of them coexist (name, name_2)."""
+    from daqflow import dsp
+
+    source = df.from_iterable([df.Chunk(np.zeros(256, np.complex64), 1e3)])
+    a = df.collect(dsp.spectrum(source, 64))
+    b = df.collect(dsp.spectrum(source, 128))
+    c = df.collect(dsp.fir_decimate(source, [1.0, 1.0], 2))
+    d = df.collect(dsp.decimate(source, 2))
+    report = df.run(a, b, c, d)
+    assert {"spectrum", "spectrum_2", "fir_decimate", "decimate"} <= set(report.blocks)

@@ -62,8 +62,9 @@ def test_mix_phase_follows_the_absolute_index(dtype, plan, freq):
     real input gives complex (float32 -> complex64)."""
     x = plan.signal(dtype)
     scale = float(np.abs(x).max()) if len(x) else 1.0
-    # the float64 reference itself rounds freq*n/rate: ~1e-16 * (cycles run) of phase error
-    rtol = max(tolerance(dtype if dtype != np.int16 else np.float32), 1e-7)
+    # the float64 reference itself rounds freq*n/rate: a few ulp of the cycles run, in radians
+    cycles = abs(freq) / RATE * (plan.index + len(x))
+    rtol = max(tolerance(dtype if dtype != np.int16 else np.float32), 1e-9, 8e-16 * 2 * np.pi * cycles)
     check_stream(lambda s: dsp.mix(s, freq), mix_ref(freq), x, plan, out_dtype=mixed_dtype(dtype),
                  rtol=rtol, scale=scale)
 

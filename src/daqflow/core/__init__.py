@@ -11,6 +11,7 @@ from .decorator import BlockFactory, block
 from .errors import BlockError, EndOfStream, GraphError, ReceiverGone
 from .facade import Blocking, blocking
 from .graph import build_graph
+from .params import Param, param
 from .report import BlockReport, EdgeReport, Report
 from .running import Running, iterate, run, start
 from .runtime import arun
@@ -28,6 +29,7 @@ __all__ = [
     "EndOfStream",
     "GraphError",
     "Pacer",
+    "Param",
     "ReceiverGone",
     "Report",
     "Running",
@@ -40,6 +42,7 @@ __all__ = [
     "from_iterable",
     "iterate",
     "null_sink",
+    "param",
     "run",
     "start",
 ]

@@ -15,6 +15,7 @@ receive Streams are its inputs.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import Callable, Mapping
@@ -97,6 +98,11 @@ class BlockFactory:
             threaded=bool(threaded),
             realtime=spec.realtime if realtime is None else bool(realtime),
         )
+
+    def renamed(self, name: str) -> BlockFactory:
+        """The same block under another name (its default name in reports and errors; two
+        streams of it in one graph get ``name``, ``name_2``, ...)."""
+        return BlockFactory(dataclasses.replace(self.spec, name=name))
 
     def __repr__(self) -> str:
         return f"<daqflow block {self.spec.name} ({self.spec.form})>"

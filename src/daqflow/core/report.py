@@ -53,7 +53,10 @@ class BlockReport:
 
 @dataclasses.dataclass(frozen=True)
 class EdgeReport:
-    """Figures of one FIFO (``inline`` edges are fused maps: no FIFO)."""
+    """Figures of one FIFO (``inline`` edges are fused maps: no FIFO).
+
+    ``size`` is the number of items queued in the FIFO when the report was made.
+    """
 
     producer: str
     consumer: str
@@ -68,6 +71,7 @@ class EdgeReport:
     blocked: float
     realtime: bool = False
     inline: bool = False
+    size: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

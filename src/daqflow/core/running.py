@@ -31,7 +31,8 @@ def run(*sinks: Stream, duration: float | None = None, progress: bool = False) -
     Args:
         sinks: sink streams; everything upstream of them runs.
         duration: stop after this many seconds; None runs until the sources end.
-        progress: print a status line to stderr every second.
+        progress: show live per-block figures on stderr (a table on a terminal, a line per
+            second otherwise).
 
     Returns:
         The `Report` (``report.results[sink_name]`` is each sink's result).

@@ -17,7 +17,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import inspect
-import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from time import perf_counter
@@ -191,6 +190,8 @@ class Runtime:
         self._executors: list[concurrent.futures.ThreadPoolExecutor] = []
         self._wake: asyncio.Future[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        # seconds between progress updates (None: 0.5 for the table on a terminal, 1 for lines)
+        self.progress_interval: float | None = None
 
     def _realtime_host(self, node: Stream) -> bool:
         while node.kind == "map" and is_fused(node):
@@ -520,10 +521,10 @@ class Runtime:
             if not task.cancelled():
                 task.exception()  # drivers handle their errors; retrieve to silence asyncio
 
-    async def _progress(self, interval: float = 1.0) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            print(progress_line(self.report()), file=sys.stderr, flush=True)
+    async def _progress(self) -> None:
+        from .live import show
+
+        await show(self.report, self.progress_interval)
 
     def report(self) -> Report:
         """A snapshot of the figures (final once the run has ended)."""
@@ -580,6 +581,7 @@ class Runtime:
                 blocked=channel.blocked if channel is not None else 0.0,
                 realtime=self.realtime_host[edge.producer],
                 inline=channel is None,
+                size=len(channel) if channel is not None else 0,
             ))
         results = {
             names[node]: self.states[node].result
@@ -601,13 +603,11 @@ class Runtime:
 
 
 def progress_line(report: Report) -> str:
-    """One plain line per interval: elapsed time, each sink's items and MS/s, losses."""
-    parts = [f"[daqflow {report.duration:7.1f} s]"]
-    for b in report.blocks.values():
-        if b.kind == "sink":
-            parts.append(f"{b.name}: {b.items_in} items {b.samples_per_s / 1e6:.3f} MS/s")
-    parts.append(f"dropped {report.dropped_items} items, overflow {report.overflow} samples")
-    return "  ".join(parts)
+    """One plain line: elapsed time and per block items/s, MS/s, busy %, FIFO fill, drops
+    (averages since the start; `daqflow.core.live` shows recent rates)."""
+    from .live import progress_line as line
+
+    return line(report)
 
 
 def _clearer(channel: Channel) -> Callable[[], None]:
@@ -653,7 +653,8 @@ async def arun(*sinks: Stream, duration: float | None = None, progress: bool = F
     Args:
         sinks: sink streams (e.g. ``df.collect(s)``); everything upstream of them runs.
         duration: stop after this many seconds (orderly: FIFOs drain); None runs to the end.
-        progress: print a status line to stderr every second.
+        progress: show live figures on stderr: a table refreshed twice a second on a
+            terminal (with rich), else one plain line every second (see `daqflow.core.live`).
 
     Returns:
         The `Report`; ``report.results`` holds each sink's result by name.

@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..core import Chunk, Stream, block
-from .continuity import OutputMarks, named, samplewise, time_at
+from ..core.params import Follow, Param, with_params
+from .continuity import OutputMarks, samplewise, time_at
 from .frames import Grouper
 from .stats import FrameAverager, MovingAverageState, check_count
 
@@ -26,21 +27,30 @@ def moving_average(stream: Stream, n: int, **options: Any) -> Stream:
         n: window length in samples.
         options: name=, buffer=, policy=, threaded=.
     """
-    return _moving_average(stream, check_count(n), **named("moving_average", options))
+    return _moving_average(stream, check_count(n), **options)
 
 
 @block(name="average", accepts="chunk", produces="same")
-async def _average(x: Stream, n: int) -> AsyncIterator[Chunk]:
-    traces = FrameAverager(n)
-    rows = Grouper(n, "mean")
+async def _average(x: Stream, n: int | Param[int]) -> AsyncIterator[Chunk]:
+    follow = Follow(n)  # a Param is read once per input chunk
+    count: int = follow.value
+    traces = FrameAverager(count)
+    rows = Grouper(count, "mean")
     marks = OutputMarks()
     first: Chunk | None = None
+    changes: dict[str, int] = {}  # a new n, for the next output chunk's meta
     async for chunk in x:
+        if follow.poll():  # n changed: the partial average is dropped, a new one starts
+            count = follow.value
+            traces, rows, marks, first = FrameAverager(count), Grouper(count, "mean"), OutputMarks(), None
+            changes = {follow.name: count}
         if chunk.data.ndim >= 2:  # rows are frames, numbered by index
             mean, g0 = rows.push(chunk.data, chunk.index)
             if len(mean):
-                yield Chunk(mean, chunk.rate / n, g0, time_at(chunk, g0 * n),
-                            marks.meta(chunk.meta, g0, len(mean), average=n))
+                meta = marks.meta(chunk.meta, g0, len(mean), average=count)
+                yield Chunk(mean, chunk.rate / count, g0, time_at(chunk, g0 * count),
+                            with_params(meta, changes))
+                changes = {}
             continue
         if chunk.meta.get("overflow"):  # a frame after lost data starts a new average
             traces.reset()
@@ -48,10 +58,12 @@ async def _average(x: Stream, n: int) -> AsyncIterator[Chunk]:
             first = chunk
         mean = traces.push(chunk.data)
         if mean is not None and first is not None:
-            yield Chunk(mean, chunk.rate, first.index, first.time, {**first.meta, "average": n})
+            meta = with_params({**first.meta, "average": count}, changes)
+            yield Chunk(mean, chunk.rate, first.index, first.time, meta)
+            changes = {}
 
 
-def average(stream: Stream, n: int, **options: Any) -> Stream:
+def average(stream: Stream, n: int | Param[int], **options: Any) -> Stream:
     """N-shot mean of frames (pyrpl's ``run_single(avg=n)``).
 
     A 1-D chunk is one frame (a trace): every ``n`` traces give their mean, with the first
@@ -59,9 +71,20 @@ def average(stream: Stream, n: int, **options: Any) -> Stream:
     every ``n`` rows, numbered from the stream start, give one row. A gap (lost data) drops
     the partial average.
 
+    ``n`` may be an int `daqflow.Param` (``kind=int, low>=1``), read once per input chunk.
+    When it changes, the partial average is dropped and a new one starts with the new ``n``;
+    the first output made with it has ``meta["params"] = {name: n}``. For rows, the output
+    rate becomes ``rate / n`` and rows are grouped on the new n's grid from the stream start
+    (the output index is the group number on that grid).
+
     Args:
         stream: traces or rows of frames.
-        n: frames per average.
+        n: frames per average, or an int Param.
         options: name=, buffer=, policy=, threaded=.
     """
-    return _average(stream, check_count(n), **named("average", options))
+    if isinstance(n, Param):
+        if n.kind is not int or n.low is None or n.low < 1:
+            raise ValueError(f"average: n={n!r} must be an int Param with low >= 1 "
+                             f"(e.g. df.param(16, name={n.name!r}, kind=int, low=1))")
+        return _average(stream, n, **options)
+    return _average(stream, check_count(n), **options)

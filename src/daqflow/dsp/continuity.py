@@ -82,8 +82,3 @@ async def samplewise(x: AsyncIterator[Chunk], reset: Callable[[], None],
             reset()
         yield Chunk(process(chunk), chunk.rate, chunk.index, chunk.time,
                     marks.meta(chunk.meta, chunk.index, chunk.samples))
-
-
-def named(default: str, options: dict[str, Any]) -> dict[str, Any]:
-    """Block options with the block's public name unless ``name=`` says otherwise."""
-    return {**options, "name": options.get("name") or default}

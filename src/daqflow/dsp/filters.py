@@ -16,7 +16,7 @@ import numpy as np
 from scipy import signal
 
 from ..core import Chunk, Stream, block
-from .continuity import InputGaps, OutputMarks, RateCheck, named, samplewise
+from .continuity import InputGaps, OutputMarks, RateCheck, samplewise
 from .fir import FirState, check_factor, check_taps, output_range
 from .iir import IirState, check_sos
 
@@ -44,6 +44,11 @@ async def _fir(x: Stream, taps: np.ndarray, factor: int, up: int, label: str,
         yield Chunk(y, out_rate, j0, t0, marks.meta(chunk.meta, j0, count))
 
 
+_fir_decimate = _fir.renamed("fir_decimate")
+_decimate = _fir.renamed("decimate")
+_resample = _fir.renamed("resample")
+
+
 def fir(stream: Stream, taps: Any, **options: Any) -> Stream:
     """FIR filter: y[n] = sum_k taps[k] x[n-k]; rate, index, time unchanged.
 
@@ -57,7 +62,7 @@ def fir(stream: Stream, taps: Any, **options: Any) -> Stream:
     batched ``scipy.fft`` (single-threaded, so it behaves the same on a busy machine).
     """
     designed = getattr(taps, "rate", None)  # (Taps from lowpass/...: checked against the stream)
-    return _fir(stream, check_taps(taps), 1, 1, "fir", designed, **named("fir", options))
+    return _fir(stream, check_taps(taps), 1, 1, "fir", designed, **options)
 
 
 def fir_decimate(stream: Stream, taps: Any, factor: int, **options: Any) -> Stream:
@@ -72,8 +77,8 @@ def fir_decimate(stream: Stream, taps: Any, factor: int, **options: Any) -> Stre
         options: name=, buffer=, policy=, threaded=.
     """
     designed = getattr(taps, "rate", None)
-    return _fir(stream, check_taps(taps), check_factor(factor), 1, "fir_decimate", designed,
-                **named("fir_decimate", options))
+    return _fir_decimate(stream, check_taps(taps), check_factor(factor), 1, "fir_decimate", designed,
+                         **options)
 
 
 def decimate(stream: Stream, factor: int, **options: Any) -> Stream:
@@ -88,8 +93,7 @@ def decimate(stream: Stream, factor: int, **options: Any) -> Stream:
     """
     factor = check_factor(factor)
     taps = signal.firwin(20 * factor + 1, 1.0 / factor, window="hamming") if factor > 1 else [1.0]
-    return _fir(stream, np.asarray(taps), factor, 1, "decimate", None,
-                **named("decimate", options))
+    return _decimate(stream, np.asarray(taps), factor, 1, "decimate", None, **options)
 
 
 def resample_taps(up: int, down: int) -> np.ndarray:
@@ -119,7 +123,7 @@ def resample(stream: Stream, up: int, down: int, taps: Any = None, **options: An
         divisor = int(np.gcd(up, down))
         up, down = up // divisor, down // divisor
     taps = resample_taps(up, down) if taps is None else check_taps(taps)
-    return _fir(stream, np.asarray(taps), down, up, "resample", None, **named("resample", options))
+    return _resample(stream, np.asarray(taps), down, up, "resample", None, **options)
 
 
 @block(name="iir", accepts="chunk", produces="same")
@@ -143,7 +147,7 @@ def iir(stream: Stream, sos: Any, **options: Any) -> Stream:
         sos: (sections, 6) array.
         options: name=, buffer=, policy=, threaded=.
     """
-    return _iir(stream, check_sos(sos), **named("iir", options))
+    return _iir(stream, check_sos(sos), **options)
 
 
 __all__ = ["decimate", "fir", "fir_decimate", "iir", "resample", "resample_taps"]

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..core import Chunk, Stream, block
 from .checks import check_int
-from .continuity import InputGaps, OutputMarks, named, time_at
+from .continuity import InputGaps, OutputMarks, time_at
 from .stats import check_count
 
 
@@ -51,7 +51,7 @@ def rechunk(stream: Stream, size: int, **options: Any) -> Stream:
         size: samples per output chunk.
         options: name=, buffer=, policy=, threaded=.
     """
-    return _rechunk(stream, check_count(size, "size"), **named("rechunk", options))
+    return _rechunk(stream, check_count(size, "size"), **options)
 
 
 @block(name="head")
@@ -79,7 +79,7 @@ def head(stream: Stream, n: int, **options: Any) -> Stream:
         n: samples to pass (>= 0).
         options: name=, buffer=, policy=, threaded=.
     """
-    return _head(stream, check_int(n, "n", 0, "samples"), **named("head", options))
+    return _head(stream, check_int(n, "n", 0, "samples"), **options)
 
 
 @block(name="skip")
@@ -105,7 +105,7 @@ def skip(stream: Stream, n: int, **options: Any) -> Stream:
         n: samples to drop (>= 0).
         options: name=, buffer=, policy=, threaded=.
     """
-    return _skip(stream, check_int(n, "n", 0, "samples"), **named("skip", options))
+    return _skip(stream, check_int(n, "n", 0, "samples"), **options)
 
 
 @block(name="throttle")
@@ -134,4 +134,4 @@ def throttle(stream: Stream, rate: float, **options: Any) -> Stream:
     """
     if not rate > 0:
         raise ValueError(f"rate must be > 0 samples/s, got {rate!r}")
-    return _throttle(stream, float(rate), **named("throttle", options))
+    return _throttle(stream, float(rate), **options)

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..core import Chunk, Stream, block
-from .continuity import InputGaps, named, time_at
+from .continuity import InputGaps, time_at
 from .trigger import TriggerState
 
 
@@ -49,4 +49,4 @@ def trigger(stream: Stream, level: float, edge: str = "rising", pre: int = 0, po
     """
     TriggerState(level, edge, pre, post, holdoff)  # validates
     return _trigger(stream, float(level), edge, int(pre), int(post), int(holdoff),
-                    **named("trigger", options))
+                    **options)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Chunk, Stream, block
-from .continuity import OutputMarks, RateCheck, named, time_at
+from .continuity import OutputMarks, RateCheck, time_at
 from .frames import Grouper
 from .spectral import FftState, SpectrumState, check_nfft, frequencies, make_window
 from .stats import check_count
@@ -50,7 +50,7 @@ def fft(stream: Stream, nfft: int, window: Any = None, shift: bool = False, **op
     """
     nfft = check_nfft(nfft)
     make_window(window, nfft)
-    return _fft(stream, nfft, window, bool(shift), **named("fft", options))
+    return _fft(stream, nfft, window, bool(shift), **options)
 
 
 @block(name="spectrum", accepts="chunk", produces="float")
@@ -94,6 +94,9 @@ class _FrequencyAxis:
         return self._freqs
 
 
+_waterfall = _spectrum.renamed("waterfall")
+
+
 def _step(nfft: int, overlap: float) -> int:
     if not 0 <= overlap < 1:
         raise ValueError(f"overlap must be in [0, 1), got {overlap!r}")
@@ -122,7 +125,7 @@ def spectrum(stream: Stream, nfft: int, average: int = 1, overlap: float = 0.5,
     step = _step(nfft, overlap)
     SpectrumState(nfft, average, step, window)  # validates
     return _spectrum(stream, nfft, int(average), step, window, 0, "spectrum",
-                     **named("spectrum", options))
+                     **options)
 
 
 def waterfall(stream: Stream, nfft: int, rows: int, overlap: float = 0.0, window: Any = "hann",
@@ -142,7 +145,7 @@ def waterfall(stream: Stream, nfft: int, rows: int, overlap: float = 0.0, window
     rows = check_count(rows, "rows")
     step = _step(nfft, overlap)
     SpectrumState(nfft, 1, step, window)
-    return _spectrum(stream, nfft, 1, step, window, rows, "waterfall", **named("waterfall", options))
+    return _waterfall(stream, nfft, 1, step, window, rows, "waterfall", **options)
 
 
 @block(name="magnitude2", accepts="chunk", produces="float")
@@ -178,7 +181,7 @@ def to_db(stream: Stream, floor: float = 1e-20, **options: Any) -> Stream:
     """
     if not floor > 0:
         raise ValueError(f"floor must be > 0, got {floor!r}")
-    return _to_db(stream, float(floor), **named("to_db", options))
+    return _to_db(stream, float(floor), **options)
 
 
 @block(name="calibrate", accepts="chunk", produces="same")
@@ -216,7 +219,7 @@ def calibrate(stream: Stream, gain: float = 1.0, offset: float = 0.0,
         curve = (freqs, gains)
     if not (np.isfinite(gain) and np.isfinite(offset)):
         raise ValueError(f"gain and offset must be finite, got {gain!r}, {offset!r}")
-    return _calibrate(stream, float(gain), float(offset), curve, **named("calibrate", options))
+    return _calibrate(stream, float(gain), float(offset), curve, **options)
 
 
 def _float(data: np.ndarray) -> np.dtype:

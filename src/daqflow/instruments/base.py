@@ -229,7 +229,7 @@ class Instrument(abc.ABC):
         Args:
             options: name=, buffer=, policy=, threaded=, realtime= (see `daqflow.block`).
         """
-        return _traces(self, **{"name": self.name, **options})
+        return _traces.renamed(self.name)(self, **options)
 
 
 @block(realtime=True)

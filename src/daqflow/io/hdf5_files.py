@@ -186,7 +186,7 @@ def hdf5_writer(stream: Stream, path: str | os.PathLike[str], dataset: str = "si
         raise ValueError(f"flush_interval must be > 0 seconds, got {flush_interval!r}")
     path = check_output(path, "hdf5_writer")
     return _hdf5_writer(stream, path, str(dataset), chunk, float(flush_interval),
-                        **{"name": "hdf5_writer", **options})
+                        **options)
 
 
 class Hdf5Recording:
@@ -261,4 +261,4 @@ def hdf5_source(path: str | os.PathLike[str], dataset: str = "signal", chunk: in
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise ValueError(f"chunk must be an int >= 1 sample, got {chunk!r}")
     recording = Hdf5Recording(path, dataset)
-    return _hdf5_source(recording, chunk, **{"name": "hdf5_source", **options})
+    return _hdf5_source(recording, chunk, **options)

@@ -59,7 +59,7 @@ def npy_writer(stream: Stream, path: str | os.PathLike[str], **options: Any) -> 
         options: name=, buffer=, policy=, threaded=.
     """
     path = check_output(path, "npy_writer")
-    return _npy_writer(stream, path, **{"name": "npy_writer", **options})
+    return _npy_writer(stream, path, **options)
 
 
 @block(name="file_source", produces="chunk")
@@ -110,7 +110,7 @@ def file_source(path: str | os.PathLike[str], dtype: Any, rate: float, chunk: in
         raise ValueError(f"chunk must be an int >= 1 sample, got {chunk!r}")
     return _file_source(path, dtype, float(rate), chunk, bool(paced),
                         None if center_freq is None else float(center_freq),
-                        **{"name": "file_source", **options})
+                        **options)
 
 
 def read_npy_header(path: Path) -> tuple[np.dtype, tuple[int, ...]]:

@@ -153,7 +153,7 @@ def sigmf_writer(stream: Stream, path: str | os.PathLike[str], description: str 
     meta_path, data_path = sigmf_paths(path)
     check_output(data_path, "sigmf_writer")
     return _sigmf_writer(stream, meta_path, description, author, bool(checksum),
-                         **{"name": "sigmf_writer", **options})
+                         **options)
 
 
 class SigmfRecording:
@@ -243,4 +243,4 @@ def sigmf_source(path: str | os.PathLike[str], realtime: bool = False, chunk: in
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise ValueError(f"chunk must be an int >= 1 sample, got {chunk!r}")
     recording = SigmfRecording(path)
-    return _sigmf_source(recording, bool(realtime), chunk, **{"name": "sigmf_source", **options})
+    return _sigmf_source(recording, bool(realtime), chunk, **options)

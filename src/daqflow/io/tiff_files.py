@@ -71,7 +71,7 @@ def tiff_writer(stream: Stream, directory: str | os.PathLike[str],
     except (KeyError, IndexError, ValueError) as exc:
         raise ValueError(f"pattern {pattern!r} must have only an {{index}} field: {exc}") from None
     check_output(directory / pattern.format(index=0), "tiff_writer")
-    return _tiff_writer(stream, directory, pattern, **{"name": "tiff_writer", **options})
+    return _tiff_writer(stream, directory, pattern, **options)
 
 
 @block(name="tiff_source", produces=Chunk)
@@ -98,7 +98,7 @@ def tiff_source(directory: str | os.PathLike[str], pattern: str = "*.tif", rate:
     if not directory.is_dir():
         raise FileNotFoundError(f"tiff_source: directory {str(directory)!r} does not exist")
     paths = tuple(sorted(directory.glob(pattern), key=_natural))
-    return _tiff_source(paths, float(rate), **{"name": "tiff_source", **options})
+    return _tiff_source(paths, float(rate), **options)
 
 
 def _natural(path: Path) -> list[Any]:

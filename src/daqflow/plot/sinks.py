@@ -176,4 +176,4 @@ def plot_png(stream: Stream, path: str | os.PathLike[str], every: float = 1.0, *
     style = {"kind": kind, "xlim": xlim, "ylim": ylim, "clim": clim, "title": title}
     Painter(None, **style)  # validates the limits
     return _plot_png(stream, text, sequence, every, (float(figsize[0]), float(figsize[1])), float(dpi),
-                     style, **{"name": "plot_png", "buffer": 2, "policy": "drop_oldest", **options})
+                     style, **{"buffer": 2, "policy": "drop_oldest", **options})

@@ -126,7 +126,7 @@ class PyplotViewer:
         """
         every = check_every(every, "PyplotViewer.sink")
         return _viewer_sink(stream, self, every,
-                            **{"name": "viewer", "buffer": 2, "policy": "drop_oldest", **options})
+                            **{"buffer": 2, "policy": "drop_oldest", **options})
 
     def close(self) -> None:
         """Close the figure (pyplot forgets it)."""

@@ -1,0 +1,257 @@
+"""Live progress while a graph runs: a table on a terminal, one plain line per interval otherwise.
+
+Per block: items/s and MS/s (over the last second or so, not since the start), busy %, the
+fill of its input FIFOs (items queued / capacity), items dropped on them, and samples a
+real-time source could not deliver (overflow).
+
+On a terminal the table is drawn with rich (``rich.live.Live``, the ``gui`` extra); rich is
+imported only when needed, and without it (or when the stream is not a terminal) the same
+figures come as one plain line per interval, with no escape codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import sys
+from collections import deque
+from collections.abc import Callable
+from typing import IO, Any
+
+from .report import Report
+
+TABLE_INTERVAL = 0.5  # seconds between table refreshes on a terminal
+LINE_INTERVAL = 1.0  # seconds between plain lines
+WINDOW = 1.0  # rates are measured over at least this many seconds (when the run is that old)
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockFigures:
+    """One block's row of the live view.
+
+    Attributes:
+        items_per_s, samples_per_s: through the block (output; input for a sink), recently.
+        busy: share of the recent wall time its code ran (0..1 per thread).
+        fifo_items, fifo_capacity: items queued in its input FIFOs and their total length
+            (0, 0 for a source or an inline map).
+        dropped: items lost on its input FIFOs since the start (policies and overflow).
+        overflow: samples it could not deliver since the start (a real-time source; losses
+            on FIFOs after maps fused into it count here too).
+    """
+
+    name: str
+    kind: str
+    items_per_s: float
+    samples_per_s: float
+    busy: float
+    fifo_items: int
+    fifo_capacity: int
+    dropped: int
+    overflow: int
+    realtime: bool = False
+    inline: bool = False
+    error: str | None = None
+
+
+class Meter:
+    """Turns successive reports into recent rates (over at least ``window`` seconds)."""
+
+    def __init__(self, window: float = WINDOW):
+        self.window = window
+        self._history: deque[Report] = deque()
+
+    def update(self, report: Report) -> list[BlockFigures]:
+        """Figures of each block, in running order, from this report and earlier ones."""
+        history = self._history
+        history.append(report)
+        while len(history) > 2 and report.duration - history[1].duration >= self.window:
+            history.popleft()  # keep the newest snapshot at least ``window`` old
+        return figures(report, history[0] if history[0] is not report else None)
+
+
+def figures(report: Report, previous: Report | None = None) -> list[BlockFigures]:
+    """Per-block figures of ``report``; rates since ``previous`` (None: since the start)."""
+    span = report.duration - (previous.duration if previous is not None else 0.0)
+    before = previous.blocks if previous is not None else {}
+    fused_to = {e.consumer: e.producer for e in report.edges if e.inline}
+    overflow: dict[str, int] = {}  # by the real-time block whose task lost the samples
+    for e in report.edges:
+        if e.realtime and not e.inline:
+            host = e.producer
+            while host in fused_to:
+                host = fused_to[host]
+            overflow[host] = overflow.get(host, 0) + e.dropped_samples
+    out = []
+    for b in report.blocks.values():
+        old = before.get(b.name)
+        sink = b.kind == "sink"
+        items = b.items_in if sink else b.items_out
+        samples = b.samples_in if sink else b.samples_out
+        busy = b.busy
+        if old is not None:
+            items -= old.items_in if sink else old.items_out
+            samples -= old.samples_in if sink else old.samples_out
+            busy -= old.busy
+        ins = [e for e in report.edges if e.consumer == b.name and not e.inline]
+        out.append(BlockFigures(
+            name=b.name,
+            kind=b.kind,
+            items_per_s=items / span if span > 0 else 0.0,
+            samples_per_s=samples / span if span > 0 else 0.0,
+            busy=max(0.0, busy / span) if span > 0 else 0.0,
+            fifo_items=sum(e.size for e in ins),
+            fifo_capacity=sum(e.capacity for e in ins),
+            dropped=sum(e.dropped_items for e in ins),
+            overflow=overflow.get(b.name, 0),
+            realtime=b.realtime,
+            inline=b.inline,
+            error=b.error,
+        ))
+    return out
+
+
+def progress_line(report: Report, previous: Report | None = None) -> str:
+    """One plain line: elapsed time, then per block items/s, MS/s, busy %, FIFO fill, drops.
+
+    Rates are since ``previous`` (None: averages since the start).
+
+    >>> import daqflow as df
+    >>> report = df.run(df.collect(df.from_iterable(range(3))))
+    >>> line = progress_line(report)
+    >>> line.startswith("[daqflow") and "from_iterable: " in line and "collect: " in line
+    True
+    >>> line.endswith("total: dropped 0 items, overflow 0 samples")
+    True
+    """
+    return line(report, figures(report, previous))
+
+
+def line(report: Report, rows: list[BlockFigures]) -> str:
+    parts = []
+    for f in rows:
+        text = (f"{f.name}: {_count(f.items_per_s)} it/s {f.samples_per_s / 1e6:.3f} MS/s "
+                f"busy {100 * f.busy:.0f}%")
+        if f.fifo_capacity:
+            text += f" fifo {f.fifo_items}/{f.fifo_capacity}"
+        text += f" drops {f.dropped}"
+        if f.realtime or f.overflow:
+            text += f" overflow {f.overflow}"
+        if f.error:
+            text += " FAILED"
+        parts.append(text)
+    head = f"[daqflow {report.duration:7.1f} s] "
+    tail = f"total: dropped {report.dropped_items} items, overflow {report.overflow} samples"
+    return head + " | ".join([*parts, tail])
+
+
+def _count(rate: float) -> str:
+    return f"{rate:.0f}" if rate >= 100 or rate == 0 else f"{rate:.1f}"
+
+
+def table(report: Report, rows: list[BlockFigures], title: str = "daqflow") -> Any:
+    """A ``rich.table.Table`` of the figures (needs rich)."""
+    from rich.table import Table
+
+    t = Table(
+        title=f"{title}  {report.duration:.1f} s" + (
+            f"  stopped by {report.stopped_by}" if report.stopped_by != "end" else ""),
+        caption=f"dropped {report.dropped_items} items, overflow {report.overflow} samples",
+        title_justify="left",
+        caption_justify="left",
+    )
+    t.add_column("block")
+    t.add_column("kind")
+    for name in ("items/s", "MS/s", "busy %", "fifo", "drops", "overflow"):
+        t.add_column(name, justify="right")
+    for f in rows:
+        kind = f.kind + (" rt" if f.realtime else "") + (" inline" if f.inline else "")
+        busy = f"{100 * f.busy:.1f}"
+        if f.busy > 0.8:
+            busy = f"[bold red]{busy}[/]"
+        if f.fifo_capacity:
+            fill = f"{f.fifo_items}/{f.fifo_capacity}"
+            if f.fifo_items >= 0.75 * f.fifo_capacity:
+                fill = f"[yellow]{fill}[/]"
+        else:
+            fill = "-"
+        drops = f"[red]{f.dropped}[/]" if f.dropped else "0"
+        overflow = f"[red]{f.overflow}[/]" if f.overflow else ("0" if f.realtime else "-")
+        name = f"[red]{f.name} (failed)[/]" if f.error else f.name
+        t.add_row(name, kind, _count(f.items_per_s), f"{f.samples_per_s / 1e6:.3f}", busy, fill,
+                  drops, overflow)
+    return t
+
+
+def _rich_console(file: IO[str]) -> Any:
+    """A rich Console on ``file`` if it is a terminal and rich is installed, else None."""
+    try:
+        isatty = file.isatty()
+    except (AttributeError, ValueError):
+        return None
+    if not isatty:
+        return None
+    try:
+        from rich.console import Console
+    except ImportError:
+        return None
+    return Console(file=file)
+
+
+async def show(snapshot: Callable[[], Report], interval: float | None = None,
+               file: IO[str] | None = None, *, mode: str | None = None) -> None:
+    """Show progress until cancelled: a live table on a terminal, else a line per interval.
+
+    Args:
+        snapshot: returns the current report (e.g. ``runtime.report``).
+        interval: seconds between updates (default 0.5 for the table, 1.0 for lines).
+        file: where to write (default ``sys.stderr``, looked up when called).
+        mode: "table" or "lines" forces one (None: the table on a terminal when rich is
+            installed, else lines).
+    """
+    out = sys.stderr if file is None else file
+    if mode not in (None, "table", "lines"):
+        raise ValueError(f"progress mode must be 'table', 'lines' or None, got {mode!r}")
+    console = None
+    if mode is None:
+        console = _rich_console(out)
+    elif mode == "table":
+        from rich.console import Console
+
+        console = Console(file=out, force_terminal=True)
+    meter = Meter()
+    if console is None:
+        await _lines(snapshot, meter, LINE_INTERVAL if interval is None else interval, out)
+    else:
+        await _table(snapshot, meter, TABLE_INTERVAL if interval is None else interval, console)
+
+
+async def _lines(snapshot: Callable[[], Report], meter: Meter, interval: float, out: IO[str]
+                 ) -> None:
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    meter.update(snapshot())
+    for k in itertools.count(1):
+        # absolute deadlines: a late line does not push the next ones back
+        await asyncio.sleep(max(0.0, start + k * interval - loop.time()))
+        report = snapshot()
+        print(line(report, meter.update(report)), file=out, flush=True)
+
+
+async def _table(snapshot: Callable[[], Report], meter: Meter, interval: float, console: Any
+                 ) -> None:
+    from rich.live import Live
+
+    report = snapshot()
+    live = Live(table(report, meter.update(report)), console=console, auto_refresh=False,
+                redirect_stderr=False)
+    live.start(refresh=True)
+    try:
+        while True:
+            await asyncio.sleep(interval)
+            report = snapshot()
+            live.update(table(report, meter.update(report)), refresh=True)
+    finally:
+        report = snapshot()  # the final figures stay on the screen
+        live.update(table(report, meter.update(report)), refresh=True)
+        live.stop()
