@@ -14,6 +14,7 @@ first asked for (a QApplication must exist), so views can be embedded in any Qt 
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import atexit
 import inspect
@@ -161,7 +162,7 @@ def _db(power: np.ndarray, floor: float) -> np.ndarray:
 
 
 # -- the base class ---------------------------------------------------------------------
-class View:
+class View(abc.ABC):
     """A live view: its widget, what it keeps of the items it reads, how it draws them.
 
     Subclasses define `make_widget` (build the Qt widget), `take` (called for every item
@@ -197,17 +198,20 @@ class View:
         self._spent = 0.0
 
     # -- what subclasses define ----------------------------------------------------------
+    @abc.abstractmethod
     def make_widget(self) -> QtWidgets.QWidget:
-        raise NotImplementedError
+        """The view's widget (called once, in Qt's thread)."""
 
-    def reset(self) -> None:
+    def reset(self) -> None:  # noqa: B027 - optional hook
         """Forget the data of an earlier run (called when a run starts)."""
 
+    @abc.abstractmethod
     def take(self, item: Any) -> None:
-        raise NotImplementedError
+        """Keep what the next frame shows from one item (no drawing here)."""
 
+    @abc.abstractmethod
     def draw(self) -> None:
-        raise NotImplementedError
+        """Draw what `take` kept (may return an awaitable)."""
 
     # -- the widget ----------------------------------------------------------------------
     @property
