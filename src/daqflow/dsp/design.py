@@ -30,6 +30,13 @@ def _check(numtaps: int, rate: float | None) -> None:
         raise ValueError(f"rate must be > 0 Hz, got {rate!r}")
 
 
+def _cutoff_error(cutoff: float, nyq: float, rate: float | None) -> str:
+    if rate is None and cutoff > 1:
+        return (f"cutoff={cutoff!r} looks like Hz: give the sample rate (rate=... Hz), or the "
+                "cutoff as a fraction of Nyquist in (0, 1)")
+    return f"cutoff must be in (0, {nyq:g}){' Hz' if rate else ''}, got {cutoff!r}"
+
+
 def _nyquist(rate: float | None) -> float:
     return rate / 2 if rate is not None else 1.0
 
@@ -50,7 +57,7 @@ def lowpass(numtaps: int, cutoff: float, rate: float | None = None, window: Any 
     _check(numtaps, rate)
     nyq = _nyquist(rate)
     if not 0 < cutoff < nyq:
-        raise ValueError(f"cutoff must be in (0, {nyq:g}){' Hz' if rate else ''}, got {cutoff!r}")
+        raise ValueError(_cutoff_error(cutoff, nyq, rate))
     return Taps(signal.firwin(numtaps, cutoff / nyq, window=window), rate)
 
 
@@ -64,7 +71,7 @@ def highpass(numtaps: int, cutoff: float, rate: float | None = None, window: Any
         raise ValueError(f"numtaps must be odd for a high-pass filter, got {numtaps}")
     nyq = _nyquist(rate)
     if not 0 < cutoff < nyq:
-        raise ValueError(f"cutoff must be in (0, {nyq:g}){' Hz' if rate else ''}, got {cutoff!r}")
+        raise ValueError(_cutoff_error(cutoff, nyq, rate))
     return Taps(signal.firwin(numtaps, cutoff / nyq, window=window, pass_zero=False), rate)
 
 
