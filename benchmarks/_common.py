@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import platform
@@ -28,3 +29,39 @@ def emit(name: str, results: Any, **extra: Any) -> None:
     }
     json.dump(doc, sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+def time_asyncio_chain(items: list, stages: int, work: Callable[[Any], Any], buffer: int) -> float:
+    """Seconds to pass ``items`` through ``stages`` raw asyncio tasks joined by
+    ``asyncio.Queue(maxsize=buffer)``, each applying ``work`` to every item: the reference
+    the daqflow figures are compared with, in the same run."""
+    done = object()
+
+    async def source(q: asyncio.Queue) -> None:
+        for item in items:
+            await q.put(item)
+        await q.put(done)
+
+    async def stage(qin: asyncio.Queue, qout: asyncio.Queue) -> None:
+        while (item := await qin.get()) is not done:
+            await qout.put(work(item))
+        await qout.put(done)
+
+    async def sink(q: asyncio.Queue) -> int:
+        count = 0
+        while (await q.get()) is not done:
+            count += 1
+        return count
+
+    async def main() -> int:
+        queues = [asyncio.Queue(maxsize=buffer) for _ in range(stages + 1)]
+        tasks = [asyncio.create_task(source(queues[0]))]
+        tasks += [asyncio.create_task(stage(queues[i], queues[i + 1])) for i in range(stages)]
+        tasks.append(asyncio.create_task(sink(queues[-1])))
+        return (await asyncio.gather(*tasks))[-1]
+
+    t0 = time.perf_counter()
+    count = asyncio.run(main())
+    elapsed = time.perf_counter() - t0
+    assert count == len(items), (count, len(items))
+    return elapsed

@@ -25,7 +25,6 @@ thresholds (``mallopt``) so the figures show the framework rather than the alloc
 from __future__ import annotations
 
 import argparse
-import asyncio
 import ctypes
 import functools
 import math
@@ -36,7 +35,7 @@ from collections.abc import Callable
 import numpy as np
 
 import daqflow as df
-from _common import emit
+from _common import emit, time_asyncio_chain
 
 BUFFER = 4
 RATE = 1e6
@@ -91,40 +90,10 @@ def time_map_copy(chunk: df.Chunk, n: int, stages: int) -> float:
 
 
 def time_asyncio_copy(chunk: df.Chunk, n: int, stages: int) -> float:
-    items = [chunk] * n
-    done = object()
+    def copy(c: df.Chunk) -> df.Chunk:
+        return df.Chunk(np.copy(c.data), c.rate, c.index, c.time, c.meta)
 
-    async def source(q: asyncio.Queue) -> None:
-        for item in items:
-            await q.put(item)
-        await q.put(done)
-
-    async def stage(qin: asyncio.Queue, qout: asyncio.Queue) -> None:
-        while True:
-            c = await qin.get()
-            if c is done:
-                await qout.put(done)
-                return
-            await qout.put(df.Chunk(np.copy(c.data), c.rate, c.index, c.time, c.meta))
-
-    async def sink(q: asyncio.Queue) -> int:
-        count = 0
-        while (await q.get()) is not done:
-            count += 1
-        return count
-
-    async def main() -> int:
-        queues = [asyncio.Queue(maxsize=BUFFER) for _ in range(stages + 1)]
-        tasks = [asyncio.create_task(source(queues[0]))]
-        tasks += [asyncio.create_task(stage(queues[i], queues[i + 1])) for i in range(stages)]
-        tasks.append(asyncio.create_task(sink(queues[-1])))
-        return (await asyncio.gather(*tasks))[-1]
-
-    t0 = time.perf_counter()
-    count = asyncio.run(main())
-    elapsed = time.perf_counter() - t0
-    assert count == n
-    return elapsed
+    return time_asyncio_chain([chunk] * n, stages, copy, BUFFER)
 
 
 CASES: dict[str, Timer] = {

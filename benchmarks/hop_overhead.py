@@ -10,13 +10,12 @@ sink costs cancel. Also: a fused map stage (plain function, run inline).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 
 import numpy as np
 
 import daqflow as df
-from _common import best_of, emit
+from _common import best_of, emit, time_asyncio_chain
 
 BUFFER = 4
 
@@ -58,36 +57,7 @@ def time_fused(items: list, stages: int) -> float:
 
 
 def time_asyncio(items: list, hops: int) -> float:
-    done = object()
-
-    async def source(q: asyncio.Queue) -> None:
-        for item in items:
-            await q.put(item)
-        await q.put(done)
-
-    async def stage(qin: asyncio.Queue, qout: asyncio.Queue) -> None:
-        while True:
-            item = await qin.get()
-            await qout.put(item)
-            if item is done:
-                return
-
-    async def sink(q: asyncio.Queue) -> int:
-        n = 0
-        while (await q.get()) is not done:
-            n += 1
-        return n
-
-    async def main() -> None:
-        queues = [asyncio.Queue(maxsize=BUFFER) for _ in range(hops + 1)]
-        tasks = [asyncio.create_task(source(queues[0]))]
-        tasks += [asyncio.create_task(stage(queues[i], queues[i + 1])) for i in range(hops)]
-        tasks.append(asyncio.create_task(sink(queues[-1])))
-        await asyncio.gather(*tasks)
-
-    t0 = time.perf_counter()
-    asyncio.run(main())
-    return time.perf_counter() - t0
+    return time_asyncio_chain(items, hops, lambda item: item, BUFFER)
 
 
 def per_hop_us(timer, items: list, k: int, repeat: int) -> float:
