@@ -1,0 +1,32 @@
+"""daqflow.net: streams between processes and machines (extra ``net``).
+
+- `serve` / `http_source`: the HTTP boundary (long-poll, sequence numbers, raw bodies); any
+  client can read it (docs/protocol.md).
+- `zmq_source` / `zmq_sink`: wire-compatible with GNU Radio's gr-zeromq blocks.
+- Process partitions (``proc=df.Process("name")``) use the transports in `transport`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_NAMES = {
+    "serve": ".http",
+    "http_source": ".http",
+    "zmq_source": ".zmq_bridge",
+    "zmq_sink": ".zmq_bridge",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    """Import a name's module on first use (aiohttp and pyzmq load only when needed)."""
+    module = _NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'daqflow.net' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
