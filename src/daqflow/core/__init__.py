@@ -12,6 +12,7 @@ from .errors import BlockError, EndOfStream, GraphError, ReceiverGone
 from .facade import Blocking, blocking
 from .graph import build_graph
 from .params import Param, param
+from .placement import Process
 from .report import BlockReport, EdgeReport, Report
 from .running import Running, iterate, run, start
 from .runtime import arun
@@ -30,6 +31,7 @@ __all__ = [
     "GraphError",
     "Pacer",
     "Param",
+    "Process",
     "ReceiverGone",
     "Report",
     "Running",

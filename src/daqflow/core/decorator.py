@@ -24,9 +24,10 @@ from typing import Any, overload
 from .channel import POLICIES
 from .errors import GraphError
 from .kinds import Kind, check_kind, compatible, describe
+from .placement import Process
 from .stream import BlockSpec, Stream
 
-OPTIONS = frozenset({"name", "buffer", "policy", "threaded", "realtime"})
+OPTIONS = frozenset({"name", "buffer", "policy", "threaded", "realtime", "proc"})
 _STREAM_ANNOTATIONS = frozenset(
     {"Stream", "df.Stream", "daqflow.Stream", "Input", "AsyncIterator", "AsyncIterable"}
 )
@@ -51,6 +52,7 @@ class BlockFactory:
         policy: "block" (backpressure, default), "drop_oldest" or "drop_newest".
         threaded: run the processing in a dedicated worker thread (default False).
         realtime: sources only: clock-driven, never waits on a full FIFO.
+        proc: a `Process` to run the block in (default: the main process).
     """
 
     def __init__(self, spec: BlockSpec):
@@ -65,6 +67,7 @@ class BlockFactory:
         policy: str | None = None,
         threaded: bool = False,
         realtime: bool | None = None,
+        proc: Process | None = None,
         **kwargs: Any,
     ) -> Stream:
         spec = self.spec
@@ -85,6 +88,10 @@ class BlockFactory:
                 )
         for port, upstream in zip(ports, inputs, strict=True):
             _check_edge(upstream, label or spec.name, port, spec.accepts_on(port))
+        if proc is not None and not isinstance(proc, Process):
+            raise GraphError(
+                f"block {label or spec.name!r}: proc must be a daqflow.Process, got {proc!r}"
+            )
         if realtime is not None and (spec.form != "generator" or inputs):
             raise GraphError(f"block {label or spec.name!r}: realtime= applies to sources only")
         return Stream(
@@ -97,6 +104,7 @@ class BlockFactory:
             policy=policy if policy is not None else spec.policy,
             threaded=bool(threaded),
             realtime=spec.realtime if realtime is None else bool(realtime),
+            proc=proc,
         )
 
     def renamed(self, name: str) -> BlockFactory:

@@ -25,6 +25,11 @@ class Edge:
         return is_fused(self.consumer)
 
     @property
+    def crosses(self) -> bool:
+        """Producer and consumer run in different processes."""
+        return self.producer.proc != self.consumer.proc
+
+    @property
     def capacity(self) -> int:
         return self.consumer.buffer or DEFAULT_BUFFER
 
@@ -39,6 +44,7 @@ def is_fused(node: Stream) -> bool:
         and not node.threaded
         and node.buffer is None
         and node.policy is None
+        and node.proc == node.inputs[0].proc
     )
 
 
@@ -62,17 +68,32 @@ class Graph:
         """Graphviz DOT text: a node per block, edges labelled with policy and FIFO length."""
         shapes = {"source": "invhouse", "sink": "house", "map": "ellipse", "transform": "box"}
         lines = ["digraph daqflow {", "  rankdir=LR;", '  node [fontname="Helvetica"];']
+        groups: dict[str | None, list[Stream]] = {}
         for node in self.nodes:
-            name = self.names[node]
-            extra = [node.kind]
-            if node.realtime:
-                extra.append("realtime")
-            if node.threaded:
-                extra.append("threaded")
-            label = f"{name}\\n({', '.join(extra)})"
-            lines.append(f'  "{_esc(name)}" [label="{_esc(label)}", shape={shapes[node.kind]}];')
+            groups.setdefault(node.proc.name if node.proc else None, []).append(node)
+        for proc, members in groups.items():
+            indent = "  "
+            if proc is not None:
+                lines.append(f'  subgraph "cluster_{_esc(proc)}" {{')
+                lines.append(f'    label="process {_esc(proc)}"; style=dashed;')
+                indent = "    "
+            for node in members:
+                name = self.names[node]
+                extra = [node.kind]
+                if node.realtime:
+                    extra.append("realtime")
+                if node.threaded:
+                    extra.append("threaded")
+                label = f"{name}\\n({', '.join(extra)})"
+                lines.append(
+                    f'{indent}"{_esc(name)}" [label="{_esc(label)}", shape={shapes[node.kind]}];'
+                )
+            if proc is not None:
+                lines.append("  }")
         for edge in self.edges:
             label = "inline" if edge.fused else f"{edge.policy}, {edge.capacity}"
+            if edge.crosses:
+                label = f"{edge.policy}, {edge.capacity}, between processes"
             if len(edge.consumer.inputs) > 1:
                 label = f"{edge.port}: {label}"
             lines.append(

@@ -32,6 +32,7 @@ class BlockReport:
     inline: bool = False
     realtime: bool = False
     error: str | None = None
+    process: str | None = None
 
     @property
     def samples_per_s(self) -> float:
@@ -56,6 +57,8 @@ class EdgeReport:
     """Figures of one FIFO (``inline`` edges are fused maps: no FIFO).
 
     ``size`` is the number of items queued in the FIFO when the report was made.
+    ``transport`` is "zmq" or "http" for an edge between processes (its figures add both
+    ends' FIFOs), None within one process.
     """
 
     producer: str
@@ -72,6 +75,7 @@ class EdgeReport:
     realtime: bool = False
     inline: bool = False
     size: int = 0
+    transport: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,6 +120,7 @@ class Report:
                  "starved s")]
         for b in self.blocks.values():
             kind = b.kind + (" rt" if b.realtime else "") + (" thr" if b.threaded else "")
+            kind += f" @{b.process}" if b.process else ""
             kind += " inline" if b.inline else ""
             rows.append((
                 b.name, kind, str(b.items_in), str(b.items_out), f"{b.items_per_s:.1f}",
@@ -128,7 +133,8 @@ class Report:
             if e.inline:
                 continue
             fifo_rows.append((
-                f"{e.producer} -> {e.consumer}.{e.port}", e.policy + (" rt" if e.realtime else ""),
+                f"{e.producer} -> {e.consumer}.{e.port}",
+                e.policy + (" rt" if e.realtime else "") + (f" {e.transport}" if e.transport else ""),
                 str(e.capacity), str(e.high_water), str(e.items), str(e.dropped_items),
                 str(e.dropped_samples),
             ))

@@ -21,7 +21,27 @@ from .stream import Stream
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def run(*sinks: Stream, duration: float | None = None, progress: bool = False) -> Report:
+def make_runtime(graph: Graph, cluster: Any = None, transport: str | None = None) -> Any:
+    """The runtime for ``graph``: in this process, or split over processes (``proc=``) or
+    Dask workers (``cluster=``) by `daqflow.net.partition` (extra ``net``)."""
+    if cluster is None and transport is None and not any(n.proc for n in graph.nodes):
+        return Runtime(graph)
+    try:
+        from daqflow.net.partition import PartitionedRuntime
+    except ImportError as exc:
+        raise ImportError(
+            f"running blocks in other processes needs daqflow.net: pip install 'daqflow[net]' ({exc})"
+        ) from exc
+    return PartitionedRuntime(graph, cluster=cluster, transport=transport)
+
+
+def run(
+    *sinks: Stream,
+    duration: float | None = None,
+    progress: bool = False,
+    cluster: Any = None,
+    transport: str | None = None,
+) -> Report:
     """Run the graph above ``sinks`` and wait for it to end.
 
     Ctrl-C (SIGINT) or SIGTERM is an orderly stop: sources stop, FIFOs drain, the report comes
@@ -33,6 +53,10 @@ def run(*sinks: Stream, duration: float | None = None, progress: bool = False) -
         duration: stop after this many seconds; None runs until the sources end.
         progress: show live per-block figures on stderr (a table on a terminal, a line per
             second otherwise).
+        cluster: a ``dask.distributed.Client``: each `Process` (``proc=``) runs on one of its
+            workers (extra ``cluster``); None runs them as local OS processes.
+        transport: how edges between processes travel when their `Process` does not say:
+            "zmq" (the default: ipc locally, tcp with a cluster) or "http".
 
     Returns:
         The `Report` (``report.results[sink_name]`` is each sink's result).
@@ -43,22 +67,23 @@ def run(*sinks: Stream, duration: float | None = None, progress: bool = False) -
     """
     capture.intercept(sinks)
     graph = build_graph(sinks)
+    runtime = make_runtime(graph, cluster, transport)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         pass
     else:  # a loop runs in this thread (Jupyter): run beside it
-        running = Running(graph, duration, progress)
+        running = Running(graph, duration, progress, runtime=runtime)
         try:
             return running.wait()
         except KeyboardInterrupt:
             running.stop()
             return running.wait()
     with asyncio.Runner() as runner:
-        return runner.run(_run_with_signals(Runtime(graph), duration, progress))
+        return runner.run(_run_with_signals(runtime, duration, progress))
 
 
-async def _run_with_signals(runtime: Runtime, duration: float | None, progress: bool) -> Report:
+async def _run_with_signals(runtime: Any, duration: float | None, progress: bool) -> Report:
     loop = asyncio.get_running_loop()
     installed = []
     if threading.current_thread() is threading.main_thread():
@@ -75,10 +100,18 @@ async def _run_with_signals(runtime: Runtime, duration: float | None, progress: 
             loop.remove_signal_handler(sig)
 
 
-def start(*sinks: Stream, duration: float | None = None, progress: bool = False) -> Running:
-    """Run the graph above ``sinks`` on a background thread; returns its `Running` handle."""
+def start(
+    *sinks: Stream,
+    duration: float | None = None,
+    progress: bool = False,
+    cluster: Any = None,
+    transport: str | None = None,
+) -> Running:
+    """Run the graph above ``sinks`` on a background thread; returns its `Running` handle
+    (arguments as for `run`)."""
     capture.intercept(sinks)
-    return Running(build_graph(sinks), duration, progress)
+    graph = build_graph(sinks)
+    return Running(graph, duration, progress, runtime=make_runtime(graph, cluster, transport))
 
 
 class Running:
@@ -88,8 +121,15 @@ class Running:
     live snapshot; as a context manager, leaving the block stops and waits.
     """
 
-    def __init__(self, graph: Graph, duration: float | None = None, progress: bool = False):
-        self._runtime = Runtime(graph)
+    def __init__(
+        self,
+        graph: Graph,
+        duration: float | None = None,
+        progress: bool = False,
+        *,
+        runtime: Any = None,
+    ):
+        self._runtime = runtime if runtime is not None else Runtime(graph)
         self._duration = duration
         self._progress = progress
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -164,8 +164,17 @@ class _RemoteInput:
 class Runtime:
     """Runs one graph once. Use `arun`/`run`/`start` rather than this class."""
 
-    def __init__(self, graph: Graph, *, drain_timeout: float = DRAIN_TIMEOUT):
+    def __init__(
+        self,
+        graph: Graph,
+        *,
+        drain_timeout: float = DRAIN_TIMEOUT,
+        passive: frozenset[Stream] = frozenset(),
+    ):
+        """``passive``: sources that a stop does not cancel (they end when what feeds them
+        ends: the receiving ends of edges from another process)."""
         self.graph = graph
+        self.passive = passive
         self.drain_timeout = drain_timeout
         self.states = {node: _State() for node in graph.nodes}
         self.channels: dict[Edge, Channel] = {
@@ -216,7 +225,7 @@ class Runtime:
 
     def _cancel_sources(self) -> None:
         for node, task in self._tasks.items():
-            if node.kind == "source" and not task.done():
+            if node.kind == "source" and node not in self.passive and not task.done():
                 task.cancel()
 
     def _cancel_all(self) -> None:
@@ -647,7 +656,13 @@ def _fan_out(sends: list[Callable[[Any], Awaitable[None]]]) -> Callable[[Any], A
     return send
 
 
-async def arun(*sinks: Stream, duration: float | None = None, progress: bool = False) -> Report:
+async def arun(
+    *sinks: Stream,
+    duration: float | None = None,
+    progress: bool = False,
+    cluster: Any = None,
+    transport: str | None = None,
+) -> Report:
     """Run the graph above ``sinks`` on the current event loop.
 
     Args:
@@ -655,6 +670,7 @@ async def arun(*sinks: Stream, duration: float | None = None, progress: bool = F
         duration: stop after this many seconds (orderly: FIFOs drain); None runs to the end.
         progress: show live figures on stderr: a table refreshed twice a second on a
             terminal (with rich), else one plain line every second (see `daqflow.core.live`).
+        cluster, transport: where `Process` partitions run and how they connect (see `run`).
 
     Returns:
         The `Report`; ``report.results`` holds each sink's result by name.
@@ -662,6 +678,8 @@ async def arun(*sinks: Stream, duration: float | None = None, progress: bool = F
     Raises:
         GraphError: bad wiring (nothing has run). BlockError: a block failed.
     """
+    from .running import make_runtime
+
     capture.intercept(sinks)
-    runtime = Runtime(build_graph(sinks))
+    runtime = make_runtime(build_graph(sinks), cluster, transport)
     return await runtime.run(duration=duration, progress=progress)

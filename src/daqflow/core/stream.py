@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from .kinds import Kind
+from .placement import Process
 
 BlockKind = Literal["source", "transform", "sink", "map"]
 
@@ -53,6 +54,7 @@ class Stream:
         policy: "block" | "drop_oldest" | "drop_newest" for those FIFOs (None: "block").
         threaded: run the block's processing in a dedicated worker thread.
         realtime: a clock-driven source: never waits on a full FIFO, counts what it loses.
+        proc: the `Process` it runs in (None: the main process).
     """
 
     __slots__ = (
@@ -63,6 +65,7 @@ class Stream:
         "params",
         "policy",
         "ports",
+        "proc",
         "realtime",
         "spec",
         "threaded",
@@ -80,6 +83,7 @@ class Stream:
         policy: str | None = None,
         threaded: bool = False,
         realtime: bool = False,
+        proc: Process | None = None,
     ):
         self.spec = spec
         self.inputs = inputs
@@ -90,6 +94,7 @@ class Stream:
         self.policy = policy
         self.threaded = threaded
         self.realtime = realtime
+        self.proc = proc
 
     @property
     def kind(self) -> BlockKind:

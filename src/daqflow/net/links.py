@@ -1,0 +1,288 @@
+"""The two ends of an edge between processes, with the semantics of an in-process FIFO.
+
+ZeroMQ (``transport="zmq"``): the producer's end binds a DEALER socket (ipc locally, tcp
+across machines), the consumer's end connects one. Credit-based flow control: the consumer
+grants as many items as its FIFO holds and one more per item it has passed on, and the
+producer sends only against credit, so a slow consumer slows the producer (backpressure
+crosses the boundary) and no more than ``capacity`` items are ever in flight. Messages are
+``[header JSON, body]`` (`daqflow.net.codec`); the header carries a sequence number checked
+on arrival, and kind "end" for end of stream. The consumer answers "end" with "bye" (and a
+consumer that stops reading says "gone"), so the producer closes only once everything
+arrived.
+
+HTTP (``transport="http"``): the producer's end serves the edge with `daqflow.net.http`
+(``window=capacity``: it waits while the consumer has not asked for older packets), the
+consumer's end long-polls it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..core.decorator import block
+from ..core.errors import ReceiverGone
+from ..core.stream import Stream
+from .codec import decode_item, dumps, encode_item
+from .plan import Link
+
+CREDIT, BYE, GONE = b"C", b"B", b"G"
+FINISH_TIMEOUT = 10.0  # seconds the producer's end waits for the consumer to take "end"
+
+
+def _zmq() -> Any:
+    from ..io._deps import require
+
+    require("zmq.asyncio", "net", "edges between processes")
+    import zmq
+
+    return zmq
+
+
+class LinkError(RuntimeError):
+    """A transport broke its promise (out of order, malformed) or its peer vanished."""
+
+
+class SendEnd:
+    """Producer side of a link: ``bind()`` before the run, ``send`` items, ``finish``."""
+
+    def __init__(self, link: Link):
+        self.link = link
+        self.address: str | None = None
+        self.sent = 0
+        self.gone = False
+
+    async def bind(self, where: str) -> str:
+        raise NotImplementedError
+
+    async def send(self, item: Any) -> None:
+        raise NotImplementedError
+
+    async def finish(self) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+
+class RecvEnd:
+    """Consumer side of a link: ``connect(address)``, then iterate over the items."""
+
+    def __init__(self, link: Link):
+        self.link = link
+        self.received = 0
+        self.ended = False
+
+    async def connect(self, address: str) -> None:
+        raise NotImplementedError
+
+    def items(self) -> AsyncIterator[Any]:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+
+def _encode(link: Link, item: Any) -> tuple[dict[str, Any], Any]:
+    try:
+        return encode_item(item)
+    except TypeError as exc:
+        raise TypeError(
+            f"{link.producer!r} -> {link.consumer}.{link.port} crosses from process "
+            f"{link.producer_part!r} to {link.consumer_part!r}: {exc}"
+        ) from None
+
+
+class ZmqSendEnd(SendEnd):
+    def __init__(self, link: Link, context: Any):
+        super().__init__(link)
+        zmq = _zmq()
+        self._zmq = zmq
+        self.socket = context.socket(zmq.DEALER)
+        self.socket.setsockopt(zmq.SNDHWM, 0)  # credits bound what is in flight
+        self.socket.setsockopt(zmq.RCVHWM, 0)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.credit = 0
+
+    async def bind(self, where: str) -> str:
+        """``where``: "ipc://DIR" (a socket file per link in DIR) or "tcp://HOST"."""
+        if where.startswith("ipc://"):
+            self.address = f"{where}/{self.link.id}.sock"
+            self.socket.bind(self.address)
+        else:
+            port = self.socket.bind_to_random_port(where)
+            self.address = f"{where}:{port}"
+        return self.address
+
+    async def _take(self, wait: bool) -> None:
+        zmq = self._zmq
+        while True:
+            try:
+                frames = await self.socket.recv_multipart(flags=0 if wait else zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            tag = frames[0][:1]
+            if tag == CREDIT:
+                self.credit += int(frames[0][1:])
+            elif tag in (GONE, BYE):
+                self.gone = True
+                return
+            if wait:
+                return
+
+    async def send(self, item: Any) -> None:
+        header, body = _encode(self.link, item)
+        await self._take(wait=False)
+        while self.credit <= 0 and not self.gone:
+            await self._take(wait=True)
+        if self.gone:
+            raise ReceiverGone
+        self.sent += 1
+        header["seq"] = self.sent
+        self.credit -= 1
+        await self.socket.send_multipart([dumps(header).encode(), body], copy=len(body) < 65536)
+
+    async def finish(self) -> None:
+        if self.gone:
+            return
+        await self.socket.send_multipart([dumps({"kind": "end", "seq": self.sent + 1}).encode(), b""])
+        with contextlib.suppress(asyncio.TimeoutError):
+            async with asyncio.timeout(FINISH_TIMEOUT):
+                while not self.gone:
+                    await self._take(wait=True)
+
+    async def close(self) -> None:
+        self.socket.close(0)
+
+
+class ZmqRecvEnd(RecvEnd):
+    def __init__(self, link: Link, context: Any):
+        super().__init__(link)
+        zmq = _zmq()
+        self.socket = context.socket(zmq.DEALER)
+        self.socket.setsockopt(zmq.SNDHWM, 0)
+        self.socket.setsockopt(zmq.RCVHWM, 0)
+        self.socket.setsockopt(zmq.LINGER, 1000)
+
+    async def connect(self, address: str) -> None:
+        self.socket.connect(address)
+
+    async def items(self) -> AsyncIterator[Any]:
+        link = self.link
+        await self.socket.send(CREDIT + str(link.capacity).encode())
+        try:
+            while True:
+                frames = await self.socket.recv_multipart(copy=False)
+                try:
+                    header = json.loads(frames[0].bytes)
+                    if header.get("seq") != self.received + 1:
+                        raise LinkError(
+                            f"expected packet {self.received + 1}, got {header.get('seq')!r}"
+                        )
+                    self.received += 1
+                    if header.get("kind") == "end":
+                        self.ended = True
+                        await self.socket.send(BYE)
+                        return
+                    item = decode_item(header, frames[1].buffer if len(frames) > 1 else b"")
+                except (ValueError, KeyError) as exc:
+                    raise LinkError(
+                        f"{link.producer!r} -> {link.consumer}.{link.port}: bad packet from process "
+                        f"{link.producer_part!r}: {exc}"
+                    ) from None
+                yield item
+                await self.socket.send(CREDIT + b"1")
+        finally:
+            if not self.ended:
+                with contextlib.suppress(Exception):
+                    self.socket.send(GONE, flags=_zmq().NOBLOCK)
+
+    async def close(self) -> None:
+        self.socket.close()
+
+
+class HttpSendEnd(SendEnd):
+    def __init__(self, link: Link):
+        super().__init__(link)
+        from . import http
+
+        self._http = http
+        self.server: Any = None
+        self.feed: Any = None
+
+    async def bind(self, where: str) -> str:
+        """``where``: "tcp://HOST" or "ipc://..." (HTTP then binds 127.0.0.1)."""
+        host = where[len("tcp://"):] if where.startswith("tcp://") else "127.0.0.1"
+        self.server = self._http.PacketServer(host=host, port=0, retention=self.link.capacity + 2)
+        base = await self.server.start()
+        self.feed = self.server.add_stream(self.link.id, window=self.link.capacity)
+        self.address = f"{base}/streams/{self.link.id}"
+        return self.address
+
+    async def send(self, item: Any) -> None:
+        _encode(self.link, item)  # a clear error for items that cannot cross
+        await self.feed.publish(item)
+        self.sent += 1
+
+    async def finish(self) -> None:
+        self.feed.end()
+        with contextlib.suppress(asyncio.TimeoutError):
+            async with asyncio.timeout(FINISH_TIMEOUT):
+                while self.feed.stats.get("acked", 0) < self.sent + 1:
+                    await asyncio.sleep(0.01)
+
+    async def close(self) -> None:
+        if self.server is not None:
+            await self.server.close()
+
+
+class HttpRecvEnd(RecvEnd):
+    def __init__(self, link: Link):
+        super().__init__(link)
+        self.url: str | None = None
+
+    async def connect(self, address: str) -> None:
+        self.url = address
+
+    async def items(self) -> AsyncIterator[Any]:
+        from . import http
+
+        assert self.url is not None
+        async for packet in http.http_packets(self.url, after=0, timeout=5.0):
+            if packet.kind == "end":
+                self.ended = True
+                await http.acknowledge(self.url, packet.seq)
+                return
+            self.received += 1
+            yield packet.item
+
+    async def close(self) -> None:
+        pass
+
+
+def make_ends(link: Link, side: str, context: Any) -> SendEnd | RecvEnd:
+    if link.transport == "http":
+        return HttpSendEnd(link) if side == "send" else HttpRecvEnd(link)
+    return ZmqSendEnd(link, context) if side == "send" else ZmqRecvEnd(link, context)
+
+
+@block(name="send")
+async def send_link(stream: Stream, end: SendEnd) -> int:
+    """Sink: passes the stream to another process; returns the items sent."""
+    try:
+        async for item in stream:
+            await end.send(item)
+    except ReceiverGone:
+        return end.sent
+    await end.finish()
+    return end.sent
+
+
+@block(name="receive")
+async def receive_link(end: RecvEnd) -> AsyncIterator[Any]:
+    """Source: the stream another process sends."""
+    async for item in end.items():
+        yield item

@@ -1,0 +1,538 @@
+"""Running a graph split over processes: ``proc=df.Process(...)`` and ``cluster=``.
+
+The coordinator (the process that calls `daqflow.run`) runs the blocks with no ``proc=``
+itself and starts one child per `Process`: a spawned OS process, or a task on a Dask worker
+when ``cluster=`` is a ``dask.distributed.Client``. Children receive their partition's
+description (blocks by import path, parameters by value) as their start arguments, import
+their blocks, bind the producer ends of their links and say "ready"; a child that cannot
+import a block says so and nothing starts (`GraphError`). Then the coordinator sends each
+child the addresses of its inbound links and everything runs.
+
+Control messages travel over a ZeroMQ ROUTER bound by the coordinator, as JSON (reports,
+with sinks' results as raw buffers): nothing is unpickled from a socket. A stop
+(duration, ``stop()``, Ctrl-C) stops every process's sources and lets every FIFO, links
+included, drain; a block failing anywhere stops the whole graph and `daqflow.run` raises
+`BlockError` naming it, with the merged report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import multiprocessing
+import secrets
+import shutil
+import signal
+import socket
+import tempfile
+import traceback
+from time import perf_counter
+from typing import Any
+from urllib.parse import urlparse
+
+from ..core.errors import BlockError, GraphError
+from ..core.graph import Graph, build_graph
+from ..core.placement import TRANSPORTS
+from ..core.report import Report
+from ..core.runtime import DRAIN_TIMEOUT, Runtime
+from ..core.stream import Stream
+from .codec import dumps
+from .links import RecvEnd, SendEnd, make_ends, receive_link, send_link
+from .plan import MAIN, PartitionDesc, Plan, make_plan
+from .reports import RECEIVE, SEND, merge_reports, pack_report, unpack_report
+
+READY_TIMEOUT = 120.0  # seconds for every child to import its blocks and bind its links
+SNAPSHOT_INTERVAL = 0.5  # seconds between children's report snapshots
+
+
+class RemoteBlockError(RuntimeError):
+    """A block failed in another process; the message carries its error, the notes its
+    traceback there."""
+
+
+def _zmq() -> Any:
+    from ..io._deps import require
+
+    require("zmq.asyncio", "net", "running blocks in other processes")
+    import zmq
+
+    return zmq
+
+
+def _send_json(
+    sock: Any, message: dict[str, Any], buffers: list[Any] = (), ident: bytes | None = None
+) -> Any:
+    frames = [dumps(message).encode(), *buffers]
+    if ident is not None:
+        frames.insert(0, ident)
+    return sock.send_multipart(frames)
+
+
+class _Part:
+    """The parts of one partition in the process that runs it."""
+
+    def __init__(self, desc: PartitionDesc, context: Any, specs: dict[str, Any] | None = None):
+        from .plan import build_streams
+
+        self.desc = desc
+        self.recv_ends: dict[str, RecvEnd] = {}
+        self.send_ends: dict[str, SendEnd] = {}
+        receivers: dict[str, Stream] = {}
+        for link in desc.inbound:
+            end = make_ends(link, "recv", context)
+            self.recv_ends[link.id] = end  # type: ignore[assignment]
+            receivers[link.id] = receive_link(end, name=RECEIVE + link.id)
+        streams = build_streams(desc, receivers, specs)
+        sinks = [s for s in streams.values() if s.kind == "sink"]
+        for link in desc.outbound:
+            end = make_ends(link, "send", context)
+            self.send_ends[link.id] = end  # type: ignore[assignment]
+            sinks.append(send_link(
+                streams[link.producer], end, name=SEND + link.id,
+                buffer=link.capacity, policy=link.policy,
+            ))
+        self.graph: Graph | None = build_graph(sinks) if sinks else None
+        self.passive = frozenset(receivers.values())
+
+    async def bind(self, where: str) -> dict[str, str]:
+        return {lid: await end.bind(where) for lid, end in self.send_ends.items()}
+
+    async def connect(self, addresses: dict[str, str]) -> None:
+        for lid, end in self.recv_ends.items():
+            await end.connect(addresses[lid])
+
+    async def close(self) -> None:
+        for end in [*self.send_ends.values(), *self.recv_ends.values()]:
+            with contextlib.suppress(Exception):
+                await end.close()
+
+
+# -- the child side --------------------------------------------------------------------------
+
+def child_main(desc: PartitionDesc, control: str, where: str, token: str) -> None:
+    """Entry point of a spawned partition process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides when to stop
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    asyncio.run(run_partition(desc, control, where, token, watch_parent=True))
+
+
+def dask_main(desc: PartitionDesc, control: str, token: str) -> str:
+    """Entry point of a partition on a Dask worker: binds on the worker's host."""
+    from distributed import get_worker
+
+    host = urlparse(get_worker().address).hostname or "127.0.0.1"
+    asyncio.run(run_partition(desc, control, f"tcp://{host}", token, watch_parent=False))
+    return desc.name
+
+
+async def run_partition(
+    desc: PartitionDesc, control: str, where: str, token: str, *, watch_parent: bool
+) -> None:
+    """Run one partition under the coordinator at ``control`` (see the module docstring)."""
+    zmq = _zmq()
+    context = zmq.asyncio.Context()
+    ctl = context.socket(zmq.DEALER)
+    ctl.setsockopt(zmq.IDENTITY, desc.name.encode())
+    ctl.setsockopt(zmq.LINGER, 5000)
+    ctl.connect(control)
+    part: _Part | None = None
+    try:
+        try:
+            part = _Part(desc, context)
+        except Exception as exc:
+            await _send_json(ctl, {"type": "failed", "token": token, "message": _failure(desc, exc)})
+            return
+        addresses = await part.bind(where)
+        await _send_json(ctl, {"type": "ready", "token": token, "addresses": addresses})
+        message = json.loads(await ctl.recv())
+        if message.get("type") != "start":
+            return
+        await part.connect(message["addresses"])
+        await _serve_partition(part, ctl, token, watch_parent)
+    finally:
+        if part is not None:
+            await part.close()
+        ctl.close()
+        context.term()
+
+
+def _failure(desc: PartitionDesc, exc: BaseException) -> str:
+    names = ", ".join(repr(n.name) for n in desc.nodes)
+    return (
+        f"process {desc.name!r} could not set up its blocks ({names}): "
+        f"{type(exc).__name__}: {exc}"
+    )
+
+
+async def _serve_partition(part: _Part, ctl: Any, token: str, watch_parent: bool) -> None:
+    assert part.graph is not None
+    runtime = Runtime(part.graph, passive=part.passive)
+    task = asyncio.ensure_future(runtime.run())
+    parent = multiprocessing.parent_process() if watch_parent else None
+
+    async def listen() -> None:
+        while True:
+            message = json.loads(await ctl.recv())
+            if message.get("type") == "stop":
+                runtime.request_stop(message.get("reason", "stop"))
+                if message.get("hard"):
+                    runtime._cancel_all()
+
+    async def snapshots() -> None:
+        while True:
+            await asyncio.sleep(SNAPSHOT_INTERVAL)
+            tree, _ = pack_report(runtime.report(), results=False)
+            await _send_json(ctl, {"type": "snapshot", "token": token, "report": tree})
+            if parent is not None and not parent.is_alive():
+                runtime.request_stop("interrupt")
+                runtime._cancel_all()
+
+    helpers = [asyncio.ensure_future(listen()), asyncio.ensure_future(snapshots())]
+    error = None
+    try:
+        report = await task
+    except BlockError as exc:
+        report = exc.report or runtime.report()
+        error = {
+            "block": exc.block,
+            "type": type(exc.cause).__name__,
+            "message": str(exc.cause),
+            "traceback": "".join(traceback.format_exception(exc.cause)),
+        }
+    finally:
+        for helper in helpers:
+            helper.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
+    tree, buffers = pack_report(report)
+    await _send_json(ctl, {"type": "done", "token": token, "report": tree, "error": error}, buffers)
+
+
+# -- the coordinator -------------------------------------------------------------------------
+
+class _Child:
+    """A running partition as the coordinator sees it."""
+
+    def __init__(self, name: str, handle: Any):
+        self.name = name
+        self.handle = handle  # a multiprocessing Process or a Dask future
+        self.addresses: dict[str, str] | None = None
+        self.snapshot: Report | None = None
+        self.final: Report | None = None
+        self.error: dict[str, Any] | None = None
+        self.done = False
+
+    def exit_problem(self) -> str | None:
+        """Why the child ended without saying goodbye (None while it runs)."""
+        handle = self.handle
+        if isinstance(handle, multiprocessing.process.BaseProcess):
+            if handle.exitcode is not None:
+                return f"process {self.name!r} exited with code {handle.exitcode}"
+            return None
+        if handle.done():
+            try:
+                handle.result(timeout=0)
+            except Exception as exc:
+                return f"process {self.name!r} failed on its Dask worker: {type(exc).__name__}: {exc}"
+            return f"process {self.name!r} ended on its Dask worker without a report"
+        return None
+
+
+class PartitionedRuntime:
+    """Runs a graph whose blocks are spread over processes (the `Runtime` interface:
+    ``run``, ``request_stop``, ``report``)."""
+
+    def __init__(self, graph: Graph, *, cluster: Any = None, transport: str | None = None,
+                 drain_timeout: float = DRAIN_TIMEOUT):
+        if transport is not None and transport not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {TRANSPORTS}, got {transport!r}")
+        self.graph = graph
+        self.cluster = cluster
+        self.drain_timeout = drain_timeout
+        self.plan: Plan = make_plan(graph, transport=transport)
+        if cluster is not None:
+            for desc in self.plan.parts.values():
+                for node in desc.nodes:
+                    if desc.name != MAIN and node.module == "__main__":
+                        raise GraphError(
+                            f"block {node.name!r} runs on a Dask worker, which cannot import "
+                            "the __main__ script: define it in a module the workers can import"
+                        )
+        self.stopped_by = "end"
+        self._stopping = False
+        self._children: dict[str, _Child] = {}
+        self._main: _Part | None = None
+        self._main_runtime: Runtime | None = None
+        self._ctl: Any = None
+        self._token = secrets.token_hex(16)
+        self._errors: list[tuple[str, dict[str, Any]]] = []
+        self._problem: str | None = None
+        self._started = False
+        self.t_start = perf_counter()
+
+    # -- control --
+    def request_stop(self, reason: str = "stop") -> None:
+        hard = self._stopping and reason == "interrupt" and self.stopped_by == "interrupt"
+        if not self._stopping:
+            self._stopping = True
+            if self.stopped_by == "end":
+                self.stopped_by = reason
+        elif not hard:
+            return
+        if self._main_runtime is not None:
+            self._main_runtime.request_stop(reason)
+        if self._ctl is not None and self._started:
+            for child in self._children.values():
+                if not child.done:
+                    _send_json(self._ctl, {"type": "stop", "reason": reason, "hard": hard},
+                               ident=child.name.encode())
+
+    def report(self) -> Report:
+        """The merged figures so far (children's last snapshots)."""
+        parts: dict[str, Report] = {}
+        if self._main_runtime is not None:
+            parts[MAIN] = self._main_runtime.report()
+        for child in self._children.values():
+            report = child.final or child.snapshot
+            if report is not None:
+                parts[child.name] = report
+        error = None
+        if self._errors:
+            info = self._errors[0][1]
+            error = f"block {info['block']!r} failed: {info['type']}: {info['message']}"
+        return merge_reports(self.plan, parts, stopped_by=self.stopped_by, error=error)
+
+    # -- running --
+    async def run(self, duration: float | None = None, progress: bool = False) -> Report:
+        if duration is not None and not duration > 0:
+            raise ValueError(f"duration must be > 0 seconds, got {duration!r}")
+        zmq = _zmq()
+        context = zmq.asyncio.Context()
+        host = self._host()
+        ctl = self._ctl = context.socket(zmq.ROUTER)
+        ctl.setsockopt(zmq.LINGER, 0)
+        ctl.setsockopt(zmq.ROUTER_MANDATORY, 0)
+        port = ctl.bind_to_random_port(f"tcp://{host}")
+        control = f"tcp://{host}:{port}"
+        ipc_dir = tempfile.mkdtemp(prefix="daqflow-") if self.cluster is None else None
+        where = f"ipc://{ipc_dir}" if ipc_dir else f"tcp://{host}"
+        main_desc = self.plan.parts[MAIN]
+        listener = printer = timer = None
+        try:
+            self._main = _Part(main_desc, context, specs={n: s.spec for n, s in self.plan.streams.items()})
+            self._launch(control, where)
+            main_addresses = await self._main.bind(where)
+            await self._await_ready()
+            addresses = dict(main_addresses)
+            for child in self._children.values():
+                addresses.update(child.addresses or {})
+            for child in self._children.values():
+                desc = self.plan.parts[child.name]
+                inbound = {lk.id: addresses[lk.id] for lk in desc.inbound}
+                await _send_json(ctl, {"type": "start", "addresses": inbound}, ident=child.name.encode())
+            self._started = True
+            await self._main.connect({lk.id: addresses[lk.id] for lk in main_desc.inbound})
+            self.t_start = perf_counter()
+            loop = asyncio.get_running_loop()
+            if self._stopping:
+                self._stopping = False
+                self.request_stop(self.stopped_by)
+            if duration:
+                timer = loop.call_later(duration, self.request_stop, "duration")
+            if progress:
+                from ..core.live import show
+
+                printer = asyncio.ensure_future(show(self.report, None))
+            listener = asyncio.ensure_future(self._listen())
+            main_error = await self._run_main()
+            await self._await_children()
+        finally:
+            if timer is not None:
+                timer.cancel()
+            for task in (listener, printer):
+                if task is not None:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
+            await self._shutdown(context)
+            if ipc_dir:
+                shutil.rmtree(ipc_dir, ignore_errors=True)
+        report = self.report()
+        if main_error is not None:
+            if self._errors:
+                main_error.cause.add_note(self._error_text(self._errors[0][1]))
+            raise BlockError(main_error.block, main_error.cause, report)
+        if self._errors:
+            part, info = self._errors[0]
+            cause = RemoteBlockError(f"{info['type']}: {info['message']} (in process {part!r})")
+            cause.add_note(f"traceback in process {part!r}:\n{info.get('traceback', '')}")
+            for other, more in self._errors[1:]:
+                cause.add_note(self._error_text(more) + f" (in process {other!r})")
+            raise BlockError(info["block"], cause, report)
+        if self._problem is not None:
+            raise BlockError(self._problem.split("'")[1], RuntimeError(self._problem), report)
+        return report
+
+    @staticmethod
+    def _error_text(info: dict[str, Any]) -> str:
+        return f"block {info['block']!r} also failed: {info['type']}: {info['message']}"
+
+    def _host(self) -> str:
+        if self.cluster is None:
+            return "127.0.0.1"
+        address = urlparse(self.cluster.scheduler.address)
+        target = address.hostname or "127.0.0.1"
+        if target in ("127.0.0.1", "localhost", "::1"):
+            return "127.0.0.1"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:  # no packet is sent
+            probe.connect((target, address.port or 9))
+            return probe.getsockname()[0]
+
+    def _launch(self, control: str, where: str) -> None:
+        for name, desc in self.plan.parts.items():
+            if name == MAIN:
+                continue
+            if self.cluster is not None:
+                assert desc.process is not None
+                handle = self.cluster.submit(
+                    dask_main, desc, control, self._token, pure=False,
+                    key=f"daqflow-{name}-{self._token[:8]}", **desc.process.dask_options(),
+                )
+            else:
+                ctx = multiprocessing.get_context("spawn")
+                handle = ctx.Process(target=child_main, args=(desc, control, where, self._token),
+                                     name=f"daqflow-{name}")
+                handle.start()
+            self._children[name] = _Child(name, handle)
+
+    async def _receive(self, timeout: float) -> tuple[str, dict[str, Any], list[Any]] | None:
+        zmq = _zmq()
+        if not await self._ctl.poll(timeout * 1000, zmq.POLLIN):
+            return None
+        frames = await self._ctl.recv_multipart()
+        name = frames[0].decode(errors="replace")
+        try:
+            message = json.loads(frames[1])
+        except ValueError:
+            return None
+        if name not in self._children or message.get("token") != self._token:
+            return None  # not one of ours
+        return name, message, frames[2:]
+
+    async def _await_ready(self) -> None:
+        deadline = perf_counter() + READY_TIMEOUT
+        waiting = set(self._children)
+        while waiting:
+            got = await self._receive(0.1)
+            if got is not None:
+                name, message, _ = got
+                if message["type"] == "failed":
+                    raise GraphError(message["message"])
+                if message["type"] == "ready":
+                    self._children[name].addresses = message["addresses"]
+                    waiting.discard(name)
+                continue
+            for name in waiting:
+                problem = self._children[name].exit_problem()
+                if problem is not None:
+                    raise GraphError(f"{problem} before it was ready")
+            if perf_counter() > deadline:
+                raise GraphError(
+                    f"process(es) {sorted(waiting)} not ready after {READY_TIMEOUT:g} s"
+                )
+
+    async def _run_main(self) -> BlockError | None:
+        assert self._main is not None
+        if self._main.graph is None:
+            return None
+        self._main_runtime = runtime = Runtime(self._main.graph, passive=self._main.passive,
+                                               drain_timeout=self.drain_timeout)
+        if self._stopping:
+            runtime.request_stop(self.stopped_by)
+        try:
+            await runtime.run()
+        except BlockError as exc:
+            self.stopped_by = "error"
+            self.request_stop("error")
+            return exc
+        return None
+
+    def _handle(self, name: str, message: dict[str, Any], buffers: list[Any]) -> None:
+        child = self._children[name]
+        kind = message.get("type")
+        if kind == "snapshot":
+            child.snapshot = unpack_report(message["report"], [])
+        elif kind == "done":
+            child.final = unpack_report(message["report"], buffers)
+            child.done = True
+            if message.get("error"):
+                self._errors.append((name, message["error"]))
+                self.stopped_by = "error"
+                self._stopping = False
+                self.request_stop("error")
+                self.stopped_by = "error"
+
+    async def _listen(self) -> None:
+        while True:
+            got = await self._receive(0.2)
+            if got is not None:
+                self._handle(*got)
+                continue
+            self._check_children()
+
+    def _check_children(self) -> None:
+        for child in self._children.values():
+            if child.done:
+                continue
+            problem = child.exit_problem()
+            if problem is not None:
+                child.done = True
+                if self._problem is None:
+                    self._problem = problem
+                self.stopped_by = "error"
+                self._stopping = False
+                self.request_stop("error")
+                self.stopped_by = "error"
+
+    async def _await_children(self) -> None:
+        deadline = None
+        while not all(c.done for c in self._children.values()):
+            if self._stopping and deadline is None:
+                deadline = perf_counter() + self.drain_timeout + 5.0
+            if deadline is not None and perf_counter() > deadline:
+                for child in self._children.values():
+                    if not child.done:
+                        child.done = True
+                        self._problem = self._problem or f"process {child.name!r} did not stop in time"
+                break
+            await asyncio.sleep(0.05)
+
+    async def _shutdown(self, context: Any) -> None:
+        for child in self._children.values():
+            handle = child.handle
+            if isinstance(handle, multiprocessing.process.BaseProcess):
+                await asyncio.get_running_loop().run_in_executor(None, handle.join, 5.0)
+                if handle.exitcode is None:
+                    handle.kill()
+                    handle.join(1.0)
+            else:
+                if not handle.done():
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(asyncio.wrap_future(_as_concurrent(handle)), 5.0)
+        if self._main is not None:
+            await self._main.close()
+        if self._ctl is not None:
+            self._ctl.close(0)
+        context.term()
+
+
+def _as_concurrent(future: Any) -> Any:
+    """A concurrent.futures.Future resolved when a Dask future is."""
+    import concurrent.futures
+
+    out: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    future.add_done_callback(lambda f: out.set_result(None))
+    return out
+
+
+__all__ = ["PartitionedRuntime", "RemoteBlockError", "child_main", "dask_main", "run_partition"]

@@ -1,0 +1,57 @@
+"""Blocks for the partition tests: importable by name in child processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import numpy as np
+
+import daqflow as df
+from daqflow import Chunk
+
+
+@df.block
+async def ramp(n_chunks: int, size: int, dtype: str = "float64"):
+    """Source: chunks of a known ramp (rate 1 kHz)."""
+    for i in range(n_chunks):
+        data = (np.arange(i * size, (i + 1) * size) % 65521).astype(dtype)
+        yield Chunk(data, rate=1e3, index=i * size, meta={"n": i})
+
+
+@df.block
+def scale(chunk, factor: float = 2.0):
+    return chunk.replace(data=chunk.data * factor)
+
+
+@df.block
+async def fft_mag(x: df.Stream, repeat: int = 1):
+    """Transform: |FFT| of each chunk, computed ``repeat`` times (CPU load)."""
+    async for chunk in x:
+        for _ in range(repeat):
+            out = np.abs(np.fft.fft(chunk.data))
+        yield chunk.replace(data=out)
+
+
+@df.block
+async def slow_sink(x: df.Stream, delay: float):
+    """Sink: takes ``delay`` seconds per chunk; returns (count, pid)."""
+    n = 0
+    async for _chunk in x:
+        n += 1
+        await asyncio.sleep(delay)
+    return [n, os.getpid()]
+
+
+@df.block
+def explode(chunk, at: int):
+    if chunk.meta["n"] == at:
+        raise ValueError(f"bad chunk {at}")
+    return chunk
+
+
+@df.block
+async def pid_of(x: df.Stream):
+    async for _ in x:
+        pass
+    return os.getpid()
