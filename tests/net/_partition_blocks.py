@@ -55,3 +55,30 @@ async def pid_of(x: df.Stream):
     async for _ in x:
         pass
     return os.getpid()
+
+
+@df.block
+async def pid_file_sink(x: df.Stream, path: str, delay: float):
+    """Sink: writes its process id to ``path``, then takes ``delay`` seconds per item."""
+    with open(path, "w") as f:
+        f.write(str(os.getpid()))
+    n = 0
+    async for _ in x:
+        n += 1
+        await asyncio.sleep(delay)
+    return n
+
+
+@df.block
+async def counter(rate: float = 1e4, size: int = 256):
+    """Endless source of int64 sample counts (stop it with duration= or stop())."""
+    i = 0
+    while True:
+        yield Chunk(np.arange(i, i + size, dtype=np.int64), rate=rate, index=i)
+        i += size
+        await asyncio.sleep(0)
+
+
+@df.block
+def to_object(chunk):
+    return object()

@@ -30,6 +30,7 @@ from .codec import decode_item, dumps, encode_item
 from .plan import Link
 
 CREDIT, BYE, GONE = b"C", b"B", b"G"
+POLL_MS = 100  # how often a waiting end looks whether its peer's process died
 FINISH_TIMEOUT = 10.0  # seconds the producer's end waits for the consumer to take "end"
 
 
@@ -55,6 +56,10 @@ class SendEnd:
         self.sent = 0
         self.gone = False
 
+    def abort(self) -> None:
+        """The consumer's process died: stop waiting for it."""
+        self.gone = True
+
     async def bind(self, where: str) -> str:
         raise NotImplementedError
 
@@ -75,6 +80,11 @@ class RecvEnd:
         self.link = link
         self.received = 0
         self.ended = False
+        self.aborted = False
+
+    def abort(self) -> None:
+        """The producer's process died: end the stream here (the run reports why)."""
+        self.aborted = True
 
     async def connect(self, address: str) -> None:
         raise NotImplementedError
@@ -120,6 +130,11 @@ class ZmqSendEnd(SendEnd):
     async def _take(self, wait: bool) -> None:
         zmq = self._zmq
         while True:
+            if wait:
+                while not self.gone and not await self.socket.poll(POLL_MS, zmq.POLLIN):
+                    pass
+                if self.gone:
+                    return
             try:
                 frames = await self.socket.recv_multipart(flags=0 if wait else zmq.NOBLOCK)
             except zmq.Again:
@@ -175,6 +190,9 @@ class ZmqRecvEnd(RecvEnd):
         await self.socket.send(CREDIT + str(link.capacity).encode())
         try:
             while True:
+                while not await self.socket.poll(POLL_MS, _zmq().POLLIN):
+                    if self.aborted:
+                        return
                 frames = await self.socket.recv_multipart(copy=False)
                 try:
                     header = json.loads(frames[0].bytes)

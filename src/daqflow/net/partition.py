@@ -102,6 +102,15 @@ class _Part:
         for lid, end in self.recv_ends.items():
             await end.connect(addresses[lid])
 
+    def abort_peer(self, part: str) -> None:
+        """Stop waiting on links to or from partition ``part`` (its process died)."""
+        for end in self.send_ends.values():
+            if end.link.consumer_part == part:
+                end.abort()
+        for end in self.recv_ends.values():
+            if end.link.producer_part == part:
+                end.abort()
+
     async def close(self) -> None:
         for end in [*self.send_ends.values(), *self.recv_ends.values()]:
             with contextlib.suppress(Exception):
@@ -179,6 +188,8 @@ async def _serve_partition(part: _Part, ctl: Any, token: str, watch_parent: bool
                 runtime.request_stop(message.get("reason", "stop"))
                 if message.get("hard"):
                     runtime._cancel_all()
+            elif message.get("type") == "abort":
+                part.abort_peer(message["part"])
 
     async def snapshots() -> None:
         while True:
@@ -370,7 +381,10 @@ class PartitionedRuntime:
                 cause.add_note(self._error_text(more) + f" (in process {other!r})")
             raise BlockError(info["block"], cause, report)
         if self._problem is not None:
-            raise BlockError(self._problem.split("'")[1], RuntimeError(self._problem), report)
+            part = self._problem.split("'")[1]
+            desc = self.plan.parts.get(part)
+            blocks = ", ".join(n.name for n in desc.nodes) if desc is not None else part
+            raise BlockError(blocks, RuntimeError(self._problem), report)
         return report
 
     @staticmethod
@@ -487,12 +501,20 @@ class PartitionedRuntime:
             problem = child.exit_problem()
             if problem is not None:
                 child.done = True
+                self._abort_peer(child.name)
                 if self._problem is None:
                     self._problem = problem
                 self.stopped_by = "error"
                 self._stopping = False
                 self.request_stop("error")
                 self.stopped_by = "error"
+
+    def _abort_peer(self, part: str) -> None:
+        if self._main is not None:
+            self._main.abort_peer(part)
+        for other in self._children.values():
+            if not other.done:
+                _send_json(self._ctl, {"type": "abort", "part": part}, ident=other.name.encode())
 
     async def _await_children(self) -> None:
         deadline = None
@@ -504,6 +526,7 @@ class PartitionedRuntime:
                     if not child.done:
                         child.done = True
                         self._problem = self._problem or f"process {child.name!r} did not stop in time"
+                        self._abort_peer(child.name)
                 break
             await asyncio.sleep(0.05)
 

@@ -1,0 +1,200 @@
+"""proc=df.Process partitions: real spawned processes joined by ZeroMQ links on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+from _partition_blocks import (
+    counter,
+    explode,
+    fft_mag,
+    pid_file_sink,
+    pid_of,
+    ramp,
+    scale,
+    slow_sink,
+    to_object,
+)
+
+import daqflow as df
+
+pytest.importorskip("zmq")
+
+
+def _samples(chunks):
+    return np.concatenate([c.data for c in chunks])
+
+
+def _graph(procs):
+    """ramp -> scale -> fft_mag -> collect, blocks placed by ``procs`` (4 entries)."""
+    src = ramp(30, 512, proc=procs[0])
+    scaled = scale(src, 3.0, proc=procs[1])
+    spec = fft_mag(scaled, proc=procs[2])
+    return df.collect(spec, proc=procs[3])
+
+
+@pytest.mark.parametrize("split", ["two", "three"])
+def test_split_graph_gives_the_same_output_bit_exact(split):
+    a, b = df.Process("a"), df.Process("b")
+    placements = {"two": [None, a, a, None], "three": [a, b, None, a]}[split]
+    alone = df.run(_graph([None] * 4)).results["collect"]
+    split_report = df.run(_graph(placements))
+    parted = split_report.results["collect"]
+    assert len(parted) == len(alone) == 30
+    for x, y in zip(alone, parted, strict=True):
+        assert x.data.dtype == y.data.dtype
+        assert np.array_equal(x.data, y.data)
+        assert (x.rate, x.index, dict(x.meta)) == (y.rate, y.index, dict(y.meta))
+    # the report merges every process's figures and marks where each block ran
+    blocks = split_report.blocks
+    assert {b.name: b.process for b in blocks.values()} == {
+        "ramp": placements[0] and placements[0].name,
+        "scale": placements[1] and placements[1].name,
+        "fft_mag": placements[2] and placements[2].name,
+        "collect": placements[3] and placements[3].name,
+    }
+    assert blocks["ramp"].items_out == 30 and blocks["collect"].items_in == 30
+    crossing = [e for e in split_report.edges if e.transport]
+    assert crossing and all(e.transport == "zmq" and e.items == 30 for e in crossing)
+
+
+def test_blocks_really_run_in_other_processes():
+    a, b = df.Process("a"), df.Process("b")
+    src = ramp(5, 16)
+    report = df.run(pid_of(src, name="in_a", proc=a), pid_of(src, name="in_b", proc=b),
+                    pid_of(src, name="here"))
+    pids = report.results
+    assert pids["here"] == os.getpid()
+    assert len({pids["in_a"], pids["in_b"], pids["here"]}) == 3
+
+
+def test_backpressure_crosses_the_boundary_and_memory_stays_bounded():
+    b = df.Process("b")
+    delay, n, capacity = 0.01, 100, 8
+    sink = slow_sink(ramp(n, 4096), delay, proc=b)
+    in_flight = []
+    with df.start(sink) as running:
+        deadline = time.monotonic() + 30
+        while not running.done() and time.monotonic() < deadline:
+            snap = running.report()
+            if "slow_sink" in snap.blocks:
+                in_flight.append(snap.blocks["ramp"].items_out - snap.blocks["slow_sink"].items_in)
+            time.sleep(0.05)
+        report = running.wait()
+    assert report.results["slow_sink"][0] == n
+    # the fast source waited for the slow sink in the other process (all but the last three
+    # FIFOs' worth: send side, wire credit, receive side)...
+    paced = (n - 3 * capacity) * delay
+    assert report.blocks["ramp"].blocked > 0.5 * paced
+    assert report.blocks["ramp"].wall > 0.7 * paced
+    # ...and no more than those three FIFOs' worth was ever between them (snapshots lag by
+    # up to half a second: allow that many items)
+    assert in_flight and max(in_flight) <= 3 * capacity + int(0.5 / delay) + 2
+    link = next(e for e in report.edges if e.transport)
+    assert link.high_water <= capacity and link.dropped_items == 0
+
+
+def test_a_block_failing_in_a_child_raises_blockerror_naming_it():
+    b = df.Process("b")
+    out = explode(scale(ramp(50, 64), proc=b), at=10, proc=b)
+    with pytest.raises(df.BlockError) as info:
+        df.run(df.collect(out))
+    err = info.value
+    assert err.block == "explode"
+    assert "bad chunk 10" in str(err) and "process 'b'" in str(err)
+    assert any("Traceback" in note for note in err.cause.__notes__)
+    got = err.report.results["collect"]  # what arrived before the failure is kept
+    assert [c.meta["n"] for c in got] == list(range(10))
+    assert err.report.stopped_by == "error"
+
+
+def test_killed_child_process_stops_the_graph_with_an_error(tmp_path):
+    b = df.Process("b")
+    pid_path = tmp_path / "pid"
+    sink = pid_file_sink(ramp(100000, 64), str(pid_path), 0.001, proc=b)
+
+    def kill_when_started():
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if pid_path.exists() and pid_path.read_text():
+                time.sleep(0.3)
+                os.kill(int(pid_path.read_text()), signal.SIGKILL)
+                return
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_when_started)
+    killer.start()
+    t0 = time.monotonic()
+    with pytest.raises(df.BlockError) as info:
+        df.run(sink)
+    killer.join()
+    assert "process 'b' exited with code -9" in str(info.value)
+    assert info.value.block == "pid_file_sink"
+    assert time.monotonic() - t0 < 15  # nobody waited for the dead process's drain timeout
+
+
+def test_duration_stops_every_process_and_drains_without_gaps():
+    a = df.Process("a")
+    src = counter(proc=a)
+    report = df.run(df.collect(scale(src, 1.0, name="copy", proc=a)), duration=1.0)
+    chunks = report.results["collect"]
+    assert report.stopped_by == "duration"
+    assert len(chunks) > 10
+    data = _samples(chunks)
+    assert np.array_equal(data, np.arange(data.size))  # in order, nothing lost at the stop
+    assert report.blocks["counter"].items_out == len(chunks)
+
+
+def test_items_that_cannot_cross_give_an_error_naming_the_edge():
+    b = df.Process("b")
+    with pytest.raises(df.BlockError) as info:
+        df.run(df.collect(to_object(ramp(3, 4), proc=b)))
+    message = str(info.value)
+    assert "'to_object' -> collect.stream crosses from process 'b' to 'main'" in message
+    assert "nothing is pickled" in message
+
+
+def test_blocks_a_child_cannot_import_are_refused_before_anything_runs():
+    started = []
+
+    @df.block
+    def local_map(chunk):
+        started.append(1)
+        return chunk
+
+    with pytest.raises(df.GraphError, match="defined inside a function"):
+        df.run(df.collect(local_map(ramp(3, 4), proc=df.Process("b"))))
+    assert not started
+
+
+def test_parameters_that_cannot_be_sent_are_refused_by_name():
+    with pytest.raises(df.GraphError, match=r"block 'scale' runs in process 'b' but its parameter 'factor'"):
+        df.run(df.collect(scale(ramp(3, 4), threading.Lock(), proc=df.Process("b"))))
+
+
+def test_two_different_processes_with_one_name_are_refused():
+    src = ramp(3, 4, proc=df.Process("b"))
+    with pytest.raises(df.GraphError, match="two different processes are named 'b'"):
+        df.run(df.collect(scale(src, proc=df.Process("b", transport="http"))))
+
+
+def test_drawing_shows_each_process_as_a_cluster():
+    dot = df.to_dot(_graph([None, df.Process("a"), df.Process("a"), None]))
+    assert 'subgraph "cluster_a"' in dot
+    assert "between processes" in dot
+
+
+def test_process_options_are_checked():
+    with pytest.raises(ValueError, match="transport"):
+        df.Process("x", transport="carrier pigeon")
+    with pytest.raises(ValueError, match="name"):
+        df.Process("")
+    with pytest.raises(df.GraphError, match=r"proc must be a daqflow\.Process"):
+        scale(ramp(1, 1), proc="b")
+    assert df.Process("g", worker="w1", resources={"GPU": 1}).dask_options() == {
+        "workers": ["w1"], "allow_other_workers": False, "resources": {"GPU": 1}}
