@@ -1,0 +1,63 @@
+"""cluster=: each Process on a worker of a real Dask LocalCluster (worker processes)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from _partition_blocks import pid_of, ramp, scale
+
+import daqflow as df
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    with cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+def _worker_pids(client):
+    return client.run(os.getpid)  # address -> pid
+
+
+def test_two_partition_graph_runs_on_dask_workers_and_reports(client):
+    a, b = df.Process("a"), df.Process("b")
+    src = ramp(40, 1024, proc=a)
+    scaled = scale(src, 3.0, proc=b)
+    report = df.run(df.collect(scaled), pid_of(src, name="where_a", proc=a),
+                    pid_of(scaled, name="where_b", proc=b), cluster=client)
+    data = np.concatenate([c.data for c in report.results["collect"]])
+    assert np.array_equal(data, (np.arange(40 * 1024) % 65521) * 3.0)
+    pids = set(_worker_pids(client).values())
+    assert report.results["where_a"] in pids and report.results["where_b"] in pids
+    assert report.results["where_a"] != report.results["where_b"]  # one worker each (1 thread)
+    assert report.blocks["ramp"].process == "a" and report.blocks["scale"].process == "b"
+    links = [e for e in report.edges if e.transport]
+    assert links and all(e.items == 40 and e.dropped_items == 0 for e in links)
+
+
+def test_a_process_asking_for_a_worker_runs_there(client):
+    target = sorted(_worker_pids(client))[1]
+    report = df.run(pid_of(ramp(3, 8), proc=df.Process("pinned", worker=target)), cluster=client)
+    assert report.results["pid_of"] == _worker_pids(client)[target]
+
+
+def test_blocks_from_main_cannot_go_to_workers(client, monkeypatch):
+    import sys
+
+    @df.block
+    def shout(chunk):
+        return chunk
+
+    monkeypatch.setattr(shout.spec.fn, "__module__", "__main__")
+    monkeypatch.setattr(shout.spec.fn, "__qualname__", "shout")
+    monkeypatch.setattr(sys.modules["__main__"], "shout", shout, raising=False)
+    monkeypatch.setattr(sys.modules["__main__"], "__file__", "script.py", raising=False)
+    with pytest.raises(df.GraphError, match="Dask worker, which cannot import the __main__"):
+        df.run(df.collect(shout(ramp(1, 1), proc=df.Process("b"))), cluster=client)
