@@ -5,7 +5,8 @@ import daqflow.io
 import daqflow.testing
 
 PUBLIC = {
-    "BlockError", "BlockReport", "Chunk", "EdgeReport", "GraphError", "Param", "Report", "Running",
+    "BlockError", "BlockReport", "Chunk", "EdgeReport", "GraphError", "Param", "Process", "Report",
+    "Running",
     "Stream", "__version__", "arun", "block", "blocking", "collect", "from_iterable",
     "iterate", "null_sink", "param", "run", "start", "to_dot", "validate",
 }
@@ -50,12 +51,21 @@ def test_dsp_names():
     assert set(daqflow.dsp.__all__) == blocks | helpers | kernels
 
 
+def test_net_names():
+    import daqflow.net
+
+    assert set(daqflow.net.__all__) == {"http_source", "serve", "zmq_sink", "zmq_source"}
+    for name in daqflow.net.__all__:
+        assert callable(getattr(daqflow.net, name))
+
+
 def test_core_imports_no_optional_dependency():
     import subprocess
     import sys
 
     code = (
-        "import sys, daqflow, daqflow.io, daqflow.dsp, daqflow.instruments, daqflow.testing; "
+        "import sys, daqflow, daqflow.io, daqflow.dsp, daqflow.instruments, daqflow.testing, "
+        "daqflow.net; "
         "bad = {'h5py','sigmf','PySide6','qasync','pyqtgraph','aiohttp','zmq','pyvisa','dask',"
         "'matplotlib','rich'} & set(sys.modules); print(sorted(bad))"
     )

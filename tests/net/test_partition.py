@@ -38,12 +38,13 @@ def _graph(procs):
     return df.collect(spec, proc=procs[3])
 
 
+@pytest.mark.parametrize("transport", ["zmq", "http"])
 @pytest.mark.parametrize("split", ["two", "three"])
-def test_split_graph_gives_the_same_output_bit_exact(split):
+def test_split_graph_gives_the_same_output_bit_exact(split, transport):
     a, b = df.Process("a"), df.Process("b")
     placements = {"two": [None, a, a, None], "three": [a, b, None, a]}[split]
     alone = df.run(_graph([None] * 4)).results["collect"]
-    split_report = df.run(_graph(placements))
+    split_report = df.run(_graph(placements), transport=transport)
     parted = split_report.results["collect"]
     assert len(parted) == len(alone) == 30
     for x, y in zip(alone, parted, strict=True):
@@ -60,7 +61,7 @@ def test_split_graph_gives_the_same_output_bit_exact(split):
     }
     assert blocks["ramp"].items_out == 30 and blocks["collect"].items_in == 30
     crossing = [e for e in split_report.edges if e.transport]
-    assert crossing and all(e.transport == "zmq" and e.items == 30 for e in crossing)
+    assert crossing and all(e.transport == transport and e.items == 30 for e in crossing)
 
 
 def test_blocks_really_run_in_other_processes():
@@ -73,8 +74,9 @@ def test_blocks_really_run_in_other_processes():
     assert len({pids["in_a"], pids["in_b"], pids["here"]}) == 3
 
 
-def test_backpressure_crosses_the_boundary_and_memory_stays_bounded():
-    b = df.Process("b")
+@pytest.mark.parametrize("transport", ["zmq", "http"])
+def test_backpressure_crosses_the_boundary_and_memory_stays_bounded(transport):
+    b = df.Process("b", transport=transport)
     delay, n, capacity = 0.01, 100, 8
     sink = slow_sink(ramp(n, 4096), delay, proc=b)
     in_flight = []
@@ -150,8 +152,9 @@ def test_duration_stops_every_process_and_drains_without_gaps():
     assert report.blocks["counter"].items_out == len(chunks)
 
 
-def test_items_that_cannot_cross_give_an_error_naming_the_edge():
-    b = df.Process("b")
+@pytest.mark.parametrize("transport", ["zmq", "http"])
+def test_items_that_cannot_cross_give_an_error_naming_the_edge(transport):
+    b = df.Process("b", transport=transport)
     with pytest.raises(df.BlockError) as info:
         df.run(df.collect(to_object(ramp(3, 4), proc=b)))
     message = str(info.value)

@@ -22,6 +22,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlparse
 
 from ..core.decorator import block
 from ..core.errors import ReceiverGone
@@ -223,34 +224,47 @@ class ZmqRecvEnd(RecvEnd):
 
 
 class HttpSendEnd(SendEnd):
-    def __init__(self, link: Link):
+    def __init__(self, link: Link, token: str | None):
         super().__init__(link)
         from . import http
 
         self._http = http
+        self._token = token
         self.server: Any = None
         self.feed: Any = None
 
     async def bind(self, where: str) -> str:
         """``where``: "tcp://HOST" or "ipc://..." (HTTP then binds 127.0.0.1)."""
         host = where[len("tcp://"):] if where.startswith("tcp://") else "127.0.0.1"
-        self.server = self._http.PacketServer(host=host, port=0, retention=self.link.capacity + 2)
+        token = None if self._http.is_loopback(host) else self._token
+        self.server = self._http.PacketServer(host=host, port=0, token=token,
+                                              retention=self.link.capacity + 2)
         base = await self.server.start()
         self.feed = self.server.add_stream(self.link.id, window=self.link.capacity)
         self.address = f"{base}/streams/{self.link.id}"
         return self.address
 
     async def send(self, item: Any) -> None:
-        _encode(self.link, item)  # a clear error for items that cannot cross
-        await self.feed.publish(item)
+        if self.gone:
+            raise ReceiverGone
+        try:
+            await self.feed.publish(item)
+        except TypeError:
+            _encode(self.link, item)  # raises the error that names the link
+            raise
         self.sent += 1
 
     async def finish(self) -> None:
         self.feed.end()
         with contextlib.suppress(asyncio.TimeoutError):
             async with asyncio.timeout(FINISH_TIMEOUT):
-                while self.feed.stats.get("acked", 0) < self.sent + 1:
+                while self.feed.acked < self.sent + 1 and not self.gone:
                     await asyncio.sleep(0.01)
+
+    def abort(self) -> None:
+        super().abort()
+        if self.feed is not None:
+            self.feed.ack(self.sent)  # wakes a publish waiting for credit
 
     async def close(self) -> None:
         if self.server is not None:
@@ -258,9 +272,10 @@ class HttpSendEnd(SendEnd):
 
 
 class HttpRecvEnd(RecvEnd):
-    def __init__(self, link: Link):
+    def __init__(self, link: Link, token: str | None):
         super().__init__(link)
         self.url: str | None = None
+        self._token = token
 
     async def connect(self, address: str) -> None:
         self.url = address
@@ -269,21 +284,43 @@ class HttpRecvEnd(RecvEnd):
         from . import http
 
         assert self.url is not None
-        async for packet in http.http_packets(self.url, after=0, timeout=5.0):
-            if packet.kind == "end":
-                self.ended = True
-                await http.acknowledge(self.url, packet.seq)
-                return
-            self.received += 1
-            yield packet.item
+        host = urlparse(self.url).hostname or ""
+        token = None if http.is_loopback(host) else self._token
+        packets = http.http_packets(self.url, after=0, token=token, timeout=POLL_MS / 1000 * 10)
+        try:
+            async for packet in packets:
+                if packet.kind == "end":
+                    self.ended = True
+                    await _acknowledge(self.url, packet.seq, token)
+                    return
+                self.received += 1
+                yield packet.item
+                if self.aborted:
+                    return
+        finally:
+            await packets.aclose()
 
     async def close(self) -> None:
         pass
 
 
-def make_ends(link: Link, side: str, context: Any) -> SendEnd | RecvEnd:
+async def _acknowledge(url: str, seq: int, token: str | None) -> None:
+    """Tell an HTTP feed that packet ``seq`` (its end) arrived: it may close."""
+    import aiohttp
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
+        async with aiohttp.ClientSession() as session, session.get(
+            url, params={"after": str(seq), "timeout": "0"}, headers=headers,
+            timeout=aiohttp.ClientTimeout(total=5.0),
+        ) as response:
+            await response.read()
+
+
+def make_ends(link: Link, side: str, context: Any, token: str | None = None) -> SendEnd | RecvEnd:
+    """The ``side`` ("send" or "recv") end of ``link``; ``token`` guards HTTP beyond loopback."""
     if link.transport == "http":
-        return HttpSendEnd(link) if side == "send" else HttpRecvEnd(link)
+        return HttpSendEnd(link, token) if side == "send" else HttpRecvEnd(link, token)
     return ZmqSendEnd(link, context) if side == "send" else ZmqRecvEnd(link, context)
 
 

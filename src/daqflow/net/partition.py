@@ -72,7 +72,8 @@ def _send_json(
 class _Part:
     """The parts of one partition in the process that runs it."""
 
-    def __init__(self, desc: PartitionDesc, context: Any, specs: dict[str, Any] | None = None):
+    def __init__(self, desc: PartitionDesc, context: Any, token: str,
+                 specs: dict[str, Any] | None = None):
         from .plan import build_streams
 
         self.desc = desc
@@ -80,13 +81,13 @@ class _Part:
         self.send_ends: dict[str, SendEnd] = {}
         receivers: dict[str, Stream] = {}
         for link in desc.inbound:
-            end = make_ends(link, "recv", context)
+            end = make_ends(link, "recv", context, token)
             self.recv_ends[link.id] = end  # type: ignore[assignment]
             receivers[link.id] = receive_link(end, name=RECEIVE + link.id)
         streams = build_streams(desc, receivers, specs)
         sinks = [s for s in streams.values() if s.kind == "sink"]
         for link in desc.outbound:
-            end = make_ends(link, "send", context)
+            end = make_ends(link, "send", context, token)
             self.send_ends[link.id] = end  # type: ignore[assignment]
             sinks.append(send_link(
                 streams[link.producer], end, name=SEND + link.id,
@@ -149,7 +150,7 @@ async def run_partition(
     part: _Part | None = None
     try:
         try:
-            part = _Part(desc, context)
+            part = _Part(desc, context, token)
         except Exception as exc:
             await _send_json(ctl, {"type": "failed", "token": token, "message": _failure(desc, exc)})
             return
@@ -331,7 +332,8 @@ class PartitionedRuntime:
         main_desc = self.plan.parts[MAIN]
         listener = printer = timer = None
         try:
-            self._main = _Part(main_desc, context, specs={n: s.spec for n, s in self.plan.streams.items()})
+            specs = {n: s.spec for n, s in self.plan.streams.items()}
+            self._main = _Part(main_desc, context, self._token, specs=specs)
             self._launch(control, where)
             main_addresses = await self._main.bind(where)
             await self._await_ready()
