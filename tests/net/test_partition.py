@@ -201,3 +201,24 @@ def test_process_options_are_checked():
         scale(ramp(1, 1), proc="b")
     assert df.Process("g", worker="w1", resources={"GPU": 1}).dask_options() == {
         "workers": ["w1"], "allow_other_workers": False, "resources": {"GPU": 1}}
+
+
+def test_a_block_from_an_interactive_main_is_refused_before_anything_starts():
+    import subprocess
+    import sys
+
+    session = (
+        "import daqflow as df\n"
+        "@df.block\n"
+        "def typed_in(chunk):\n"
+        "    return chunk\n"
+        "try:\n"
+        "    df.run(df.collect(typed_in(df.from_iterable([1]), proc=df.Process('b'))))\n"
+        "except df.GraphError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-"], input=session, capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert "refused: block 'typed_in' runs in another process" in out.stdout
+    assert "__main__ of an interactive session or notebook" in out.stdout
+    assert out.stderr == ""  # no child was started

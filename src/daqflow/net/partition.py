@@ -451,7 +451,11 @@ class PartitionedRuntime:
             for name in waiting:
                 problem = self._children[name].exit_problem()
                 if problem is not None:
-                    raise GraphError(f"{problem} before it was ready")
+                    raise GraphError(
+                        f"{problem} before it was ready (its error output says why; a script "
+                        "that runs blocks in other processes needs `if __name__ == \"__main__\":`"
+                        " around its top-level code)"
+                    )
             if perf_counter() > deadline:
                 raise GraphError(
                     f"process(es) {sorted(waiting)} not ready after {READY_TIMEOUT:g} s"

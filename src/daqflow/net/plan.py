@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import os
 import pickle
 import sys
 from typing import Any
@@ -87,7 +88,8 @@ def import_path(spec: BlockSpec, where: str) -> tuple[str, str]:
             f"block {spec.name!r} runs in another process, which imports blocks by name, but "
             f"{qualname or fn!r} is defined inside a function: {hint}"
         )
-    if module == "__main__" and not getattr(sys.modules.get("__main__"), "__file__", None):
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if module == "__main__" and not (main_file and os.path.isfile(main_file)):
         raise GraphError(
             f"block {spec.name!r} runs in another process, which imports blocks by name, but it "
             f"is defined in the __main__ of an interactive session or notebook: {hint}"
