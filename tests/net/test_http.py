@@ -2,11 +2,13 @@
 
 import asyncio
 import json
+import time
 
 import numpy as np
 import pytest
 
 import daqflow as df
+from daqflow import net
 from daqflow.net.http import (
     HttpStatusError,
     PacketServer,
@@ -324,3 +326,29 @@ def test_http_source_marks_missed_packets_and_overflow():
     assert [c.index for c in got] == [0, 400, 500]
     assert dict(got[1].meta)["missed_packets"] == 3 and got[1].meta["overflow"] == 300
     assert "overflow" not in got[2].meta and "missed_packets" not in got[2].meta
+
+
+def test_a_failure_upstream_of_serve_reaches_readers_as_an_error_packet():
+    """A block failing before `serve` must not look like a clean end to remote readers."""
+
+    @df.block
+    def breaks_at_three(x):
+        if x == 3:
+            raise ValueError("sensor unplugged")
+        return x
+
+    urls = []
+    serving = df.start(net.serve(breaks_at_three(df.from_iterable(range(10))), on_ready=urls.append,
+                                 linger=3.0))
+    try:
+        deadline = time.monotonic() + 10
+        while not urls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with pytest.raises(df.BlockError) as info:
+            df.run(df.collect(net.http_source(urls[0])))
+        assert "breaks_at_three" in str(info.value) and "sensor unplugged" in str(info.value)
+        assert info.value.report.results["collect"] == [0, 1, 2]
+    finally:
+        serving.stop()
+        with pytest.raises(df.BlockError, match="sensor unplugged"):
+            serving.wait()

@@ -77,6 +77,7 @@ class Channel:
         "items_out",
         "policy",
         "starved",
+        "upstream_error",
     )
 
     def __init__(self, capacity: int = 8, policy: Policy = "block"):
@@ -92,6 +93,7 @@ class Channel:
         self._closed = False
         self._receiver_closed = False
         self._pending_lost = 0
+        self.upstream_error: tuple[str, BaseException] | None = None
         self._check: Callable[[Any], None] | None = None
         self.items_in = 0
         self.items_out = 0
@@ -209,8 +211,13 @@ class Channel:
         self.dropped_samples += item_samples(item)
         self._pending_lost += _lost_with(item)
 
-    def close(self) -> None:
-        """End of stream: the consumer reads what is queued, then its iteration stops."""
+    def close(self, upstream_error: tuple[str, BaseException] | None = None) -> None:
+        """End of stream: the consumer reads what is queued, then its iteration stops.
+
+        ``upstream_error``: (block name, exception) when the stream ended because that block
+        failed upstream (see `upstream_failure`)."""
+        if upstream_error is not None and self.upstream_error is None:
+            self.upstream_error = upstream_error
         self._closed = True
         self._wake_getter()
 
@@ -319,3 +326,12 @@ class Channel:
             starved=self.starved,
             closed=self._closed,
         )
+
+
+def upstream_failure(stream: Any) -> tuple[str, BaseException] | None:
+    """Why an input stream a block has iterated to its end ended: (name of the block that
+    failed upstream, its exception), or None for a plain end of stream.
+
+    A sink that forwards a stream elsewhere (a server, a file another program reads) uses it
+    to pass on a failure rather than a clean end."""
+    return getattr(stream, "upstream_error", None)

@@ -160,6 +160,10 @@ class _RemoteInput:
         cf = asyncio.run_coroutine_threadsafe(self._channel.__anext__(), self._home)
         return await asyncio.wrap_future(cf)
 
+    @property
+    def upstream_error(self) -> tuple[str, BaseException] | None:
+        return self._channel.upstream_error
+
 
 class Runtime:
     """Runs one graph once. Use `arun`/`run`/`start` rather than this class."""
@@ -194,7 +198,8 @@ class Runtime:
         self._hard = False
         self._stop_at: float | None = None
         self._tasks: dict[Stream, asyncio.Task[Any]] = {}
-        self._orphaned: set[Stream] = set()  # stopped because nobody reads them any more
+        self._orphaned: set[Stream] = set()
+        self._failures: dict[Stream, BaseException] = {}  # stopped because nobody reads them any more
         self._workers: list[_Worker] = []
         self._executors: list[concurrent.futures.ThreadPoolExecutor] = []
         self._wake: asyncio.Future[None] | None = None
@@ -236,6 +241,7 @@ class Runtime:
 
     def fail(self, node: Stream, exc: BaseException) -> None:
         name = self.graph.names[node]
+        self._failures.setdefault(node, exc)
         self.states[node].error = f"{type(exc).__name__}: {exc}"
         if self.error is None:
             self.error = (node, exc)
@@ -344,6 +350,17 @@ class Runtime:
                 self._orphaned.add(host)
                 task.cancel()
 
+    def _failure_of(self, node: Stream, inputs: list[Channel]) -> tuple[str, BaseException] | None:
+        """(block, exception) that ended ``node``'s output: its own failure, an inline map's,
+        or the one its inputs ended with."""
+        for host in (node, *self._inline_children(node)):
+            if host in self._failures:
+                return self.graph.names[host], self._failures[host]
+        for channel in inputs:
+            if channel.upstream_error is not None:
+                return channel.upstream_error
+        return None
+
     def _lossy_outputs(self, node: Stream) -> bool:
         return any(ch.policy != "block" for ch in self._output_channels(node))
 
@@ -391,8 +408,9 @@ class Runtime:
             for channel in inputs:
                 channel.close_receiver()
             self._release_producers(node)
+            failure = self._failure_of(node, inputs)
             for channel in self._output_channels(node):
-                channel.close()
+                channel.close(failure)
             state.t_end = perf_counter()
             for edge in self.graph.out_edges[node]:
                 if edge.fused:

@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..core import Chunk, Stream, block
+from ..core.channel import upstream_failure
 from ..core.chunk import mark_overflow
 from ..io._deps import require
 from .codec import decode_item, dumps, encode_item
@@ -672,7 +673,11 @@ async def _serve(stream: Stream, host: str, port: int, stream_name: str, token: 
             feed.fail(me, exc)
             failure = exc
         else:
-            feed.end()
+            upstream = upstream_failure(stream)
+            if upstream is not None:  # readers learn the stream broke, not that it ended
+                feed.fail(*upstream)
+            else:
+                feed.end()
         if linger > 0:
             await asyncio.sleep(linger)
         if failure is not None:
