@@ -48,7 +48,7 @@ def test_a_process_asking_for_a_worker_runs_there(client):
     assert report.results["pid_of"] == _worker_pids(client)[target]
 
 
-def test_blocks_from_main_cannot_go_to_workers(client, monkeypatch):
+def test_blocks_from_main_cannot_go_to_workers(client, monkeypatch, tmp_path):
     import sys
 
     @df.block
@@ -58,6 +58,8 @@ def test_blocks_from_main_cannot_go_to_workers(client, monkeypatch):
     monkeypatch.setattr(shout.spec.fn, "__module__", "__main__")
     monkeypatch.setattr(shout.spec.fn, "__qualname__", "shout")
     monkeypatch.setattr(sys.modules["__main__"], "shout", shout, raising=False)
-    monkeypatch.setattr(sys.modules["__main__"], "__file__", "script.py", raising=False)
+    script = tmp_path / "script.py"
+    script.write_text("# the script that defined shout\n")
+    monkeypatch.setattr(sys.modules["__main__"], "__file__", str(script), raising=False)
     with pytest.raises(df.GraphError, match="Dask worker, which cannot import the __main__"):
         df.run(df.collect(shout(ramp(1, 1), proc=df.Process("b"))), cluster=client)

@@ -116,6 +116,7 @@ class ZmqSendEnd(SendEnd):
         self.socket.setsockopt(zmq.SNDHWM, 0)  # credits bound what is in flight
         self.socket.setsockopt(zmq.RCVHWM, 0)
         self.socket.setsockopt(zmq.LINGER, 0)
+        self._now = zmq.Socket.shadow(self.socket.underlying)  # calls that never wait
         self.credit = 0
 
     async def bind(self, where: str) -> str:
@@ -128,47 +129,55 @@ class ZmqSendEnd(SendEnd):
             self.address = f"{where}:{port}"
         return self.address
 
-    async def _take(self, wait: bool) -> None:
+    def _take_queued(self) -> None:
+        """Credits (and bye/gone) the consumer has sent, without waiting."""
         zmq = self._zmq
         while True:
-            if wait:
-                while not self.gone and not await self.socket.poll(POLL_MS, zmq.POLLIN):
-                    pass
-                if self.gone:
-                    return
             try:
-                frames = await self.socket.recv_multipart(flags=0 if wait else zmq.NOBLOCK)
+                message = self._now.recv(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            tag = frames[0][:1]
+            tag = message[:1]
             if tag == CREDIT:
-                self.credit += int(frames[0][1:])
+                self.credit += int(message[1:])
             elif tag in (GONE, BYE):
                 self.gone = True
-                return
-            if wait:
-                return
+
+    async def _wait_message(self) -> None:
+        """Until the consumer says something, or its process is known dead."""
+        while not self.gone and not await self.socket.poll(POLL_MS, self._zmq.POLLIN):
+            pass
+
+    async def _frames_out(self, frames: list[Any], copy: bool) -> None:
+        zmq = self._zmq
+        try:
+            self._now.send_multipart(frames, flags=zmq.NOBLOCK, copy=copy)
+        except zmq.Again:  # not connected yet
+            await self.socket.send_multipart(frames, copy=copy)
 
     async def send(self, item: Any) -> None:
         header, body = _encode(self.link, item)
-        await self._take(wait=False)
         while self.credit <= 0 and not self.gone:
-            await self._take(wait=True)
+            self._take_queued()
+            if self.credit <= 0 and not self.gone:
+                await self._wait_message()
         if self.gone:
             raise ReceiverGone
         self.sent += 1
         header["seq"] = self.sent
         self.credit -= 1
-        await self.socket.send_multipart([dumps(header).encode(), body], copy=len(body) < 65536)
+        await self._frames_out([dumps(header).encode(), body], copy=len(body) < 65536)
 
     async def finish(self) -> None:
+        self._take_queued()
         if self.gone:
             return
-        await self.socket.send_multipart([dumps({"kind": "end", "seq": self.sent + 1}).encode(), b""])
+        await self._frames_out([dumps({"kind": "end", "seq": self.sent + 1}).encode(), b""], True)
         with contextlib.suppress(asyncio.TimeoutError):
             async with asyncio.timeout(FINISH_TIMEOUT):
                 while not self.gone:
-                    await self._take(wait=True)
+                    await self._wait_message()
+                    self._take_queued()
 
     async def close(self) -> None:
         self.socket.close(0)
@@ -178,23 +187,41 @@ class ZmqRecvEnd(RecvEnd):
     def __init__(self, link: Link, context: Any):
         super().__init__(link)
         zmq = _zmq()
+        self._zmq = zmq
         self.socket = context.socket(zmq.DEALER)
         self.socket.setsockopt(zmq.SNDHWM, 0)
         self.socket.setsockopt(zmq.RCVHWM, 0)
         self.socket.setsockopt(zmq.LINGER, 1000)
+        self._now = zmq.Socket.shadow(self.socket.underlying)
 
     async def connect(self, address: str) -> None:
         self.socket.connect(address)
 
+    async def _next_frames(self) -> list[Any] | None:
+        """The next message (None: the producer's process died)."""
+        zmq = self._zmq
+        while True:
+            try:
+                return self._now.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                pass
+            while not await self.socket.poll(POLL_MS, zmq.POLLIN):
+                if self.aborted:
+                    return None
+
+    def _grant(self, n: int) -> None:
+        self._now.send(CREDIT + str(n).encode())  # HWM 0, connected: never waits
+
     async def items(self) -> AsyncIterator[Any]:
         link = self.link
-        await self.socket.send(CREDIT + str(link.capacity).encode())
+        await self.socket.send(CREDIT + str(link.capacity).encode())  # waits for the connection
+        batch = max(1, link.capacity // 2)  # credit goes back in batches: fewer wake-ups
+        owed = 0
         try:
             while True:
-                while not await self.socket.poll(POLL_MS, _zmq().POLLIN):
-                    if self.aborted:
-                        return
-                frames = await self.socket.recv_multipart(copy=False)
+                frames = await self._next_frames()
+                if frames is None:
+                    return
                 try:
                     header = json.loads(frames[0].bytes)
                     if header.get("seq") != self.received + 1:
@@ -204,7 +231,7 @@ class ZmqRecvEnd(RecvEnd):
                     self.received += 1
                     if header.get("kind") == "end":
                         self.ended = True
-                        await self.socket.send(BYE)
+                        self._now.send(BYE)
                         return
                     item = decode_item(header, frames[1].buffer if len(frames) > 1 else b"")
                 except (ValueError, KeyError) as exc:
@@ -213,11 +240,14 @@ class ZmqRecvEnd(RecvEnd):
                         f"{link.producer_part!r}: {exc}"
                     ) from None
                 yield item
-                await self.socket.send(CREDIT + b"1")
+                owed += 1
+                if owed >= batch:
+                    self._grant(owed)
+                    owed = 0
         finally:
             if not self.ended:
                 with contextlib.suppress(Exception):
-                    self.socket.send(GONE, flags=_zmq().NOBLOCK)
+                    self._now.send(GONE, self._zmq.NOBLOCK)
 
     async def close(self) -> None:
         self.socket.close()
