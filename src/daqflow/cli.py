@@ -14,8 +14,7 @@ from pathlib import Path
 
 from .core import BlockError, GraphError, Stream, build_graph, run
 from .core.capture import Captured, capturing
-from .core.running import _run_with_signals
-from .core.runtime import Runtime
+from .core.running import _run_with_signals, make_runtime
 
 EXIT_INTERRUPTED = 130
 
@@ -137,7 +136,7 @@ def _top(args: argparse.Namespace) -> int:
     if args.duration is not None and not args.duration > 0:
         raise ValueError(f"--duration must be > 0 seconds, got {args.duration!r}")
     sinks = graph_of_script(args.script, command="top")
-    runtime = Runtime(build_graph(sinks))
+    runtime = make_runtime(build_graph(sinks))
     runtime.progress_interval = args.interval
     print(f"daqflow top: running the graph of {args.script} (Ctrl-C stops)", file=sys.stderr,
           flush=True)

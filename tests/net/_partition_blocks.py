@@ -82,3 +82,8 @@ async def counter(rate: float = 1e4, size: int = 256):
 @df.block
 def to_object(chunk):
     return object()
+
+
+@df.block
+def tag_pid(chunk):
+    return chunk.with_meta(pid=os.getpid())

@@ -18,6 +18,7 @@ from _partition_blocks import (
     ramp,
     scale,
     slow_sink,
+    tag_pid,
     to_object,
 )
 
@@ -222,3 +223,9 @@ def test_a_block_from_an_interactive_main_is_refused_before_anything_starts():
     assert "refused: block 'typed_in' runs in another process" in out.stdout
     assert "__main__ of an interactive session or notebook" in out.stdout
     assert out.stderr == ""  # no child was started
+
+
+def test_iterate_honours_proc_placement():
+    b = df.Process("b")
+    pids = {c.meta["pid"] for c in df.iterate(tag_pid(ramp(4, 8), proc=b))}
+    assert len(pids) == 1 and os.getpid() not in pids

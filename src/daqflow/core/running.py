@@ -309,7 +309,8 @@ def iterate(stream: Stream, duration: float | None = None, *, buffer: int = 8) -
     handoff = _Handoff(buffer)
     sink = _relay(stream, handoff)
     capture.intercept((sink,))
-    running = Running(build_graph((sink,)), duration)
+    graph = build_graph((sink,))
+    running = Running(graph, duration, runtime=make_runtime(graph))
     try:
         while True:
             try:

@@ -29,7 +29,7 @@ from typing import Any
 
 from ..core import BlockError, Report, Stream, build_graph, capture
 from ..core.params import Param
-from ..core.runtime import Runtime
+from ..core.running import make_runtime
 from ._qt import QtWidgets, qasync
 from .controls import find_params
 from .pacing import BUDGET, Pacing
@@ -48,7 +48,7 @@ class Session:
     Made by `run`/`arun`; exposed (``on_start``) for programs and tests that drive it.
 
     Attributes:
-        runtime: the graph's `Runtime` (``runtime.report()`` is a live snapshot).
+        runtime: the graph's runtime (``runtime.report()`` is a live snapshot).
         window: the `Window`, or None (``window=False``).
         views: (sink name, `View`) of every view sink in the graph, in graph order.
         params: the Params given controls.
@@ -60,7 +60,7 @@ class Session:
                  budget: float = BUDGET, columns: int | None = None):
         capture.intercept(sinks)
         graph = build_graph(sinks)
-        self.runtime = Runtime(graph)
+        self.runtime = make_runtime(graph)
         self.views: list[tuple[str, View]] = [
             (graph.names[node], node.params["view"]) for node in graph.nodes if is_view(node)
         ]

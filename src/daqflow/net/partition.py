@@ -299,6 +299,8 @@ class PartitionedRuntime:
         self._problem: str | None = None
         self._started = False
         self.t_start = perf_counter()
+        # seconds between progress updates (None: the default of `daqflow.core.live.show`)
+        self.progress_interval: float | None = None
 
     # -- control --
     def request_stop(self, reason: str = "stop") -> None:
@@ -373,7 +375,7 @@ class PartitionedRuntime:
             if progress:
                 from ..core.live import show
 
-                printer = asyncio.ensure_future(show(self.report, None))
+                printer = asyncio.ensure_future(show(self.report, self.progress_interval))
             listener = asyncio.ensure_future(self._listen())
             main_error = await self._run_main()
             await self._await_children()
