@@ -87,3 +87,11 @@ def to_object(chunk):
 @df.block
 def tag_pid(chunk):
     return chunk.with_meta(pid=os.getpid())
+
+
+@df.block
+async def touch_then_ramp(path: str, n_chunks: int, size: int):
+    """Source: creates ``path`` when it starts, then yields a ramp."""
+    open(path, "w").close()
+    for i in range(n_chunks):
+        yield Chunk(np.arange(i * size, (i + 1) * size, dtype=np.float64), rate=1e3, index=i * size)

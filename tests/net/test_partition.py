@@ -20,6 +20,7 @@ from _partition_blocks import (
     slow_sink,
     tag_pid,
     to_object,
+    touch_then_ramp,
 )
 
 import daqflow as df
@@ -229,3 +230,32 @@ def test_iterate_honours_proc_placement():
     b = df.Process("b")
     pids = {c.meta["pid"] for c in df.iterate(tag_pid(ramp(4, 8), proc=b))}
     assert len(pids) == 1 and os.getpid() not in pids
+
+
+def test_a_block_the_child_cannot_import_stops_everything_before_it_starts(tmp_path):
+    """The parent can import the module (it made it on the fly), the child cannot: the child
+    says so while setting up, and nothing runs anywhere."""
+    import sys
+    import types
+
+    module = types.ModuleType("made_on_the_fly")
+    exec(  # a module that exists only in this process
+        "import daqflow as df\n"
+        "@df.block\n"
+        "def ephemeral(chunk):\n"
+        "    return chunk\n",
+        module.__dict__,
+    )
+    sys.modules["made_on_the_fly"] = module
+    marker = tmp_path / "source-ran"
+    try:
+        src = touch_then_ramp(str(marker), 3, 4)
+        t0 = time.monotonic()
+        with pytest.raises(df.GraphError) as info:
+            df.run(df.collect(module.ephemeral(src, proc=df.Process("b"))))
+        assert "process 'b' could not set up its blocks ('ephemeral')" in str(info.value)
+        assert "made_on_the_fly" in str(info.value)
+        assert not marker.exists()  # the source in this process never started
+        assert time.monotonic() - t0 < 10
+    finally:
+        del sys.modules["made_on_the_fly"]

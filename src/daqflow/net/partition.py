@@ -380,6 +380,10 @@ class PartitionedRuntime:
             main_error = await self._run_main()
             await self._await_children()
         finally:
+            if not self._started:  # children waiting for "start" go home
+                for child in self._children.values():
+                    with contextlib.suppress(Exception):
+                        await _send_json(ctl, {"type": "abort"}, ident=child.name.encode())
             if timer is not None:
                 timer.cancel()
             for task in (listener, printer):
