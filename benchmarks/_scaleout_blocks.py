@@ -19,6 +19,7 @@ import numpy as np
 
 import daqflow as df
 from daqflow import Chunk
+from daqflow.net.partition import keep_large_buffers
 
 RATE = 1e6
 END = b""  # end marker of the raw transports
@@ -119,6 +120,7 @@ async def checksum(x: df.Stream):
 
 def raw_zmq_pull(address: str, hwm: int, ready: Any, results: Any) -> None:
     """Raw pyzmq PULL: connect, receive until the empty end frame; put the measurement."""
+    keep_large_buffers()  # as partition children do: a fair comparison
     import zmq
 
     ctx = zmq.Context()
@@ -144,6 +146,7 @@ def raw_zmq_pull(address: str, hwm: int, ready: Any, results: Any) -> None:
 def link_receiver(link: Any, address: str, ready: Any, results: Any) -> None:
     """daqflow's own receiving end of a partition link (ZmqRecvEnd / HttpRecvEnd) without a
     graph: connect, iterate the items; put the measurement."""
+    keep_large_buffers()  # as partition children do: a fair comparison
     from daqflow.net.links import make_ends
 
     async def main() -> list:
@@ -197,6 +200,7 @@ def shm_consumer(name: str, slots: int, slot_size: int, filled: Any, free: Any, 
     ``scaleout.shm_ring``): waits on ``filled``, copies the slot out (an owned array, what a
     transport must hand downstream) or only looks at it in place, posts ``free``. Puts the
     measurement and the CRC-32 of the first packet (checked by the producer)."""
+    keep_large_buffers()  # as partition children do: a fair comparison
     from multiprocessing import shared_memory
 
     shm = shared_memory.SharedMemory(name=name)
