@@ -3,7 +3,8 @@
 - `serve` / `http_source`: the HTTP boundary (long-poll, sequence numbers, raw bodies); any
   client can read it (docs/protocol.md).
 - `zmq_source` / `zmq_sink`: wire-compatible with GNU Radio's gr-zeromq blocks.
-- Process partitions (``proc=df.Process("name")``) use the transports in `transport`.
+- Process partitions (``proc=df.Process("name")``, ``df.run(..., cluster=client)``):
+  `partition` runs them, `plan` splits the graph, `links` carries the edges between them.
 """
 
 from __future__ import annotations
