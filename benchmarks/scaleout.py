@@ -4,6 +4,7 @@ split over 2 processes against 1.
 1. Transport throughput (MB/s = 10**6 bytes/s) of 64 KiB (float32) and 1 MiB (complex64)
    packets, each daqflow figure against its raw reference, alternated in the same run:
 
+   - ``shm_graph``: the same graph with ``transport="shm"`` (bodies through a shared ring);
    - ``zmq_ipc_graph``: a graph ``timed_chunks -> meter`` with the sink in
      ``proc=df.Process("b")`` (what users get: ZeroMQ over ipc, credit flow control);
      ``zmq_ipc_link``: daqflow's ZmqSendEnd/ZmqRecvEnd alone (no graph), over ipc;
@@ -64,17 +65,19 @@ from daqflow.net.plan import Link  # noqa: E402
 SPAWN = multiprocessing.get_context("spawn")
 CAPACITY = 8  # daqflow's default FIFO length = link credit; raw ZeroMQ HWM and ring slots
 SIZES = {"64KiB": (64 * 1024, "float32"), "1MiB": (1024 * 1024, "complex64")}
-PAIRS = {  # daqflow figure -> its raw reference
-    "zmq_ipc_graph": "raw_zmq_ipc",
-    "zmq_ipc_link": "raw_zmq_ipc",
-    "zmq_tcp_link": "raw_zmq_tcp",
-    "http_graph": "raw_aiohttp",
-    "http_link": "raw_aiohttp",
-    "shm_ring": "raw_zmq_ipc",
-    "shm_ring_inplace": "raw_zmq_ipc",
-    "raw_zmq_tcp": "raw_zmq_ipc",
-}
-ORDER = ("raw_zmq_ipc", "zmq_ipc_graph", "zmq_ipc_link", "shm_ring", "shm_ring_inplace",
+PAIRS = (  # (daqflow figure, its reference)
+    ("shm_graph", "raw_zmq_ipc"),
+    ("shm_graph", "zmq_ipc_graph"),
+    ("zmq_ipc_graph", "raw_zmq_ipc"),
+    ("zmq_ipc_link", "raw_zmq_ipc"),
+    ("zmq_tcp_link", "raw_zmq_tcp"),
+    ("http_graph", "raw_aiohttp"),
+    ("http_link", "raw_aiohttp"),
+    ("shm_ring", "raw_zmq_ipc"),
+    ("shm_ring_inplace", "raw_zmq_ipc"),
+    ("raw_zmq_tcp", "raw_zmq_ipc"),
+)
+ORDER = ("raw_zmq_ipc", "zmq_ipc_graph", "shm_graph", "zmq_ipc_link", "shm_ring", "shm_ring_inplace",
          "raw_zmq_tcp", "zmq_tcp_link", "raw_aiohttp", "http_graph", "http_link")
 
 
@@ -239,6 +242,8 @@ def run_variant(name: str, size: int, dtype: str, seconds: float, ipc_dir: str) 
     ipc, tcp = f"ipc://{ipc_dir}", "tcp://127.0.0.1"
     if name == "zmq_ipc_graph":
         return daqflow_graph(size, dtype, seconds, "zmq")
+    if name == "shm_graph":
+        return daqflow_graph(size, dtype, seconds, "shm")
     if name == "http_graph":
         return daqflow_graph(size, dtype, seconds, "http")
     if name == "zmq_ipc_link":
@@ -285,7 +290,7 @@ def transports(seconds: float, rounds: int, variants: tuple[str, ...]) -> dict[s
                                  "rounds_mbs": [round(x, 1) for x in mbs],
                                  "packets_per_s": round(statistics.median(mbs) * 1e6 / size, 1)}
         ratios = {}
-        for name, ref in PAIRS.items():
+        for name, ref in PAIRS:
             if runs.get(name) and runs.get(ref) and len(runs[name]) == len(runs[ref]):
                 per_round = [a["mbs"] / b["mbs"] for a, b in zip(runs[name], runs[ref], strict=True)]
                 ratios[f"{name}/{ref}"] = round(statistics.median(per_round), 3)

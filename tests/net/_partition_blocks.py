@@ -95,3 +95,15 @@ async def touch_then_ramp(path: str, n_chunks: int, size: int):
     open(path, "w").close()
     for i in range(n_chunks):
         yield Chunk(np.arange(i * size, (i + 1) * size, dtype=np.float64), rate=1e3, index=i * size)
+
+
+def sized_chunk(k: int, size: int) -> Chunk:
+    """Chunk number ``k``: ``size`` float64 samples, different for every k."""
+    data = np.random.default_rng(k).standard_normal(size)
+    return Chunk(data, rate=1e3, index=k)
+
+
+@df.block
+async def sized_chunks(sizes: list):
+    for k, size in enumerate(sizes):
+        yield sized_chunk(k, size)

@@ -17,6 +17,8 @@ from _partition_blocks import (
     pid_of,
     ramp,
     scale,
+    sized_chunk,
+    sized_chunks,
     slow_sink,
     tag_pid,
     to_object,
@@ -26,6 +28,14 @@ from _partition_blocks import (
 import daqflow as df
 
 pytest.importorskip("zmq")
+
+
+def _private_dirs():
+    """The runs' private directories (ipc sockets, shared rings) that exist now."""
+    import glob
+    import tempfile
+
+    return set(glob.glob("/dev/shm/daqflow-*")) | set(glob.glob(f"{tempfile.gettempdir()}/daqflow-*"))
 
 
 def _samples(chunks):
@@ -40,7 +50,7 @@ def _graph(procs):
     return df.collect(spec, proc=procs[3])
 
 
-@pytest.mark.parametrize("transport", ["zmq", "http"])
+@pytest.mark.parametrize("transport", ["shm", "zmq", "http"])
 @pytest.mark.parametrize("split", ["two", "three"])
 def test_split_graph_gives_the_same_output_bit_exact(split, transport):
     a, b = df.Process("a"), df.Process("b")
@@ -66,6 +76,21 @@ def test_split_graph_gives_the_same_output_bit_exact(split, transport):
     assert crossing and all(e.transport == transport and e.items == 30 for e in crossing)
 
 
+@pytest.mark.parametrize("sizes", [[8192] * 40, [8192, 1000, 65536, 8192, 300000, 8192] * 5])
+def test_shared_ring_carries_big_and_changing_chunks_bit_exact(sizes):
+    """Bodies from 16 KiB go through the ring (slot sized by the first), bigger ones than a
+    slot and small ones in the message; 40 chunks reuse each of the 8 slots five times."""
+    src = sized_chunks(sizes)
+    before = _private_dirs()
+    report = df.run(df.collect(scale(src, 1.0, proc=df.Process("b"))), transport="shm")
+    assert _private_dirs() == before  # ring files and sockets are gone
+    got = report.results["collect"]
+    assert [c.samples for c in got] == sizes
+    for k, c in enumerate(got):
+        assert np.array_equal(c.data, sized_chunk(k, sizes[k]).data)
+    assert next(e for e in report.edges if e.transport).transport == "shm"
+
+
 def test_blocks_really_run_in_other_processes():
     a, b = df.Process("a"), df.Process("b")
     src = ramp(5, 16)
@@ -76,7 +101,7 @@ def test_blocks_really_run_in_other_processes():
     assert len({pids["in_a"], pids["in_b"], pids["here"]}) == 3
 
 
-@pytest.mark.parametrize("transport", ["zmq", "http"])
+@pytest.mark.parametrize("transport", ["shm", "zmq", "http"])
 def test_backpressure_crosses_the_boundary_and_memory_stays_bounded(transport):
     b = df.Process("b", transport=transport)
     delay, n, capacity = 0.01, 100, 8
@@ -131,6 +156,7 @@ def test_killed_child_process_stops_the_graph_with_an_error(tmp_path):
                 return
             time.sleep(0.02)
 
+    before = _private_dirs()
     killer = threading.Thread(target=kill_when_started)
     killer.start()
     t0 = time.monotonic()
@@ -140,6 +166,7 @@ def test_killed_child_process_stops_the_graph_with_an_error(tmp_path):
     assert "process 'b' exited with code -9" in str(info.value)
     assert info.value.block == "pid_file_sink"
     assert time.monotonic() - t0 < 15  # nobody waited for the dead process's drain timeout
+    assert _private_dirs() == before  # the dead child's ring and sockets are removed too
 
 
 def test_duration_stops_every_process_and_drains_without_gaps():
@@ -154,7 +181,7 @@ def test_duration_stops_every_process_and_drains_without_gaps():
     assert report.blocks["counter"].items_out == len(chunks)
 
 
-@pytest.mark.parametrize("transport", ["zmq", "http"])
+@pytest.mark.parametrize("transport", ["shm", "zmq", "http"])
 def test_items_that_cannot_cross_give_an_error_naming_the_edge(transport):
     b = df.Process("b", transport=transport)
     with pytest.raises(df.BlockError) as info:

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-TRANSPORTS = ("zmq", "http")
+TRANSPORTS = ("shm", "zmq", "http")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,8 +24,10 @@ class Process:
         worker: with ``cluster=``: the Dask worker (name or address) to run on.
         resources: with ``cluster=``: Dask worker resources the partition needs, e.g.
             ``{"GPU": 1}``.
-        transport: how edges into this process travel: "zmq" (ZeroMQ over ipc locally,
-            tcp across machines; the default) or "http" (the `daqflow.net.serve` protocol).
+        transport: how edges into this process travel: "shm" (bodies through a shared
+            ring, control over ZeroMQ ipc: the default on one machine), "zmq" (ZeroMQ: ipc
+            locally, tcp across machines; the default with ``cluster=``) or "http" (the
+            `daqflow.net.serve` protocol).
 
     >>> Process("dsp")
     Process('dsp')

@@ -57,7 +57,7 @@ class EdgeReport:
     """Figures of one FIFO (``inline`` edges are fused maps: no FIFO).
 
     ``size`` is the number of items queued in the FIFO when the report was made.
-    ``transport`` is "zmq" or "http" for an edge between processes (its figures add both
+    ``transport`` is "shm", "zmq" or "http" for an edge between processes (its figures add both
     ends' FIFOs), None within one process.
     """
 

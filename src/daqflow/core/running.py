@@ -56,7 +56,8 @@ def run(
         cluster: a ``dask.distributed.Client``: each `Process` (``proc=``) runs on one of its
             workers (extra ``cluster``); None runs them as local OS processes.
         transport: how edges between processes travel when their `Process` does not say:
-            "zmq" (the default: ipc locally, tcp with a cluster) or "http".
+            "shm" (the default on one machine: a shared ring with ZeroMQ ipc for control),
+            "zmq" (ipc locally; tcp and the default with a cluster) or "http".
 
     Returns:
         The `Report` (``report.results[sink_name]`` is each sink's result).

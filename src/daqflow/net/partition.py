@@ -22,6 +22,7 @@ import contextlib
 import ctypes
 import json
 import multiprocessing
+import os
 import secrets
 import shutil
 import signal
@@ -279,7 +280,12 @@ class PartitionedRuntime:
         self.graph = graph
         self.cluster = cluster
         self.drain_timeout = drain_timeout
-        self.plan: Plan = make_plan(graph, transport=transport)
+        self.plan: Plan = make_plan(graph, transport=transport,
+                                    default="zmq" if cluster is not None else "shm")
+        if cluster is not None and any(lk.transport == "shm" for lk in self.plan.links):
+            raise GraphError(
+                "transport 'shm' needs both ends on one machine; with cluster= use 'zmq' or 'http'"
+            )
         if cluster is not None:
             for desc in self.plan.parts.values():
                 for node in desc.nodes:
@@ -346,7 +352,7 @@ class PartitionedRuntime:
         ctl.setsockopt(zmq.ROUTER_MANDATORY, 0)
         port = ctl.bind_to_random_port(f"tcp://{host}")
         control = f"tcp://{host}:{port}"
-        ipc_dir = tempfile.mkdtemp(prefix="daqflow-") if self.cluster is None else None
+        ipc_dir = _private_dir() if self.cluster is None else None
         where = f"ipc://{ipc_dir}" if ipc_dir else f"tcp://{host}"
         main_desc = self.plan.parts[MAIN]
         listener = printer = timer = None
@@ -576,6 +582,14 @@ class PartitionedRuntime:
         if self._ctl is not None:
             self._ctl.close(0)
         context.term()
+
+
+def _private_dir() -> str:
+    """A directory only this user can enter, for ipc socket files and shared rings: in
+    /dev/shm (memory) where there is one."""
+    shm = "/dev/shm"
+    base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
+    return tempfile.mkdtemp(prefix="daqflow-", dir=base)
 
 
 def _as_concurrent(future: Any) -> Any:

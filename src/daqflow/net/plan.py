@@ -37,7 +37,7 @@ class Link:
     consumer_part: str
     capacity: int  # items in flight, and the FIFO length on each side
     policy: str
-    transport: str  # "zmq" | "http"
+    transport: str  # "shm" | "zmq" | "http"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,7 +121,9 @@ def spec_from(desc: NodeDesc) -> BlockSpec:
     return BlockSpec(fn=fn, signature=inspect.signature(fn), **desc.spec)
 
 
-def make_plan(graph: Graph, *, transport: str | None, remote_main: bool = False) -> Plan:
+def make_plan(
+    graph: Graph, *, transport: str | None, default: str = "shm", remote_main: bool = False
+) -> Plan:
     """Split ``graph`` by ``proc=``; check every block of a child partition can be imported
     there and its parameters can be sent (raises GraphError naming the block otherwise)."""
     names = graph.names
@@ -140,7 +142,7 @@ def make_plan(graph: Graph, *, transport: str | None, remote_main: bool = False)
             consumer_part=_part(cons),
             capacity=edge.capacity or DEFAULT_BUFFER,
             policy=edge.policy,
-            transport=chosen or transport or "zmq",
+            transport=chosen or transport or default,
         ))
     processes: dict[str, Process | None] = {MAIN: None}
     for node in graph.nodes:
