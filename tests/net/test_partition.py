@@ -286,3 +286,32 @@ def test_a_block_the_child_cannot_import_stops_everything_before_it_starts(tmp_p
         assert time.monotonic() - t0 < 10
     finally:
         del sys.modules["made_on_the_fly"]
+
+
+@pytest.mark.parametrize("where", ["main", "child"])
+def test_a_failure_stops_every_process_at_once(where):
+    """An endless branch elsewhere must not keep running until a drain timeout."""
+    b = df.Process("b")
+    place = b if where == "child" else None
+    failing = explode(scale(ramp(50, 64), proc=place), at=5, proc=place)
+    endless = df.collect(scale(counter(), 1.0, proc=df.Process("c")), name="endless")
+    t0 = time.monotonic()
+    with pytest.raises(df.BlockError) as info:
+        df.run(df.collect(failing), endless)
+    assert info.value.block == "explode"
+    assert time.monotonic() - t0 < 5  # the drain timeout is 10 s
+    chunks = info.value.report.results["endless"]  # (maybe none: the failure can come first)
+    data = _samples(chunks) if chunks else np.arange(0)
+    assert np.array_equal(data, np.arange(data.size))  # what the other branch made, drained whole
+
+
+def test_a_stop_before_anything_started_ends_at_once():
+    with df.start(df.collect(scale(counter(), proc=df.Process("b")))) as running:
+        running.stop()
+        t0 = time.monotonic()
+        report = running.wait(timeout=30)
+    assert report.stopped_by == "stop"
+    assert time.monotonic() - t0 < 5
+    in_process = df.start(df.collect(counter()))
+    in_process.stop()
+    assert in_process.wait(timeout=5).stopped_by == "stop"

@@ -38,12 +38,14 @@ class _State:
     """Mutable counters of one block while it runs."""
 
     __slots__ = (
-        "busy", "error", "has_result", "items_out", "result", "samples_out", "t_end", "worker",
+        "busy", "error", "has_result", "items_out", "result", "samples_out", "started", "t_end",
+        "worker",
     )
 
     def __init__(self) -> None:
         self.items_out = 0
         self.samples_out = 0
+        self.started = False  # its task has taken its first step
         self.busy = 0.0  # added to on the graph's loop only
         self.worker = _Busy()  # added to by the block's worker thread only
         self.t_end: float | None = None
@@ -206,6 +208,9 @@ class Runtime:
         self.loop: asyncio.AbstractEventLoop | None = None
         # seconds between progress updates (None: 0.5 for the table on a terminal, 1 for lines)
         self.progress_interval: float | None = None
+        # called with (block name, exception) when the first block fails (before the drain):
+        # a partitioned run stops the other processes at once
+        self.on_error: Callable[[str, BaseException], None] | None = None
 
     def _realtime_host(self, node: Stream) -> bool:
         while node.kind == "map" and is_fused(node):
@@ -230,7 +235,9 @@ class Runtime:
 
     def _cancel_sources(self) -> None:
         for node, task in self._tasks.items():
-            if node.kind == "source" and node not in self.passive and not task.done():
+            if node.kind != "source" or node in self.passive or task.done():
+                continue
+            if self.states[node].started:  # (one not started yet ends when it starts)
                 task.cancel()
 
     def _cancel_all(self) -> None:
@@ -246,6 +253,8 @@ class Runtime:
         if self.error is None:
             self.error = (node, exc)
             self.stopped_by = "error"
+            if self.on_error is not None:
+                self.on_error(name, exc)
         elif exc is not self.error[1]:
             self.error[1].add_note(f"block {name!r} also failed: {type(exc).__name__}: {exc}")
         self.request_stop("error")
@@ -386,8 +395,11 @@ class Runtime:
     # -- drivers -------------------------------------------------------------------------
     async def _drive(self, node: Stream) -> None:
         state = self.states[node]
+        state.started = True
         inputs = self._inputs(node)
         try:
+            if self._stopping and node.kind == "source" and node not in self.passive:
+                return  # stopped before it began: end its outputs at once
             if node.kind == "sink":
                 await self._drive_sink(node, state, inputs)
             elif node.kind == "map":

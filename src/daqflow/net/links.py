@@ -41,7 +41,6 @@ CREDIT, BYE, GONE = b"C", b"B", b"G"
 SHM_THRESHOLD = 16384  # bytes: smaller bodies travel in the ZMQ message
 MIN_SLOT = 65536  # bytes: the smallest ring slot
 POLL_MS = 100  # how often a waiting end looks whether its peer's process died
-FINISH_TIMEOUT = 10.0  # seconds the producer's end waits for the consumer to take "end"
 
 
 def _zmq() -> Any:
@@ -159,10 +158,16 @@ class ZmqSendEnd(SendEnd):
 
     async def _frames_out(self, frames: list[Any], copy: bool) -> None:
         zmq = self._zmq
-        try:
-            self._now.send_multipart(frames, flags=zmq.NOBLOCK, copy=copy)
-        except zmq.Again:  # not connected yet
-            await self.socket.send_multipart(frames, copy=copy)
+        while True:
+            try:
+                self._now.send_multipart(frames, flags=zmq.NOBLOCK, copy=copy)
+                return
+            except zmq.Again:  # no peer (yet, or any more)
+                pass
+            while not self.gone and not await self.socket.poll(POLL_MS, zmq.POLLOUT):
+                pass
+            if self.gone:
+                raise ReceiverGone
 
     async def send(self, item: Any) -> None:
         header, body = _encode(self.link, item)
@@ -183,15 +188,16 @@ class ZmqSendEnd(SendEnd):
         return [dumps(header).encode(), body]
 
     async def finish(self) -> None:
+        """Send "end" and wait for the consumer's "bye" (or its process's end): closing
+        earlier could drop what is still queued for it."""
         self._take_queued()
         if self.gone:
             return
-        await self._frames_out([dumps({"kind": "end", "seq": self.sent + 1}).encode(), b""], True)
-        with contextlib.suppress(asyncio.TimeoutError):
-            async with asyncio.timeout(FINISH_TIMEOUT):
-                while not self.gone:
-                    await self._wait_message()
-                    self._take_queued()
+        with contextlib.suppress(ReceiverGone):
+            await self._frames_out([dumps({"kind": "end", "seq": self.sent + 1}).encode(), b""], True)
+        while not self.gone:
+            await self._wait_message()
+            self._take_queued()
 
     async def close(self) -> None:
         self.socket.close(0)
@@ -251,7 +257,7 @@ class ZmqRecvEnd(RecvEnd):
                         self._now.send(BYE)
                         return
                     item = decode_item(header, self._body(header, frames))
-                except (ValueError, KeyError) as exc:
+                except (ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
                     raise LinkError(
                         f"{link.producer!r} -> {link.consumer}.{link.port}: bad packet from process "
                         f"{link.producer_part!r}: {exc}"
@@ -388,11 +394,10 @@ class HttpSendEnd(SendEnd):
         self.sent += 1
 
     async def finish(self) -> None:
+        """Publish "end" and serve until the consumer has it (or its process has ended)."""
         self.feed.end()
-        with contextlib.suppress(asyncio.TimeoutError):
-            async with asyncio.timeout(FINISH_TIMEOUT):
-                while self.feed.acked < self.sent + 1 and not self.gone:
-                    await asyncio.sleep(0.01)
+        while self.feed.acked < self.sent + 1 and not self.gone:
+            await asyncio.sleep(0.01)
 
     def abort(self) -> None:
         super().abort()
@@ -420,17 +425,32 @@ class HttpRecvEnd(RecvEnd):
         host = urlparse(self.url).hostname or ""
         token = None if http.is_loopback(host) else self._token
         packets = http.http_packets(self.url, after=0, token=token, timeout=POLL_MS / 1000 * 10)
+        pending: asyncio.Future[Any] | None = None
         try:
-            async for packet in packets:
+            while True:
+                pending = asyncio.ensure_future(anext(packets))
+                while not pending.done():  # (the client retries a vanished server forever)
+                    await asyncio.wait({pending}, timeout=POLL_MS / 1000)
+                    if self.aborted and not pending.done():
+                        pending.cancel()
+                        with contextlib.suppress(BaseException):
+                            await pending
+                        return
+                try:
+                    packet = pending.result()
+                except StopAsyncIteration:
+                    return
                 if packet.kind == "end":
                     self.ended = True
                     await _acknowledge(self.url, packet.seq, token)
                     return
                 self.received += 1
                 yield packet.item
-                if self.aborted:
-                    return
         finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
             await packets.aclose()
 
     async def close(self) -> None:

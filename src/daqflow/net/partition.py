@@ -174,11 +174,14 @@ async def run_partition(
             return
         addresses = await part.bind(where)
         await _send_json(ctl, {"type": "ready", "token": token, "addresses": addresses})
+        if not await ctl.poll(READY_TIMEOUT * 1000 * 2):
+            return  # the coordinator is gone
         message = json.loads(await ctl.recv())
         if message.get("type") != "start":
             return
         await part.connect(message["addresses"])
-        await _serve_partition(part, ctl, token, watch_parent)
+        await _serve_partition(part, ctl, token, watch_parent,
+                               float(message.get("drain_timeout", DRAIN_TIMEOUT)))
     finally:
         if part is not None:
             await part.close()
@@ -194,9 +197,26 @@ def _failure(desc: PartitionDesc, exc: BaseException) -> str:
     )
 
 
-async def _serve_partition(part: _Part, ctl: Any, token: str, watch_parent: bool) -> None:
+def _error_info(block: str, exc: BaseException) -> dict[str, Any]:
+    return {
+        "block": block,
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
+
+
+async def _serve_partition(
+    part: _Part, ctl: Any, token: str, watch_parent: bool, drain_timeout: float
+) -> None:
     assert part.graph is not None
-    runtime = Runtime(part.graph, passive=part.passive)
+    runtime = Runtime(part.graph, passive=part.passive, drain_timeout=drain_timeout)
+    sent: list[Any] = []
+
+    def tell_at_once(block: str, exc: BaseException) -> None:  # the others stop now
+        sent.append(_send_json(ctl, {"type": "error", "token": token, "error": _error_info(block, exc)}))
+
+    runtime.on_error = tell_at_once
     task = asyncio.ensure_future(runtime.run())
     parent = multiprocessing.parent_process() if watch_parent else None
 
@@ -209,6 +229,7 @@ async def _serve_partition(part: _Part, ctl: Any, token: str, watch_parent: bool
                     runtime._cancel_all()
             elif message.get("type") == "abort":
                 part.abort_peer(message["part"])
+
 
     async def snapshots() -> None:
         while True:
@@ -225,12 +246,7 @@ async def _serve_partition(part: _Part, ctl: Any, token: str, watch_parent: bool
         report = await task
     except BlockError as exc:
         report = exc.report or runtime.report()
-        error = {
-            "block": exc.block,
-            "type": type(exc.cause).__name__,
-            "message": str(exc.cause),
-            "traceback": "".join(traceback.format_exception(exc.cause)),
-        }
+        error = _error_info(exc.block, exc.cause)
     finally:
         for helper in helpers:
             helper.cancel()
@@ -368,7 +384,9 @@ class PartitionedRuntime:
             for child in self._children.values():
                 desc = self.plan.parts[child.name]
                 inbound = {lk.id: addresses[lk.id] for lk in desc.inbound}
-                await _send_json(ctl, {"type": "start", "addresses": inbound}, ident=child.name.encode())
+                await _send_json(ctl, {"type": "start", "addresses": inbound,
+                                       "drain_timeout": self.drain_timeout},
+                                 ident=child.name.encode())
             self._started = True
             await self._main.connect({lk.id: addresses[lk.id] for lk in main_desc.inbound})
             self.t_start = perf_counter()
@@ -384,7 +402,7 @@ class PartitionedRuntime:
                 printer = asyncio.ensure_future(show(self.report, self.progress_interval))
             listener = asyncio.ensure_future(self._listen())
             main_error = await self._run_main()
-            await self._await_children()
+            await self._await_children(listener)
         finally:
             if not self._started:  # children waiting for "start" go home
                 for child in self._children.values():
@@ -434,13 +452,21 @@ class PartitionedRuntime:
             return probe.getsockname()[0]
 
     def _launch(self, control: str, where: str) -> None:
+        if self.cluster is not None:  # each partition holds a worker thread for the whole run
+            threads = sum(self.cluster.nthreads().values())
+            needed = len(self.plan.parts) - 1
+            if threads < needed:
+                raise GraphError(
+                    f"{needed} processes need {needed} Dask worker threads at once; the cluster "
+                    f"has {threads}"
+                )
         for name, desc in self.plan.parts.items():
             if name == MAIN:
                 continue
             if self.cluster is not None:
                 assert desc.process is not None
                 handle = self.cluster.submit(
-                    dask_main, desc, control, self._token, pure=False,
+                    dask_main, desc, control, self._token, pure=False, retries=0,
                     key=f"daqflow-{name}-{self._token[:8]}", **desc.process.dask_options(),
                 )
             else:
@@ -496,6 +522,7 @@ class PartitionedRuntime:
             return None
         self._main_runtime = runtime = Runtime(self._main.graph, passive=self._main.passive,
                                                drain_timeout=self.drain_timeout)
+        runtime.on_error = lambda block, exc: self._failed()
         if self._stopping:
             runtime.request_stop(self.stopped_by)
         try:
@@ -506,28 +533,48 @@ class PartitionedRuntime:
             return exc
         return None
 
+    def _failed(self) -> None:
+        """A block failed somewhere: every process stops now (orderly: FIFOs drain)."""
+        self.stopped_by = "error"
+        self._stopping = False
+        self.request_stop("error")
+        self.stopped_by = "error"
+
+    def _record_error(self, name: str, info: Any) -> None:
+        if isinstance(info, dict) and not any(n == name and i == info for n, i in self._errors):
+            info = {"block": "?", "type": "Error", "message": "", **info}
+            self._errors.append((name, info))
+            self._failed()
+
     def _handle(self, name: str, message: dict[str, Any], buffers: list[Any]) -> None:
         child = self._children[name]
         kind = message.get("type")
         if kind == "snapshot":
             child.snapshot = unpack_report(message["report"], [])
+        elif kind == "error":
+            self._record_error(name, message.get("error"))
         elif kind == "done":
             child.final = unpack_report(message["report"], buffers)
             child.done = True
             if message.get("error"):
-                self._errors.append((name, message["error"]))
-                self.stopped_by = "error"
-                self._stopping = False
-                self.request_stop("error")
-                self.stopped_by = "error"
+                self._record_error(name, message["error"])
+            # its links are complete (it waited for "bye"/the end's acknowledgement) unless it
+            # failed: either way nobody should wait on it any more
+            self._abort_peer(name)
 
     async def _listen(self) -> None:
+        checked = perf_counter()
         while True:
             got = await self._receive(0.2)
             if got is not None:
-                self._handle(*got)
-                continue
-            self._check_children()
+                try:
+                    self._handle(*got)
+                except (KeyError, TypeError, ValueError) as exc:  # a malformed report
+                    self._problem = self._problem or f"process {got[0]!r} sent a bad message: {exc}"
+                    self._failed()
+            if perf_counter() - checked >= 0.2:
+                checked = perf_counter()
+                self._check_children()
 
     def _check_children(self) -> None:
         for child in self._children.values():
@@ -551,9 +598,15 @@ class PartitionedRuntime:
             if not other.done:
                 _send_json(self._ctl, {"type": "abort", "part": part}, ident=other.name.encode())
 
-    async def _await_children(self) -> None:
+    async def _await_children(self, listener: asyncio.Future[None]) -> None:
         deadline = None
         while not all(c.done for c in self._children.values()):
+            if listener.done():  # cannot hear the children any more
+                self._problem = self._problem or f"lost the control channel: {listener.exception()!r}"
+                self._failed()
+                for child in self._children.values():
+                    child.done = True
+                break
             if self._stopping and deadline is None:
                 deadline = perf_counter() + self.drain_timeout + 5.0
             if deadline is not None and perf_counter() > deadline:
@@ -577,6 +630,9 @@ class PartitionedRuntime:
                 if not handle.done():
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(asyncio.wrap_future(_as_concurrent(handle)), 5.0)
+                if not handle.done():
+                    with contextlib.suppress(Exception):
+                        self.cluster.cancel(handle)
         if self._main is not None:
             await self._main.close()
         if self._ctl is not None:
