@@ -107,3 +107,15 @@ def sized_chunk(k: int, size: int) -> Chunk:
 async def sized_chunks(sizes: list):
     for k, size in enumerate(sizes):
         yield sized_chunk(k, size)
+
+
+@df.block
+async def why_ended(x: df.Stream):
+    """Sink: [items, block that failed upstream, its message] (None, None: a clean end)."""
+    from daqflow.core.channel import upstream_failure
+
+    n = 0
+    async for _ in x:
+        n += 1
+    failure = upstream_failure(x)
+    return [n, None, None] if failure is None else [n, failure[0], str(failure[1])]

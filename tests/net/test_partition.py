@@ -23,6 +23,7 @@ from _partition_blocks import (
     tag_pid,
     to_object,
     touch_then_ramp,
+    why_ended,
 )
 
 import daqflow as df
@@ -315,3 +316,17 @@ def test_a_stop_before_anything_started_ends_at_once():
     in_process = df.start(df.collect(counter()))
     in_process.stop()
     assert in_process.wait(timeout=5).stopped_by == "stop"
+
+
+@pytest.mark.parametrize("transport", ["shm", "zmq", "http"])
+def test_a_failure_upstream_in_another_process_reaches_readers_downstream(transport):
+    """A sink that relays a stream (a server, a file another program reads) learns the
+    stream broke, and where, not that it ended."""
+    b = df.Process("b", transport=transport)
+    broken = explode(scale(ramp(20, 64), proc=b), at=7, proc=b)
+    with pytest.raises(df.BlockError) as info:
+        df.run(why_ended(broken))
+    items, block, message = info.value.report.results["why_ended"]
+    assert items == 7
+    assert block == "explode"
+    assert "bad chunk 7" in message and "in process 'b'" in message

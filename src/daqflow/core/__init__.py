@@ -8,7 +8,7 @@ from .channel import Channel, ChannelStatistics
 from .chunk import Chunk
 from .clock import Pacer
 from .decorator import BlockFactory, block
-from .errors import BlockError, EndOfStream, GraphError, ReceiverGone
+from .errors import BlockError, EndOfStream, GraphError, ReceiverGone, UpstreamFailed
 from .facade import Blocking, blocking
 from .graph import build_graph
 from .params import Param, param
@@ -36,6 +36,7 @@ __all__ = [
     "Report",
     "Running",
     "Stream",
+    "UpstreamFailed",
     "arun",
     "block",
     "blocking",

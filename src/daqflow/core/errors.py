@@ -29,6 +29,22 @@ class BlockError(RuntimeError):
         self.__cause__ = cause
 
 
+class UpstreamFailed(Exception):
+    """Raised by a block that relays a stream from elsewhere (another process, a server) when
+    that stream ended because a block there failed: the runtime ends this block's output with
+    that failure (see `daqflow.core.channel.upstream_failure`) without counting it as this
+    block's own error.
+
+    Attributes:
+        block: name of the block that failed upstream. cause: its error.
+    """
+
+    def __init__(self, block: str, cause: BaseException):
+        super().__init__(f"block {block!r} upstream failed: {cause}")
+        self.block = block
+        self.cause = cause
+
+
 class EndOfStream(Exception):
     """Raised by ``Channel.get`` once the channel is closed and empty."""
 

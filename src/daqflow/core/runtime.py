@@ -25,7 +25,7 @@ from typing import Any
 from . import capture
 from .channel import Channel
 from .chunk import Chunk
-from .errors import BlockError, ReceiverGone
+from .errors import BlockError, ReceiverGone, UpstreamFailed
 from .graph import Edge, Graph, build_graph, is_fused
 from .kinds import first_item_checker
 from .report import BlockReport, EdgeReport, Report
@@ -200,8 +200,9 @@ class Runtime:
         self._hard = False
         self._stop_at: float | None = None
         self._tasks: dict[Stream, asyncio.Task[Any]] = {}
-        self._orphaned: set[Stream] = set()
-        self._failures: dict[Stream, BaseException] = {}  # stopped because nobody reads them any more
+        self._orphaned: set[Stream] = set()  # stopped because nobody reads them any more
+        self._failures: dict[Stream, BaseException] = {}
+        self._relayed: dict[Stream, tuple[str, BaseException]] = {}  # UpstreamFailed, by relay
         self._workers: list[_Worker] = []
         self._executors: list[concurrent.futures.ThreadPoolExecutor] = []
         self._wake: asyncio.Future[None] | None = None
@@ -365,6 +366,8 @@ class Runtime:
         for host in (node, *self._inline_children(node)):
             if host in self._failures:
                 return self.graph.names[host], self._failures[host]
+        if node in self._relayed:
+            return self._relayed[node]
         for channel in inputs:
             if channel.upstream_error is not None:
                 return channel.upstream_error
@@ -408,6 +411,8 @@ class Runtime:
                 await self._drive_generator(node, state, inputs)
         except ReceiverGone:
             pass  # no reader left downstream
+        except UpstreamFailed as relayed:
+            self._relayed[node] = (relayed.block, relayed.cause)
         except asyncio.CancelledError:
             if self._hard or not (self._stopping or node in self._orphaned):
                 raise

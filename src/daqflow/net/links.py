@@ -31,8 +31,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlparse
 
+from ..core.channel import upstream_failure
 from ..core.decorator import block
-from ..core.errors import ReceiverGone
+from ..core.errors import ReceiverGone, UpstreamFailed
 from ..core.stream import Stream
 from .codec import decode_item, dumps, encode_item
 from .plan import Link
@@ -50,6 +51,27 @@ def _zmq() -> Any:
     import zmq
 
     return zmq
+
+
+class RemoteBlockError(RuntimeError):
+    """A block failed in another process; the message carries its error, the notes (when
+    known) its traceback there."""
+
+
+def _failure_header(failure: tuple[str, BaseException] | None) -> dict[str, Any]:
+    if failure is None:
+        return {}
+    block, exc = failure
+    return {"failed": {"block": block, "type": type(exc).__name__, "message": str(exc)}}
+
+
+def _relayed(link: Link, failed: Any) -> UpstreamFailed:
+    info = failed if isinstance(failed, dict) else {}
+    block = str(info.get("block", "?"))
+    cause = RemoteBlockError(
+        f"{info.get('type', 'Error')}: {info.get('message', '')} (in process {link.producer_part!r})"
+    )
+    return UpstreamFailed(block, cause)
 
 
 class LinkError(RuntimeError):
@@ -75,7 +97,8 @@ class SendEnd:
     async def send(self, item: Any) -> None:
         raise NotImplementedError
 
-    async def finish(self) -> None:
+    async def finish(self, failure: tuple[str, BaseException] | None = None) -> None:
+        """End of stream (``failure``: the block upstream whose error ended it)."""
         raise NotImplementedError
 
     async def close(self) -> None:
@@ -187,14 +210,15 @@ class ZmqSendEnd(SendEnd):
         """The message for one item: its header, then its body."""
         return [dumps(header).encode(), body]
 
-    async def finish(self) -> None:
+    async def finish(self, failure: tuple[str, BaseException] | None = None) -> None:
         """Send "end" and wait for the consumer's "bye" (or its process's end): closing
         earlier could drop what is still queued for it."""
         self._take_queued()
         if self.gone:
             return
+        end = {"kind": "end", "seq": self.sent + 1, **_failure_header(failure)}
         with contextlib.suppress(ReceiverGone):
-            await self._frames_out([dumps({"kind": "end", "seq": self.sent + 1}).encode(), b""], True)
+            await self._frames_out([dumps(end).encode(), b""], True)
         while not self.gone:
             await self._wait_message()
             self._take_queued()
@@ -255,6 +279,8 @@ class ZmqRecvEnd(RecvEnd):
                     if header.get("kind") == "end":
                         self.ended = True
                         self._now.send(BYE)
+                        if header.get("failed"):
+                            raise _relayed(link, header["failed"])
                         return
                     item = decode_item(header, self._body(header, frames))
                 except (ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
@@ -393,9 +419,13 @@ class HttpSendEnd(SendEnd):
             raise
         self.sent += 1
 
-    async def finish(self) -> None:
-        """Publish "end" and serve until the consumer has it (or its process has ended)."""
-        self.feed.end()
+    async def finish(self, failure: tuple[str, BaseException] | None = None) -> None:
+        """Publish "end" (or the error packet) and serve until the consumer has it (or its
+        process has ended)."""
+        if failure is not None:
+            self.feed.fail(*failure)
+        else:
+            self.feed.end()
         while self.feed.acked < self.sent + 1 and not self.gone:
             await asyncio.sleep(0.01)
 
@@ -440,6 +470,11 @@ class HttpRecvEnd(RecvEnd):
                     packet = pending.result()
                 except StopAsyncIteration:
                     return
+                except http.RemoteError as exc:
+                    self.ended = True
+                    await _acknowledge(self.url, exc.seq, token)
+                    raise _relayed(self.link, {"block": exc.block, "type": exc.error,
+                                               "message": exc.message}) from None
                 if packet.kind == "end":
                     self.ended = True
                     await _acknowledge(self.url, packet.seq, token)
@@ -487,7 +522,7 @@ async def send_link(stream: Stream, end: SendEnd) -> int:
             await end.send(item)
     except ReceiverGone:
         return end.sent
-    await end.finish()
+    await end.finish(upstream_failure(stream))
     return end.sent
 
 

@@ -40,17 +40,12 @@ from ..core.report import Report
 from ..core.runtime import DRAIN_TIMEOUT, Runtime
 from ..core.stream import Stream
 from .codec import dumps
-from .links import RecvEnd, SendEnd, make_ends, receive_link, send_link
+from .links import RecvEnd, RemoteBlockError, SendEnd, make_ends, receive_link, send_link
 from .plan import MAIN, PartitionDesc, Plan, make_plan
 from .reports import RECEIVE, SEND, merge_reports, pack_report, unpack_report
 
 READY_TIMEOUT = 120.0  # seconds for every child to import its blocks and bind its links
 SNAPSHOT_INTERVAL = 0.5  # seconds between children's report snapshots
-
-
-class RemoteBlockError(RuntimeError):
-    """A block failed in another process; the message carries its error, the notes its
-    traceback there."""
 
 
 def _zmq() -> Any:
