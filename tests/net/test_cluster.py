@@ -63,3 +63,52 @@ def test_blocks_from_main_cannot_go_to_workers(client, monkeypatch, tmp_path):
     monkeypatch.setattr(sys.modules["__main__"], "__file__", str(script), raising=False)
     with pytest.raises(df.GraphError, match="Dask worker, which cannot import the __main__"):
         df.run(df.collect(shout(ramp(1, 1), proc=df.Process("b"))), cluster=client)
+
+
+def test_tcp_links_admit_only_peers_holding_the_runs_keys():
+    """With cluster= links bind tcp on the workers' hosts: a stranger that connects can
+    neither take items nor grant credit; the run's own consumer can."""
+    import asyncio
+
+    import zmq
+    import zmq.asyncio
+
+    from daqflow.net.links import make_ends, new_keys
+    from daqflow.net.plan import Link
+
+    link = Link(id="L0", producer="src", consumer="dst", port="x", producer_part="a",
+                consumer_part="b", capacity=4, policy="block", transport="zmq")
+    keys = new_keys()
+
+    async def main():
+        ctx = zmq.asyncio.Context()
+        sender = make_ends(link, "send", ctx, keys=keys)
+        address = await sender.bind("tcp://127.0.0.1")
+        stranger = ctx.socket(zmq.DEALER)
+        stranger.setsockopt(zmq.LINGER, 0)
+        stranger.connect(address)
+        await stranger.send(b"C1000")  # would open the window, and take items round-robin
+        await asyncio.sleep(0.5)
+        sender._take_queued()
+        assert sender.credit == 0  # the handshake failed: nothing it sent arrived
+        receiver = make_ends(link, "recv", ctx, keys=keys)
+        await receiver.connect(address)
+
+        async def produce():
+            for k in range(10):
+                await sender.send(k)
+            await sender.finish()
+
+        async def consume():
+            return [item async for item in receiver.items()]
+
+        got = (await asyncio.gather(produce(), consume()))[1]
+        assert not await stranger.poll(200)  # the stranger got none of them
+        for sock in (stranger,):
+            sock.close(0)
+        await sender.close()
+        await receiver.close()
+        ctx.term()
+        return got
+
+    assert asyncio.run(main()) == list(range(10))

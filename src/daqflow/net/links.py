@@ -505,13 +505,42 @@ async def _acknowledge(url: str, seq: int, token: str | None) -> None:
             await response.read()
 
 
-def make_ends(link: Link, side: str, context: Any, token: str | None = None) -> SendEnd | RecvEnd:
-    """The ``side`` ("send" or "recv") end of ``link``; ``token`` guards HTTP beyond loopback."""
+def new_keys() -> dict[str, bytes]:
+    """CURVE key pairs for one run's tcp sockets: the binding side's and the connecting side's."""
+    zmq = _zmq()
+    server_public, server_secret = zmq.curve_keypair()
+    client_public, client_secret = zmq.curve_keypair()
+    return {"server_public": server_public, "server_secret": server_secret,
+            "client_public": client_public, "client_secret": client_secret}
+
+
+def secure(socket: Any, keys: dict[str, bytes] | None, server: bool) -> None:
+    """CURVE on ``socket`` (before bind/connect): only a peer holding the run's keys, which
+    travel with the partitions' start arguments and never over a socket, can connect; the
+    traffic is encrypted. None: no CURVE (ipc sockets in a 0700 directory)."""
+    if keys is None:
+        return
+    if server:
+        socket.curve_secretkey = keys["server_secret"]
+        socket.curve_publickey = keys["server_public"]
+        socket.curve_server = True
+    else:
+        socket.curve_serverkey = keys["server_public"]
+        socket.curve_publickey = keys["client_public"]
+        socket.curve_secretkey = keys["client_secret"]
+
+
+def make_ends(link: Link, side: str, context: Any, token: str | None = None,
+              keys: dict[str, bytes] | None = None) -> SendEnd | RecvEnd:
+    """The ``side`` ("send" or "recv") end of ``link``; ``token`` guards HTTP beyond
+    loopback, ``keys`` (`new_keys`) ZeroMQ over tcp."""
     if link.transport == "http":
         return HttpSendEnd(link, token) if side == "send" else HttpRecvEnd(link, token)
     if link.transport == "shm":
         return ShmSendEnd(link, context) if side == "send" else ShmRecvEnd(link, context)
-    return ZmqSendEnd(link, context) if side == "send" else ZmqRecvEnd(link, context)
+    end = ZmqSendEnd(link, context) if side == "send" else ZmqRecvEnd(link, context)
+    secure(end.socket, keys, server=side == "send")
+    return end
 
 
 @block(name="send")

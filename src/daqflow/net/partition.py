@@ -40,7 +40,7 @@ from ..core.report import Report
 from ..core.runtime import DRAIN_TIMEOUT, Runtime
 from ..core.stream import Stream
 from .codec import dumps
-from .links import RecvEnd, RemoteBlockError, SendEnd, make_ends, receive_link, send_link
+from .links import RecvEnd, RemoteBlockError, SendEnd, make_ends, new_keys, receive_link, secure, send_link
 from .plan import MAIN, PartitionDesc, Plan, make_plan
 from .reports import RECEIVE, SEND, merge_reports, pack_report, unpack_report
 
@@ -70,7 +70,7 @@ class _Part:
     """The parts of one partition in the process that runs it."""
 
     def __init__(self, desc: PartitionDesc, context: Any, token: str,
-                 specs: dict[str, Any] | None = None):
+                 specs: dict[str, Any] | None = None, keys: dict[str, bytes] | None = None):
         from .plan import build_streams
 
         self.desc = desc
@@ -78,13 +78,13 @@ class _Part:
         self.send_ends: dict[str, SendEnd] = {}
         receivers: dict[str, Stream] = {}
         for link in desc.inbound:
-            end = make_ends(link, "recv", context, token)
+            end = make_ends(link, "recv", context, token, keys)
             self.recv_ends[link.id] = end  # type: ignore[assignment]
             receivers[link.id] = receive_link(end, name=RECEIVE + link.id)
         streams = build_streams(desc, receivers, specs)
         sinks = [s for s in streams.values() if s.kind == "sink"]
         for link in desc.outbound:
-            end = make_ends(link, "send", context, token)
+            end = make_ends(link, "send", context, token, keys)
             self.send_ends[link.id] = end  # type: ignore[assignment]
             sinks.append(send_link(
                 streams[link.producer], end, name=SEND + link.id,
@@ -141,17 +141,19 @@ def child_main(desc: PartitionDesc, control: str, where: str, token: str) -> Non
     asyncio.run(run_partition(desc, control, where, token, watch_parent=True))
 
 
-def dask_main(desc: PartitionDesc, control: str, token: str) -> str:
-    """Entry point of a partition on a Dask worker: binds on the worker's host."""
+def dask_main(desc: PartitionDesc, control: str, token: str, keys: dict[str, bytes]) -> str:
+    """Entry point of a partition on a Dask worker: binds on the worker's host; every
+    socket uses CURVE with ``keys``."""
     from distributed import get_worker
 
     host = urlparse(get_worker().address).hostname or "127.0.0.1"
-    asyncio.run(run_partition(desc, control, f"tcp://{host}", token, watch_parent=False))
+    asyncio.run(run_partition(desc, control, f"tcp://{host}", token, watch_parent=False, keys=keys))
     return desc.name
 
 
 async def run_partition(
-    desc: PartitionDesc, control: str, where: str, token: str, *, watch_parent: bool
+    desc: PartitionDesc, control: str, where: str, token: str, *, watch_parent: bool,
+    keys: dict[str, bytes] | None = None,
 ) -> None:
     """Run one partition under the coordinator at ``control`` (see the module docstring)."""
     zmq = _zmq()
@@ -159,11 +161,12 @@ async def run_partition(
     ctl = context.socket(zmq.DEALER)
     ctl.setsockopt(zmq.IDENTITY, desc.name.encode())
     ctl.setsockopt(zmq.LINGER, 5000)
+    secure(ctl, keys, server=False)
     ctl.connect(control)
     part: _Part | None = None
     try:
         try:
-            part = _Part(desc, context, token)
+            part = _Part(desc, context, token, keys=keys)
         except Exception as exc:
             await _send_json(ctl, {"type": "failed", "token": token, "message": _failure(desc, exc)})
             return
@@ -312,6 +315,7 @@ class PartitionedRuntime:
         self._main_runtime: Runtime | None = None
         self._ctl: Any = None
         self._token = secrets.token_hex(16)
+        self._keys = new_keys() if cluster is not None else None  # tcp: CURVE on every socket
         self._errors: list[tuple[str, dict[str, Any]]] = []
         self._problem: str | None = None
         self._started = False
@@ -361,6 +365,7 @@ class PartitionedRuntime:
         ctl = self._ctl = context.socket(zmq.ROUTER)
         ctl.setsockopt(zmq.LINGER, 0)
         ctl.setsockopt(zmq.ROUTER_MANDATORY, 0)
+        secure(ctl, self._keys, server=True)
         port = ctl.bind_to_random_port(f"tcp://{host}")
         control = f"tcp://{host}:{port}"
         ipc_dir = _private_dir() if self.cluster is None else None
@@ -369,7 +374,7 @@ class PartitionedRuntime:
         listener = printer = timer = None
         try:
             specs = {n: s.spec for n, s in self.plan.streams.items()}
-            self._main = _Part(main_desc, context, self._token, specs=specs)
+            self._main = _Part(main_desc, context, self._token, specs=specs, keys=self._keys)
             self._launch(control, where)
             main_addresses = await self._main.bind(where)
             await self._await_ready()
@@ -461,7 +466,7 @@ class PartitionedRuntime:
             if self.cluster is not None:
                 assert desc.process is not None
                 handle = self.cluster.submit(
-                    dask_main, desc, control, self._token, pure=False, retries=0,
+                    dask_main, desc, control, self._token, self._keys, pure=False, retries=0,
                     key=f"daqflow-{name}-{self._token[:8]}", **desc.process.dask_options(),
                 )
             else:
