@@ -29,7 +29,6 @@ import mmap
 import os
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlparse
 
 from ..core.channel import upstream_failure
 from ..core.decorator import block
@@ -401,8 +400,7 @@ class HttpSendEnd(SendEnd):
     async def bind(self, where: str) -> str:
         """``where``: "tcp://HOST" or "ipc://..." (HTTP then binds 127.0.0.1)."""
         host = where[len("tcp://"):] if where.startswith("tcp://") else "127.0.0.1"
-        token = None if self._http.is_loopback(host) else self._token
-        self.server = self._http.PacketServer(host=host, port=0, token=token,
+        self.server = self._http.PacketServer(host=host, port=0, token=self._token,
                                               retention=self.link.capacity + 2)
         base = await self.server.start()
         self.feed = self.server.add_stream(self.link.id, window=self.link.capacity)
@@ -452,8 +450,7 @@ class HttpRecvEnd(RecvEnd):
         from . import http
 
         assert self.url is not None
-        host = urlparse(self.url).hostname or ""
-        token = None if http.is_loopback(host) else self._token
+        token = self._token  # (on loopback too: other local users cannot read or acknowledge)
         packets = http.http_packets(self.url, after=0, token=token, timeout=POLL_MS / 1000 * 10)
         pending: asyncio.Future[Any] | None = None
         try:
