@@ -553,6 +553,14 @@ class PartitionedRuntime:
             child.snapshot = unpack_report(message["report"], [])
         elif kind == "error":
             self._record_error(name, message.get("error"))
+        elif kind == "ready" and not child.done:  # Dask ran it again: its worker died
+            _send_json(self._ctl, {"type": "abort"}, ident=name.encode())
+            child.done = True
+            self._problem = self._problem or (
+                f"process {name!r} lost its Dask worker and was started again mid-run"
+            )
+            self._abort_peer(name)
+            self._failed()
         elif kind == "done":
             child.final = unpack_report(message["report"], buffers)
             child.done = True
