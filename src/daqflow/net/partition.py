@@ -146,14 +146,16 @@ def dask_main(desc: PartitionDesc, control: str, token: str, keys: dict[str, byt
     socket uses CURVE with ``keys``."""
     from distributed import get_worker
 
-    host = urlparse(get_worker().address).hostname or "127.0.0.1"
-    asyncio.run(run_partition(desc, control, f"tcp://{host}", token, watch_parent=False, keys=keys))
+    worker = get_worker().address
+    host = urlparse(worker).hostname or "127.0.0.1"
+    asyncio.run(run_partition(desc, control, f"tcp://{host}", token, watch_parent=False, keys=keys,
+                              worker=worker))
     return desc.name
 
 
 async def run_partition(
     desc: PartitionDesc, control: str, where: str, token: str, *, watch_parent: bool,
-    keys: dict[str, bytes] | None = None,
+    keys: dict[str, bytes] | None = None, worker: str | None = None,
 ) -> None:
     """Run one partition under the coordinator at ``control`` (see the module docstring)."""
     zmq = _zmq()
@@ -171,7 +173,8 @@ async def run_partition(
             await _send_json(ctl, {"type": "failed", "token": token, "message": _failure(desc, exc)})
             return
         addresses = await part.bind(where)
-        await _send_json(ctl, {"type": "ready", "token": token, "addresses": addresses})
+        await _send_json(ctl, {"type": "ready", "token": token, "addresses": addresses,
+                               "worker": worker})
         if not await ctl.poll(READY_TIMEOUT * 1000 * 2):
             return  # the coordinator is gone
         message = json.loads(await ctl.recv())
@@ -262,6 +265,7 @@ class _Child:
         self.name = name
         self.handle = handle  # a multiprocessing Process or a Dask future
         self.addresses: dict[str, str] | None = None
+        self.worker: str | None = None  # the Dask worker it runs on
         self.snapshot: Report | None = None
         self.final: Report | None = None
         self.error: dict[str, Any] | None = None
@@ -501,6 +505,7 @@ class PartitionedRuntime:
                     raise GraphError(message["message"])
                 if message["type"] == "ready":
                     self._children[name].addresses = message["addresses"]
+                    self._children[name].worker = message.get("worker")
                     waiting.discard(name)
                 continue
             for name in waiting:
@@ -585,10 +590,13 @@ class PartitionedRuntime:
                 self._check_children()
 
     def _check_children(self) -> None:
+        workers = set(self.cluster.scheduler_info().get("workers", {})) if self.cluster else set()
         for child in self._children.values():
             if child.done:
                 continue
             problem = child.exit_problem()
+            if problem is None and child.worker is not None and child.worker not in workers:
+                problem = f"process {child.name!r} lost its Dask worker {child.worker}"
             if problem is not None:
                 child.done = True
                 self._abort_peer(child.name)
