@@ -114,31 +114,30 @@ def test_tcp_links_admit_only_peers_holding_the_runs_keys():
     assert asyncio.run(main()) == list(range(10))
 
 
-def test_a_partition_whose_worker_dies_stops_the_run_with_an_error():
+def test_a_partition_whose_worker_dies_stops_the_run_with_an_error(client):
+    """(Last in this module: the nanny brings the killed worker back, under a new address.)"""
     import signal
     import threading
     import time
 
     from _partition_blocks import counter
 
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        victim = sorted(_worker_pids(client))[0]
-        pid = _worker_pids(client)[victim]
-        sink = df.collect(scale(counter(), 1.0, proc=df.Process("b", worker=victim)))
+    victim = sorted(_worker_pids(client))[0]
+    pid = _worker_pids(client)[victim]
+    sink = df.collect(scale(counter(), 1.0, proc=df.Process("b", worker=victim)))
 
-        def kill_soon():
-            time.sleep(1.0)
-            os.kill(pid, signal.SIGKILL)
+    def kill_soon():
+        time.sleep(1.0)
+        os.kill(pid, signal.SIGKILL)
 
-        killer = threading.Thread(target=kill_soon)
-        killer.start()
-        t0 = time.monotonic()
-        with pytest.raises(df.BlockError) as info:
-            df.run(sink, cluster=client)
-        killer.join()
-        assert "lost its Dask worker" in str(info.value) or "failed on its Dask worker" in str(info.value)
-        assert time.monotonic() - t0 < 30
-        data = np.concatenate([c.data for c in info.value.report.results["collect"]])
-        assert np.array_equal(data, np.arange(data.size))  # what arrived is whole and in order
+    killer = threading.Thread(target=kill_soon)
+    killer.start()
+    t0 = time.monotonic()
+    with pytest.raises(df.BlockError) as info:
+        df.run(sink, cluster=client)
+    killer.join()
+    assert "lost its Dask worker" in str(info.value) or "failed on its Dask worker" in str(info.value)
+    assert time.monotonic() - t0 < 30
+    data = np.concatenate([c.data for c in info.value.report.results["collect"]])
+    assert np.array_equal(data, np.arange(data.size))  # what arrived is whole and in order
+    client.wait_for_workers(2, timeout=60)
