@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _same import same
 
 import daqflow as df
 from daqflow.net import pmt, zmq_sink, zmq_source
@@ -102,18 +103,6 @@ def free_tcp() -> str:
 
 def address(kind: str, tmp_path: Path) -> str:
     return free_tcp() if kind == "tcp" else f"ipc://{tmp_path / 'gr.ipc'}"
-
-
-def same(a: object, b: object) -> bool:
-    """Equality that also compares numpy arrays (dtype and values) and nested containers."""
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype
-                and np.array_equal(a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, tuple | list) and isinstance(b, tuple | list):
-        return type(a) is type(b) and len(a) == len(b) and all(map(same, a, b))
-    return type(a) is type(b) and a == b
 
 
 def expected_tags(start: int, end: int, period: int) -> list[tuple[int, str, object, object]]:

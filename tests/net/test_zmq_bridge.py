@@ -21,6 +21,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 import zmq
+from _same import same
 
 import daqflow as df
 from daqflow.net import pmt, zmq_sink, zmq_source
@@ -47,17 +48,6 @@ GR_PMT = {
     "0a00000000030100010203": np.array([1, 2, 3], np.uint8),                 # u8vector
     "090702000162044000000000000000090702000161030000000106": {"b": 2.0, "a": 1},  # dict
 }
-
-
-def same(a: object, b: object) -> bool:
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype
-                and np.array_equal(a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, tuple | list) and isinstance(b, tuple | list):
-        return type(a) is type(b) and len(a) == len(b) and all(map(same, a, b))
-    return type(a) is type(b) and a == b
 
 
 def gr_message(data: np.ndarray, offset: int | None = None, tags: tuple = ()) -> bytes:

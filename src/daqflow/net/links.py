@@ -22,6 +22,7 @@ consumer's end long-polls it.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import json
@@ -77,7 +78,7 @@ class LinkError(RuntimeError):
     """A transport broke its promise (out of order, malformed) or its peer vanished."""
 
 
-class SendEnd:
+class SendEnd(abc.ABC):
     """Producer side of a link: ``bind()`` before the run, ``send`` items, ``finish``."""
 
     def __init__(self, link: Link):
@@ -90,21 +91,24 @@ class SendEnd:
         """The consumer's process died: stop waiting for it."""
         self.gone = True
 
+    @abc.abstractmethod
     async def bind(self, where: str) -> str:
-        raise NotImplementedError
+        """Listen at ``where`` ("ipc://DIR" or "tcp://HOST"); returns the address to connect to."""
 
+    @abc.abstractmethod
     async def send(self, item: Any) -> None:
-        raise NotImplementedError
+        """Pass one item on, waiting for credit (raises ReceiverGone once the consumer left)."""
 
+    @abc.abstractmethod
     async def finish(self, failure: tuple[str, BaseException] | None = None) -> None:
         """End of stream (``failure``: the block upstream whose error ended it)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def close(self) -> None:
-        raise NotImplementedError
+        """Release the sockets, servers and mappings."""
 
 
-class RecvEnd:
+class RecvEnd(abc.ABC):
     """Consumer side of a link: ``connect(address)``, then iterate over the items."""
 
     def __init__(self, link: Link):
@@ -117,14 +121,17 @@ class RecvEnd:
         """The producer's process died: end the stream here (the run reports why)."""
         self.aborted = True
 
+    @abc.abstractmethod
     async def connect(self, address: str) -> None:
-        raise NotImplementedError
+        """Connect to the producer's ``address`` (from its `SendEnd.bind`)."""
 
+    @abc.abstractmethod
     def items(self) -> AsyncIterator[Any]:
-        raise NotImplementedError
+        """The items, in order, until the producer's end of stream."""
 
+    @abc.abstractmethod
     async def close(self) -> None:
-        raise NotImplementedError
+        """Release the sockets, servers and mappings."""
 
 
 def _encode(link: Link, item: Any) -> tuple[dict[str, Any], Any]:

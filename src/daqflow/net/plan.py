@@ -78,7 +78,7 @@ def _part(node: Stream) -> str:
     return node.proc.name if node.proc is not None else MAIN
 
 
-def import_path(spec: BlockSpec, where: str) -> tuple[str, str]:
+def import_path(spec: BlockSpec) -> tuple[str, str]:
     """(module, qualname) of a block's function, checked to import back to it here."""
     fn = spec.fn
     module, qualname = getattr(fn, "__module__", None), getattr(fn, "__qualname__", "")
@@ -122,7 +122,7 @@ def spec_from(desc: NodeDesc) -> BlockSpec:
 
 
 def make_plan(
-    graph: Graph, *, transport: str | None, default: str = "shm", remote_main: bool = False
+    graph: Graph, *, transport: str | None, default: str = "shm"
 ) -> Plan:
     """Split ``graph`` by ``proc=``; check every block of a child partition can be imported
     there and its parameters can be sent (raises GraphError naming the block otherwise)."""
@@ -164,8 +164,7 @@ def make_plan(
             for port, upstream in zip(node.ports, node.inputs, strict=True):
                 link = link_of.get((names[upstream], names[node], port))
                 inputs.append((port, link.id if link else names[upstream]))
-            remote = part != MAIN or remote_main
-            nodes.append(_describe(node, names[node], tuple(inputs), part, remote=remote))
+            nodes.append(_describe(node, names[node], tuple(inputs), part, remote=part != MAIN))
         parts[part] = PartitionDesc(
             name=part,
             process=process,
@@ -180,7 +179,7 @@ def _describe(
     node: Stream, name: str, inputs: tuple[tuple[str, str], ...], part: str, remote: bool
 ) -> NodeDesc:
     spec = node.spec
-    module, qualname = import_path(spec, part) if remote else ("", "")
+    module, qualname = import_path(spec) if remote else ("", "")
     if remote:
         for key, value in node.params.items():
             try:
