@@ -17,11 +17,24 @@ import sys
 import pytest
 from hypothesis import settings
 
+import sound_server
+
 settings.register_profile("ci", derandomize=True, database=None)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 _status: list[int] = []
+
+
+@pytest.fixture(scope="session")
+def sound_card():
+    """A private PulseAudio daemon whose null sink ``daq`` is the default output and whose
+    monitor ``daq.monitor`` is the default input (`tests/sound_server.py`)."""
+    server, daemon = sound_server.start()
+    try:
+        yield server
+    finally:
+        sound_server.stop(server, daemon)
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -16,6 +16,10 @@ class BlockReport:
         blocked: time it waited on a full output FIFO (backpressure).
         starved: time it waited on empty input FIFOs.
         wall: time from the start of the run to the block's end.
+        lost: samples a real-time source marked lost in its own output before it reached a
+            FIFO (a device's overflow: ``meta["overflow"]`` of the chunks it yielded).
+        skipped: samples a real-time source dropped on purpose (``meta["skipped"]``, e.g. the
+            settling after a retune).
     """
 
     name: str
@@ -33,6 +37,8 @@ class BlockReport:
     realtime: bool = False
     error: str | None = None
     process: str | None = None
+    lost: int = 0
+    skipped: int = 0
 
     @property
     def samples_per_s(self) -> float:
@@ -100,8 +106,19 @@ class Report:
 
     @property
     def overflow(self) -> int:
-        """Samples real-time sources could not deliver (full FIFOs)."""
-        return sum(e.dropped_samples for e in self.edges if e.realtime)
+        """Samples real-time sources could not deliver: lost at the source (a device's
+        overflow) plus dropped on their full FIFOs."""
+        return self.source_lost + sum(e.dropped_samples for e in self.edges if e.realtime)
+
+    @property
+    def source_lost(self) -> int:
+        """Samples real-time sources marked lost before their FIFOs (device overflows)."""
+        return sum(b.lost for b in self.blocks.values() if b.realtime)
+
+    @property
+    def skipped(self) -> int:
+        """Samples real-time sources dropped on purpose (not losses)."""
+        return sum(b.skipped for b in self.blocks.values() if b.realtime)
 
     @property
     def dropped_items(self) -> int:
@@ -140,7 +157,12 @@ class Report:
             ))
         if len(fifo_rows) > 1:
             lines += ["", *_table(fifo_rows)]
-        lines += ["", f"overflow (real-time samples lost): {self.overflow}"]
+        overflow = f"overflow (real-time samples lost): {self.overflow}"
+        if self.source_lost:
+            overflow += f" ({self.source_lost} at the sources, {self.overflow - self.source_lost} on FIFOs)"
+        if self.skipped:
+            overflow += f"; skipped on purpose: {self.skipped}"
+        lines += ["", overflow]
         if self.results:
             lines.append("results: " + ", ".join(
                 f"{name}={_summary(value)}" for name, value in self.results.items()))

@@ -38,13 +38,15 @@ class _State:
     """Mutable counters of one block while it runs."""
 
     __slots__ = (
-        "busy", "error", "has_result", "items_out", "result", "samples_out", "started", "t_end",
-        "worker",
+        "busy", "error", "has_result", "items_out", "lost", "result", "samples_out", "skipped",
+        "started", "t_end", "worker",
     )
 
     def __init__(self) -> None:
         self.items_out = 0
         self.samples_out = 0
+        self.lost = 0  # samples a real-time source marked lost in its output (meta["overflow"])
+        self.skipped = 0  # ... and dropped on purpose (meta["skipped"])
         self.started = False  # its task has taken its first step
         self.busy = 0.0  # added to on the graph's loop only
         self.worker = _Busy()  # added to by the block's worker thread only
@@ -57,6 +59,12 @@ class _State:
         """One item (of so many samples) went out."""
         self.items_out += 1
         self.samples_out += item.samples if type(item) is Chunk else 1
+
+    def count_marks(self, item: Any) -> None:
+        """The gap marks a source put on ``item`` (samples lost or skipped before it)."""
+        if type(item) is Chunk and item.meta:
+            self.lost += int(item.meta.get("overflow", 0))
+            self.skipped += int(item.meta.get("skipped", 0))
 
 
 class _Busy:
@@ -456,7 +464,10 @@ class Runtime:
                     state.items_out += 1
                     state.samples_out += item.samples if type(item) is Chunk else 1
                 return
+            marks = node.kind == "source" and node.realtime
             async for item in agen:
+                if marks:
+                    state.count_marks(item)
                 await send(item)
                 state.count(item)
                 if pause:
@@ -606,6 +617,8 @@ class Runtime:
                 inline=inline,
                 realtime=node.realtime,
                 error=state.error,
+                lost=state.lost,
+                skipped=state.skipped,
             )
         edges = []
         for edge in self.graph.edges:

@@ -1,0 +1,93 @@
+"""`Handoff`: chunks from a device thread to the event loop, bounded, losses exact.
+
+A device driver (PortAudio's callback, a SoapySDR reader thread) must never wait for the
+graph: if the loop falls behind (a block that hogs it, a full FIFO downstream is handled by
+the runtime), the handoff is where samples pile up. It holds at most ``capacity`` chunks;
+a chunk that does not fit is dropped, its samples counted, and the next chunk that gets
+through carries them in ``meta["overflow"]`` (the same rule as a FIFO's), so the index jump
+in the stream always equals the mark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+
+from ..core import Chunk
+from ..core.chunk import mark_overflow
+
+
+class Handoff:
+    """A bounded queue of Chunks from one producer thread to one coroutine.
+
+    Args:
+        capacity: chunks held at most (>= 1).
+        loop: the consumer's event loop.
+    """
+
+    def __init__(self, capacity: int, loop: asyncio.AbstractEventLoop):
+        if capacity < 1:
+            raise ValueError(f"handoff capacity must be >= 1 chunk, got {capacity!r}")
+        self.capacity = capacity
+        self.dropped_chunks = 0
+        self.dropped_samples = 0
+        self._loop = loop
+        self._items: deque[Chunk] = deque()
+        self._lock = threading.Lock()
+        self._pending_lost = 0  # samples dropped here, not yet marked on a delivered chunk
+        self._waiter: asyncio.Future[None] | None = None
+        self._end: BaseException | bool = False
+
+    # -- producer thread -----------------------------------------------------------------
+    def offer(self, chunk: Chunk) -> bool:
+        """Queue ``chunk`` without waiting; a full handoff drops it (counted). True if queued."""
+        with self._lock:
+            if len(self._items) >= self.capacity:
+                self.dropped_chunks += 1
+                self.dropped_samples += chunk.samples
+                self._pending_lost += chunk.samples + int(chunk.meta.get("overflow", 0))
+                return False
+            if self._pending_lost:
+                chunk = mark_overflow(chunk, self._pending_lost)  # type: ignore[assignment]
+                self._pending_lost = 0
+            self._items.append(chunk)
+            waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            self._loop.call_soon_threadsafe(_wake, waiter)
+        return True
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """No more chunks: the consumer gets what is queued, then ``error`` (or the end)."""
+        with self._lock:
+            self._end = error if error is not None else True
+            waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            self._loop.call_soon_threadsafe(_wake, waiter)
+
+    # -- consumer coroutine --------------------------------------------------------------
+    async def get(self) -> Chunk | None:
+        """The next chunk, waiting for it; None at the end. Raises the producer's error."""
+        while True:
+            with self._lock:
+                if self._items:
+                    return self._items.popleft()
+                end = self._end
+                if end is False:
+                    waiter = self._waiter = self._loop.create_future()
+            if end is True:
+                return None
+            if isinstance(end, BaseException):
+                raise end
+            await waiter
+
+    @property
+    def lost_unmarked(self) -> int:
+        """Samples dropped after the last delivered chunk (no later chunk carried them)."""
+        with self._lock:
+            return self._pending_lost
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

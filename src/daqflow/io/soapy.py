@@ -1,0 +1,656 @@
+"""SDR radios through SoapySDR: `soapy_source` (RX), `soapy_sink` (TX), `soapy_devices`.
+
+Everything that touches the device runs in one reader (or writer) thread, so the event loop
+never waits on the radio: the reader fills chunk buffers with ``readStream`` (which releases
+the GIL) and hands finished Chunks to the loop through a bounded `Handoff`. Losses are
+counted and marked where they happen:
+
+- the device's overflow (``SOAPY_SDR_OVERFLOW``): with hardware time, the exact samples lost
+  (from the jump of ``timeNs``); without, the host clock's estimate (at least one sample),
+  and the next chunk carries ``meta["overflow_estimated"] = True``;
+- a loop too slow to take chunks: the handoff drops whole chunks, counted exactly;
+- a full FIFO downstream: the runtime's real-time rule (the source never waits).
+Every loss shows as an index jump equal to the next chunk's ``meta["overflow"]``.
+
+Retuning (``freq``/``gain`` given as a `daqflow.Param`) happens between chunks: the samples
+the device still held from the old setting are dropped on purpose (``meta["skipped"]``, not
+``overflow``), so the first chunk at the new setting starts exactly where it took effect, and
+the gap resets every block downstream (no average mixes two tunings).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import math
+import threading
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from types import MappingProxyType, ModuleType
+from typing import Any
+
+import numpy as np
+
+from ..core import Chunk, Stream, block
+from ..core.params import Follow, Param
+from ._system import soapysdr
+from .devices import DeviceInfo, format_rates
+from .handoff import Handoff
+
+READ_TIMEOUT_US = 100_000  # one readStream call; the reader checks for a stop between calls
+HANDOFF_CHUNKS = 16
+
+
+def _args_text(device: str | Mapping[str, str]) -> str:
+    if isinstance(device, str):
+        return device
+    return ",".join(f"{k}={v}" for k, v in device.items())
+
+
+def _identity(kwargs: Mapping[str, str]) -> str:
+    """The args that tell one device from another (what ``device=`` needs), as text."""
+    args = dict(kwargs)
+    keys = ("driver", "serial", "device_id", "addr", "label")
+    return _args_text({k: args[k] for k in keys if k in args} or args)
+
+
+def _kwargs(soapy: ModuleType, device: str | Mapping[str, str]) -> Any:
+    return device if isinstance(device, str) else soapy.SoapySDRKwargs(dict(device))
+
+
+def _ranges(ranges: Sequence[Any]) -> list[tuple[float, float]]:
+    return [(r.minimum(), r.maximum()) for r in ranges]
+
+
+def _in_ranges(value: float, ranges: list[tuple[float, float]], values: Sequence[float] = ()) -> bool:
+    tolerance = 1e-9 * max(abs(value), 1.0)
+    return any(lo - tolerance <= value <= hi + tolerance for lo, hi in ranges) or any(
+        abs(value - v) <= tolerance for v in values)
+
+
+def _ranges_text(ranges: list[tuple[float, float]], unit: str, scale: float = 1.0) -> str:
+    parts = [f"{lo / scale:g}" if lo == hi else f"{lo / scale:g}..{hi / scale:g}" for lo, hi in ranges]
+    return ", ".join(parts) + f" {unit}" if parts else "none"
+
+
+def _open(soapy: ModuleType, device: str | Mapping[str, str], what: str) -> Any:
+    """The opened device, or an error naming the args and listing what is attached."""
+    args = _args_text(device)
+    try:
+        return soapy.Device(_kwargs(soapy, device))
+    except (RuntimeError, ValueError) as exc:
+        found = [_identity(k) for k in soapy.Device.enumerate()]
+        modules = ", ".join(m.rsplit("/", 1)[-1] for m in soapy.listModules()) or "none"
+        listing = "; ".join(found) if found else "none"
+        raise RuntimeError(f"{what}: no SoapySDR device opens with {args!r} ({exc}); devices found: "
+                           f"{listing}; driver modules installed: {modules}") from None
+
+
+@dataclasses.dataclass
+class _Setting:
+    """One tunable setting (frequency or gain) of a channel, maybe a live Param."""
+
+    key: str  # meta key: "center_freq" or "gain"
+    follow: Follow
+
+    @property
+    def value(self) -> float | None:
+        return self.follow.value
+
+
+class _Radio:
+    """An opened SoapySDR device configured for streaming, checked against what it supports.
+    Used by one thread only."""
+
+    def __init__(self, soapy: ModuleType, device: str | Mapping[str, str], direction: int,
+                 rate: float, freq: Any, gain: Any, channels: Sequence[int],
+                 antenna: str | None, bandwidth: float | None, what: str):
+        self.soapy = soapy
+        self.args = _args_text(device)
+        self.what = what
+        self.direction = direction
+        self.dev = _open(soapy, device, what)
+        self.channels = tuple(channels)
+        self.stream: Any = None
+        try:
+            self._configure(rate, freq, gain, antenna, bandwidth)
+        except BaseException:
+            self.close()
+            raise
+
+    def _fail(self, message: str) -> ValueError:
+        return ValueError(f"{self.what} {self.args!r}: {message}")
+
+    def _configure(self, rate: float, freq: Any, gain: Any, antenna: str | None,
+                   bandwidth: float | None) -> None:
+        soapy, dev, d = self.soapy, self.dev, self.direction
+        side = "RX" if d == soapy.SOAPY_SDR_RX else "TX"
+        available = dev.getNumChannels(d)
+        bad = [c for c in self.channels if not 0 <= c < available]
+        if not self.channels or bad:
+            raise self._fail(f"channels {list(self.channels)} asked, the device has {available} "
+                             f"{side} channel(s) (0..{available - 1})" if available else
+                             f"channels {list(self.channels)} asked, the device has no {side} channel")
+        first = self.channels[0]
+        rates = list(dev.listSampleRates(d, first))
+        rate_ranges = _ranges(dev.getSampleRateRange(d, first))
+        if not _in_ranges(rate, rate_ranges, rates):
+            raise self._fail(f"sample rate {rate:g} Hz is not supported; it takes "
+                             f"{format_rates(rates, rate_ranges)}")
+        self.freq_ranges = _ranges(dev.getFrequencyRange(d, first))
+        self.gain_range = (dev.getGainRange(d, first).minimum(), dev.getGainRange(d, first).maximum())
+        for c in self.channels:
+            dev.setSampleRate(d, c, rate)
+        self.rate = float(dev.getSampleRate(d, first))
+        if antenna is not None:
+            names = list(dev.listAntennas(d, first))
+            if antenna not in names:
+                raise self._fail(f"antenna {antenna!r} is not one of {names}")
+            for c in self.channels:
+                dev.setAntenna(d, c, antenna)
+        if bandwidth is not None:
+            for c in self.channels:
+                dev.setBandwidth(d, c, float(bandwidth))
+        self.freq = _Setting("center_freq", Follow(freq))
+        self.gain = _Setting("gain", Follow(gain))
+        self.tune(self.freq.value)
+        self.set_gain(self.gain.value)
+        self.hardware_time = bool(dev.hasHardwareTime(""))
+        self.hw = f"{dev.getDriverKey()} {dev.getHardwareKey()}".strip()
+
+    def tune(self, freq: float | None) -> None:
+        if freq is None:
+            return
+        if not _in_ranges(float(freq), self.freq_ranges):
+            raise self._fail(f"frequency {float(freq):g} Hz is out of its range "
+                             f"{_ranges_text(self.freq_ranges, 'MHz', 1e6)}")
+        for c in self.channels:
+            self.dev.setFrequency(self.direction, c, float(freq))
+
+    def set_gain(self, gain: float | None) -> None:
+        dev, d = self.dev, self.direction
+        if gain is None:  # the device's automatic gain, if it has one
+            for c in self.channels:
+                if dev.hasGainMode(d, c):
+                    dev.setGainMode(d, c, True)
+            return
+        low, high = self.gain_range
+        if not low - 1e-9 <= float(gain) <= high + 1e-9:
+            raise self._fail(f"gain {float(gain):g} dB is out of its range {low:g}..{high:g} dB")
+        for c in self.channels:
+            if dev.hasGainMode(d, c):
+                dev.setGainMode(d, c, False)
+            dev.setGain(d, c, float(gain))
+
+    def setup_stream(self) -> int:
+        """Open and activate the CF32 stream; returns its MTU in samples."""
+        soapy = self.soapy
+        try:
+            self.stream = self.dev.setupStream(self.direction, soapy.SOAPY_SDR_CF32, list(self.channels))
+        except RuntimeError as exc:
+            raise self._fail(f"cannot set up a CF32 stream on channels {list(self.channels)}: {exc}"
+                             ) from None
+        status = self.dev.activateStream(self.stream)
+        if status != 0:
+            raise self._fail(f"activateStream failed: {soapy.errToStr(status)}")
+        return int(self.dev.getStreamMTU(self.stream))
+
+    def meta(self) -> Mapping[str, Any]:
+        meta: dict[str, Any] = {"device": self.args, "hw": self.hw}
+        if self.freq.value is not None:
+            meta["center_freq"] = float(self.freq.value)
+        if self.gain.value is not None:
+            meta["gain"] = float(self.gain.value)
+        return MappingProxyType(meta)
+
+    def close(self) -> None:
+        dev, stream = self.dev, self.stream
+        self.stream = None
+        if stream is not None:
+            dev.deactivateStream(stream)
+            dev.closeStream(stream)
+        dev.close()
+
+
+class LossClock:
+    """Turns what readStream says into sample counts: where each read's samples sit, and
+    how many were lost before them.
+
+    With hardware time, a read's ``timeNs`` against the time its first sample should have had
+    gives the exact loss. Without it, an overflow is estimated from the host clock: the
+    samples the clock produced since the last re-anchoring that were not delivered
+    (``estimated`` is then True; at least one sample, as the device said it lost some).
+    """
+
+    def __init__(self, rate: float, hardware_time: bool):
+        self.rate = rate
+        self.hardware_time = hardware_time
+        self.next_ns: int | None = None  # hardware time the next sample should have
+        self.anchor: tuple[float, int] | None = None  # (host seconds, stream index)
+
+    def on_samples(self, index: int, count: int, time_ns: int | None, now: float) -> int:
+        """``count`` samples arrived (stamped ``time_ns``, or None); returns samples lost just
+        before them (0 without hardware time: overflows are told by `on_overflow`)."""
+        lost = 0
+        if time_ns is not None and self.next_ns is not None:
+            lost = max(0, round((time_ns - self.next_ns) * self.rate / 1e9))
+        if time_ns is not None:
+            self.next_ns = time_ns + round(count * 1e9 / self.rate)
+        if self.anchor is None:
+            self.anchor = (now, index + lost + count)
+        return lost
+
+    def on_overflow(self, index: int, now: float) -> int:
+        """The device reported an overflow with ``index`` samples delivered so far; returns the
+        estimated samples lost (without hardware time), 0 with it (the next stamp tells)."""
+        if self.hardware_time and self.next_ns is not None:
+            return 0
+        estimate = 1
+        if self.anchor is not None:
+            t0, i0 = self.anchor
+            estimate = max(1, round((now - t0) * self.rate) - (index - i0))
+        self.anchor = None  # re-anchored at the next delivered read
+        return estimate
+
+    def time_of(self, index: int, time_ns: int | None) -> float:
+        return time_ns / 1e9 if time_ns is not None else index / self.rate
+
+
+class _ChunkBuilder:
+    """Fills one chunk's buffers and makes Chunks with true index, time and marks."""
+
+    def __init__(self, channels: int, size: int, rate: float):
+        self.channels, self.size, self.rate = channels, size, rate
+        self.index = 0  # stream index of the next sample
+        self.lost = 0  # samples lost before the next chunk (overflow)
+        self.estimated = False
+        self.skipped = 0  # samples dropped on purpose before the next chunk (retune)
+        self.params: dict[str, float] = {}
+        self._new()
+
+    def _new(self) -> None:
+        self.buffers = [np.empty(self.size, np.complex64) for _ in range(self.channels)]
+        self.pos = 0
+        self.start = self.index
+        self.time: float | None = None
+
+    def views(self) -> list[np.ndarray]:
+        return [b[self.pos:] for b in self.buffers]
+
+    @property
+    def space(self) -> int:
+        return self.size - self.pos
+
+    def take(self, meta: Mapping[str, Any]) -> Chunk | None:
+        """The filled part as a Chunk (None if empty); the next chunk starts fresh."""
+        if self.pos == 0:
+            return None
+        if self.channels == 1:
+            data = self.buffers[0][:self.pos]
+        else:
+            data = np.stack([b[:self.pos] for b in self.buffers], axis=1)
+        extra: dict[str, Any] = {}
+        if self.lost:
+            extra["overflow"] = self.lost
+            if self.estimated:
+                extra["overflow_estimated"] = True
+        if self.skipped:
+            extra["skipped"] = self.skipped
+        if self.params:
+            extra["params"] = dict(self.params)
+        chunk = Chunk(data, self.rate, self.start, self.time if self.time is not None
+                      else self.start / self.rate, {**meta, **extra} if extra else meta)
+        self.lost, self.estimated, self.skipped, self.params = 0, False, 0, {}
+        self._new()
+        return chunk
+
+    def gap(self, lost: int = 0, skipped: int = 0, estimated: bool = False) -> None:
+        """Samples missing before the next sample; call only at a chunk boundary."""
+        assert self.pos == 0
+        self.lost += lost
+        self.skipped += skipped
+        self.estimated |= estimated and lost > 0
+        self.index += lost + skipped
+        self.start = self.index
+
+
+class _Receiver:
+    """The reader thread of `soapy_source`: reads, accounts, retunes, hands chunks over."""
+
+    def __init__(self, config: Mapping[str, Any], handoff: Handoff):
+        self.config = config
+        self.handoff = handoff
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._main, name=f"soapy_source {config['args']}",
+                                       daemon=True)
+
+    def _main(self) -> None:
+        error: BaseException | None = None
+        try:
+            soapy = soapysdr()
+            c = self.config
+            radio = _Radio(soapy, c["device"], soapy.SOAPY_SDR_RX, c["rate"], c["freq"], c["gain"],
+                           c["channels"], c["antenna"], c["bandwidth"], "soapy_source")
+            try:
+                self._stream(soapy, radio)
+            finally:
+                radio.close()
+        except BaseException as exc:  # handed to the loop, raised there by the source
+            error = exc
+        self.handoff.finish(error)
+
+    def _stream(self, soapy: ModuleType, radio: _Radio) -> None:
+        c = self.config
+        mtu = radio.setup_stream()
+        size = c["chunk"] or _default_chunk(radio.rate, mtu)
+        builder = _ChunkBuilder(len(radio.channels), size, radio.rate)
+        clock = LossClock(radio.rate, radio.hardware_time)
+        meta = radio.meta()
+        timeout = c["timeout"]
+        last_data = time.monotonic()
+        started = False
+        while not self.stopping.is_set():
+            if builder.pos == 0 and (radio.freq.follow.poll() | radio.gain.follow.poll()):
+                meta = self._retune(soapy, radio, builder, clock)
+            result = radio.dev.readStream(radio.stream, builder.views(), builder.space,
+                                          timeoutUs=READ_TIMEOUT_US)
+            now = time.monotonic()
+            ret = result.ret
+            if ret > 0:
+                stamped = result.timeNs if result.flags & soapy.SOAPY_SDR_HAS_TIME else None
+                lost = clock.on_samples(builder.index, ret, stamped, now)
+                if lost:  # the device skipped ahead: close the chunk before the jump
+                    self._move_after_gap(builder, meta, ret, lost)
+                if builder.time is None and stamped is not None:
+                    builder.time = clock.time_of(builder.start, stamped) - builder.pos / radio.rate
+                builder.pos += ret
+                builder.index += ret
+                last_data, started = now, True
+                if builder.space == 0:
+                    self.handoff.offer(builder.take(meta))  # type: ignore[arg-type]
+            elif ret == soapy.SOAPY_SDR_TIMEOUT:
+                limit = timeout if started else max(timeout, 5.0)
+                if now - last_data > limit:
+                    raise TimeoutError(f"soapy_source {radio.args!r}: no samples for {limit:g} s "
+                                       "(readStream timed out): is the device still connected?")
+            elif ret == soapy.SOAPY_SDR_OVERFLOW:
+                estimate = clock.on_overflow(builder.index, now)
+                partial = builder.take(meta)
+                if partial is not None:
+                    self.handoff.offer(partial)
+                builder.gap(lost=estimate, estimated=True)
+            else:
+                raise RuntimeError(f"soapy_source {radio.args!r}: readStream failed: "
+                                   f"{soapy.errToStr(ret)} ({ret})")
+        partial = builder.take(meta)
+        if partial is not None:
+            self.handoff.offer(partial)
+
+    def _move_after_gap(self, builder: _ChunkBuilder, meta: Mapping[str, Any], count: int,
+                        lost: int) -> None:
+        """The read just made (``count`` samples at ``builder.pos``) follows ``lost`` missing
+        samples: deliver what came before, and start a new chunk with these samples."""
+        fresh = [b[builder.pos:builder.pos + count].copy() for b in builder.buffers]
+        done = builder.take(meta)
+        if done is not None:
+            self.handoff.offer(done)
+        builder.gap(lost=lost)
+        for buffer, samples in zip(builder.buffers, fresh, strict=True):
+            buffer[:count] = samples
+
+    def _retune(self, soapy: ModuleType, radio: _Radio, builder: _ChunkBuilder,
+                clock: LossClock) -> Mapping[str, Any]:
+        """Apply a changed frequency or gain, then drop what the device held from before."""
+        radio.tune(radio.freq.value)
+        radio.set_gain(radio.gain.value)
+        for setting in (radio.freq, radio.gain):
+            if setting.follow.live is not None:
+                builder.params[setting.follow.name] = setting.value  # type: ignore[assignment]
+        scratch = [np.empty(builder.size, np.complex64) for _ in radio.channels]
+        dropped = 0
+        if radio.hardware_time:  # drop the samples stamped before the command took effect
+            effective = radio.dev.getHardwareTime("")
+            while not self.stopping.is_set():
+                result = radio.dev.readStream(radio.stream, scratch, builder.size,
+                                              timeoutUs=READ_TIMEOUT_US)
+                if result.ret <= 0 or not result.flags & soapy.SOAPY_SDR_HAS_TIME:
+                    break
+                keep_from = math.ceil((effective - result.timeNs) * radio.rate / 1e9)
+                lost = clock.on_samples(builder.index + dropped, result.ret, result.timeNs,
+                                        time.monotonic())
+                dropped += lost
+                if keep_from < result.ret:
+                    keep_from = max(keep_from, 0)
+                    dropped += keep_from
+                    kept = result.ret - keep_from
+                    for buffer, samples in zip(builder.buffers, scratch, strict=True):
+                        buffer[:kept] = samples[keep_from:result.ret]
+                    builder.gap(skipped=dropped)
+                    builder.time = result.timeNs / 1e9 + keep_from / radio.rate
+                    builder.pos, builder.index = kept, builder.index + kept
+                    return radio.meta()
+                dropped += result.ret
+        else:  # drop what the device had buffered, and at least one read
+            while not self.stopping.is_set():
+                wait = 0 if dropped else READ_TIMEOUT_US
+                result = radio.dev.readStream(radio.stream, scratch, builder.size, timeoutUs=wait)
+                if result.ret <= 0:
+                    if dropped:
+                        break
+                    continue
+                dropped += result.ret
+        builder.gap(skipped=dropped)
+        return radio.meta()
+
+
+def _default_chunk(rate: float, mtu: int) -> int:
+    """About 20 ms of samples, a power of two, at least one MTU."""
+    target = 2 ** round(math.log2(max(rate * 0.02, 1.0)))
+    return int(min(max(target, 256, mtu), 1 << 20))
+
+
+@block(name="soapy_source", realtime=True)
+async def _soapy_source(config: Mapping[str, Any]) -> AsyncIterator[Chunk]:
+    handoff = Handoff(HANDOFF_CHUNKS, asyncio.get_running_loop())
+    receiver = _Receiver(config, handoff)
+    receiver.thread.start()
+    try:
+        while (chunk := await handoff.get()) is not None:
+            yield chunk
+    finally:
+        receiver.stopping.set()
+        await asyncio.to_thread(receiver.thread.join)
+
+
+def soapy_source(device: str | Mapping[str, str] = "driver=rtlsdr", rate: float = 2.4e6,
+                 freq: float | Param[float] | None = 100e6, gain: float | Param[float] | None = None,
+                 channels: Sequence[int] = (0,), antenna: str | None = None,
+                 bandwidth: float | None = None, chunk: int | None = None, *,
+                 timeout: float = 3.0, **options: Any) -> Stream:
+    """Receive from an SDR radio through SoapySDR: a real-time source of complex64 chunks.
+
+    Args:
+        device: SoapySDR device args, as a string ("driver=rtlsdr,serial=...") or a dict.
+        rate: sample rate in Hz (checked against what the device supports).
+        freq: centre frequency in Hz, or a float `daqflow.Param` to retune live
+            (None: leave the device's). Chunks carry it as ``meta["center_freq"]``.
+        gain: overall gain in dB, or a Param; None uses the device's automatic gain.
+        channels: RX channels; one gives chunks of shape (n,), several (n, channels).
+        antenna: antenna name (``daqflow devices`` lists them).
+        bandwidth: analog filter bandwidth in Hz (None: the driver's default).
+        chunk: samples per chunk (default about 20 ms of samples, a power of two).
+        timeout: seconds without samples before the source fails (the first samples may
+            take up to 5 s).
+        options: name=, buffer=, policy=.
+
+    Chunks carry ``meta``: ``center_freq``, ``gain``, ``device`` (the args) and ``hw`` (driver
+    and hardware keys). ``time`` is the device's timestamp (``timeNs``) when it has hardware
+    time, else ``index / rate``. After lost samples the next chunk has ``meta["overflow"]`` (and
+    ``overflow_estimated`` when the count is the host clock's estimate); after a retune,
+    ``meta["skipped"]`` counts the samples dropped on purpose and ``meta["params"]`` the new
+    values. A device that cannot be opened, an unsupported rate, frequency, gain, antenna or
+    channel, and a device that stops delivering raise errors naming the device args and
+    what it supports.
+    """
+    for name, value in (("rate", rate), ("bandwidth", bandwidth)):
+        if value is not None and not (isinstance(value, int | float) and value > 0):
+            raise ValueError(f"soapy_source: {name} must be > 0 Hz, got {value!r}")
+    if chunk is not None and (not isinstance(chunk, int) or chunk < 1):
+        raise ValueError(f"soapy_source: chunk must be an int >= 1 sample, got {chunk!r}")
+    channels = tuple(int(c) for c in channels)
+    if not channels:
+        raise ValueError("soapy_source: channels must name at least one channel")
+    soapysdr()  # a missing SoapySDR fails here, when the graph is described
+    config = MappingProxyType({
+        "device": device if isinstance(device, str) else dict(device), "args": _args_text(device),
+        "rate": float(rate), "freq": freq, "gain": gain, "channels": channels, "antenna": antenna,
+        "bandwidth": bandwidth, "chunk": chunk, "timeout": float(timeout),
+    })
+    return _soapy_source(config, **options)
+
+
+# -- TX ---------------------------------------------------------------------------------
+class _Transmitter:
+    """The device side of `soapy_sink`, run in its own thread (one device, one thread)."""
+
+    def __init__(self, config: Mapping[str, Any]):
+        self.config = config
+        self.radio: _Radio | None = None
+        self.underflows = 0
+        self.samples = 0
+
+    def open(self) -> None:
+        soapy = soapysdr()
+        c = self.config
+        self.radio = _Radio(soapy, c["device"], soapy.SOAPY_SDR_TX, c["rate"], c["freq"], c["gain"],
+                            (c["channel"],), c["antenna"], None, "soapy_sink")
+        self.radio.setup_stream()
+
+    def write(self, data: np.ndarray) -> None:
+        radio = self.radio
+        assert radio is not None
+        soapy = radio.soapy
+        if radio.freq.follow.poll():
+            radio.tune(radio.freq.value)
+        if radio.gain.follow.poll():
+            radio.set_gain(radio.gain.value)
+        samples = np.ascontiguousarray(data, np.complex64)
+        done = 0
+        while done < len(samples):
+            ret = radio.dev.writeStream(radio.stream, [samples[done:]], len(samples) - done,
+                                        timeoutUs=1_000_000).ret
+            if ret == soapy.SOAPY_SDR_UNDERFLOW:
+                self.underflows += 1
+                continue
+            if ret == soapy.SOAPY_SDR_TIMEOUT:
+                raise TimeoutError(f"soapy_sink {radio.args!r}: the device took no samples for 1 s")
+            if ret < 0:
+                raise RuntimeError(f"soapy_sink {radio.args!r}: writeStream failed: "
+                                   f"{soapy.errToStr(ret)} ({ret})")
+            done += ret
+        self.samples += done
+        self.poll_status()
+
+    def poll_status(self) -> None:
+        """Count the underflows the driver reports asynchronously (if it reports them)."""
+        radio = self.radio
+        assert radio is not None
+        soapy = radio.soapy
+        while True:
+            status = radio.dev.readStreamStatus(radio.stream, timeoutUs=0)
+            if status.ret == soapy.SOAPY_SDR_UNDERFLOW:
+                self.underflows += 1
+                continue
+            return
+
+    def close(self) -> dict[str, Any]:
+        if self.radio is not None:
+            self.radio.close()
+        return {"device": self.config["args"], "samples": self.samples, "underflows": self.underflows}
+
+
+@block(name="soapy_sink", accepts="complex")
+async def _soapy_sink(x: Stream, config: Mapping[str, Any]) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    transmitter = _Transmitter(config)
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="soapy_sink") as thread:
+        try:
+            await loop.run_in_executor(thread, transmitter.open)
+            async for chunk in x:  # type: ignore[attr-defined]
+                data = chunk.data if isinstance(chunk, Chunk) else np.asarray(chunk)
+                await loop.run_in_executor(thread, transmitter.write, data)
+        finally:
+            result = await loop.run_in_executor(thread, transmitter.close)
+    return result
+
+
+def soapy_sink(stream: Stream, device: str | Mapping[str, str] = "driver=hackrf", rate: float = 2e6,
+               freq: float | Param[float] | None = 100e6, gain: float | Param[float] | None = None,
+               channel: int = 0, antenna: str | None = None, **options: Any) -> Stream:
+    """Transmit a stream of complex samples through a SoapySDR radio (TX).
+
+    Args:
+        stream: complex chunks at ``rate`` (written as CF32).
+        device: SoapySDR device args (string or dict).
+        rate: sample rate in Hz.
+        freq: centre frequency in Hz, or a float Param (applied between chunks).
+        gain: TX gain in dB, or a Param; None leaves the device's.
+        channel: the TX channel.
+        antenna: antenna name.
+        options: name=, buffer=, policy=.
+
+    The sink's result: ``{"device": args, "samples": written, "underflows": n}``, where
+    ``underflows`` counts the times the device ran out of samples (writeStream's and the
+    driver's stream status reports).
+    """
+    if not (isinstance(rate, int | float) and rate > 0):
+        raise ValueError(f"soapy_sink: rate must be > 0 Hz, got {rate!r}")
+    soapysdr()
+    config = MappingProxyType({
+        "device": device if isinstance(device, str) else dict(device), "args": _args_text(device),
+        "rate": float(rate), "freq": freq, "gain": gain, "channel": int(channel), "antenna": antenna,
+    })
+    return _soapy_sink(stream, config, **options)
+
+
+# -- listing ----------------------------------------------------------------------------
+def soapy_devices() -> list[DeviceInfo]:
+    """Every SoapySDR device attached, with what it supports (opens each one briefly).
+
+    Raises:
+        ImportError: SoapySDR's Python module is missing (the message says what to install).
+    """
+    soapy = soapysdr()
+    found = []
+    for kwargs in soapy.Device.enumerate():
+        args = dict(kwargs)
+        text = _identity(args)
+        try:
+            dev = soapy.Device(kwargs)
+        except RuntimeError as exc:
+            found.append(DeviceInfo("soapy", text, f"{args.get('label', text)} (cannot open: {exc})",
+                                    0, 0, "unknown"))
+            continue
+        try:
+            found.append(_describe(soapy, dev, text, args.get("label", dev.getHardwareKey())))
+        finally:
+            dev.close()
+    return found
+
+
+def _describe(soapy: ModuleType, dev: Any, args: str, label: str) -> DeviceInfo:
+    rx = dev.getNumChannels(soapy.SOAPY_SDR_RX)
+    tx = dev.getNumChannels(soapy.SOAPY_SDR_TX)
+    d = soapy.SOAPY_SDR_RX if rx else soapy.SOAPY_SDR_TX
+    if not rx and not tx:
+        return DeviceInfo("soapy", args, label, 0, 0, "unknown")
+    rates = format_rates(list(dev.listSampleRates(d, 0)), _ranges(dev.getSampleRateRange(d, 0)))
+    freq = _ranges(dev.getFrequencyRange(d, 0))
+    gain = dev.getGainRange(d, 0)
+    gains = f"{gain.minimum():g}..{gain.maximum():g} dB"
+    if dev.hasGainMode(d, 0):
+        gains += " (automatic gain available)"
+    return DeviceInfo("soapy", args, str(label), rx, tx, rates,
+                      (min(lo for lo, _ in freq), max(hi for _, hi in freq)) if freq else None,
+                      gains, tuple(dev.listAntennas(d, 0)), bool(dev.hasHardwareTime("")))
