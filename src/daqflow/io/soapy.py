@@ -401,47 +401,65 @@ class _Receiver:
 
     def _retune(self, soapy: ModuleType, radio: _Radio, builder: _ChunkBuilder,
                 clock: LossClock) -> Mapping[str, Any]:
-        """Apply a changed frequency or gain, then drop what the device held from before."""
+        """Apply a changed frequency or gain, then drop (as skipped) what the device captured
+        before the new setting took effect: with hardware time, every sample stamped before
+        the device's time after the command plus ``settle``; without, what it had buffered
+        plus ``settle`` seconds of samples. The next chunk starts at the first sample kept."""
         radio.tune(radio.freq.value)
         radio.set_gain(radio.gain.value)
         for setting in (radio.freq, radio.gain):
             if setting.follow.live is not None:
                 builder.params[setting.follow.name] = setting.value  # type: ignore[assignment]
+        settle = max(1, round(self.config["settle"] * radio.rate))  # a gap, always
+        if radio.hardware_time:
+            effective_ns = radio.dev.getHardwareTime("") + round(settle * 1e9 / radio.rate)
+
+            def first_kept(index: int, time_ns: int | None) -> int:
+                if time_ns is None:  # an unstamped read: drop it, wait for a stamped one
+                    return builder.size
+                return math.ceil((effective_ns - time_ns) * radio.rate / 1e9)
+        else:
+            target = builder.index + self._drain(radio, builder.size) + settle
+
+            def first_kept(index: int, time_ns: int | None) -> int:
+                return target - index
+        skipped = lost = 0
         scratch = [np.empty(builder.size, np.complex64) for _ in radio.channels]
-        dropped = 0
-        if radio.hardware_time:  # drop the samples stamped before the command took effect
-            effective = radio.dev.getHardwareTime("")
-            while not self.stopping.is_set():
-                result = radio.dev.readStream(radio.stream, scratch, builder.size,
-                                              timeoutUs=READ_TIMEOUT_US)
-                if result.ret <= 0 or not result.flags & soapy.SOAPY_SDR_HAS_TIME:
-                    break
-                keep_from = math.ceil((effective - result.timeNs) * radio.rate / 1e9)
-                lost = clock.on_samples(builder.index + dropped, result.ret, result.timeNs,
-                                        time.monotonic())
-                dropped += lost
-                if keep_from < result.ret:
-                    keep_from = max(keep_from, 0)
-                    dropped += keep_from
-                    kept = result.ret - keep_from
-                    for buffer, samples in zip(builder.buffers, scratch, strict=True):
-                        buffer[:kept] = samples[keep_from:result.ret]
-                    builder.gap(skipped=dropped)
-                    builder.time = result.timeNs / 1e9 + keep_from / radio.rate
-                    builder.pos, builder.index = kept, builder.index + kept
-                    return radio.meta()
-                dropped += result.ret
-        else:  # drop what the device had buffered, and at least one read
-            while not self.stopping.is_set():
-                wait = 0 if dropped else READ_TIMEOUT_US
-                result = radio.dev.readStream(radio.stream, scratch, builder.size, timeoutUs=wait)
-                if result.ret <= 0:
-                    if dropped:
-                        break
-                    continue
-                dropped += result.ret
-        builder.gap(skipped=dropped)
+        deadline = time.monotonic() + self.config["timeout"]
+        while not self.stopping.is_set():
+            result = radio.dev.readStream(radio.stream, scratch, builder.size, timeoutUs=READ_TIMEOUT_US)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"soapy_source {radio.args!r}: no samples at the new setting for "
+                                   f"{self.config['timeout']:g} s after a retune")
+            if result.ret == soapy.SOAPY_SDR_OVERFLOW:
+                lost += clock.on_overflow(builder.index + lost + skipped, time.monotonic())
+                continue
+            if result.ret <= 0:
+                continue
+            stamped = result.timeNs if result.flags & soapy.SOAPY_SDR_HAS_TIME else None
+            lost += clock.on_samples(builder.index + lost + skipped, result.ret, stamped, time.monotonic())
+            index = builder.index + lost + skipped
+            keep = max(first_kept(index, stamped), 0)
+            if keep >= result.ret:
+                skipped += result.ret
+                continue
+            kept = result.ret - keep
+            for buffer, samples in zip(builder.buffers, scratch, strict=True):
+                buffer[:kept] = samples[keep:result.ret]
+            builder.gap(lost=lost, skipped=skipped + keep, estimated=not radio.hardware_time)
+            first_ns = None if stamped is None else stamped + round(keep * 1e9 / radio.rate)
+            builder.time = clock.time_of(builder.index, first_ns)
+            builder.pos, builder.index = kept, builder.index + kept
+            break
         return radio.meta()
+
+    def _drain(self, radio: _Radio, size: int) -> int:
+        """Read without waiting until the device holds nothing; returns the samples read."""
+        scratch = [np.empty(size, np.complex64) for _ in radio.channels]
+        drained = 0
+        while (ret := radio.dev.readStream(radio.stream, scratch, size, timeoutUs=0).ret) > 0:
+            drained += ret
+        return drained
 
 
 def _default_chunk(rate: float, mtu: int) -> int:
@@ -467,7 +485,7 @@ def soapy_source(device: str | Mapping[str, str] = "driver=rtlsdr", rate: float 
                  freq: float | Param[float] | None = 100e6, gain: float | Param[float] | None = None,
                  channels: Sequence[int] = (0,), antenna: str | None = None,
                  bandwidth: float | None = None, chunk: int | None = None, *,
-                 timeout: float = 3.0, **options: Any) -> Stream:
+                 timeout: float = 3.0, settle: float = 0.002, **options: Any) -> Stream:
     """Receive from an SDR radio through SoapySDR: a real-time source of complex64 chunks.
 
     Args:
@@ -482,6 +500,8 @@ def soapy_source(device: str | Mapping[str, str] = "driver=rtlsdr", rate: float 
         chunk: samples per chunk (default about 20 ms of samples, a power of two).
         timeout: seconds without samples before the source fails (the first samples may
             take up to 5 s).
+        settle: seconds a retune takes to settle; what the device captured before the new
+            setting plus ``settle`` is dropped as ``meta["skipped"]``.
         options: name=, buffer=, policy=.
 
     Chunks carry ``meta``: ``center_freq``, ``gain``, ``device`` (the args) and ``hw`` (driver
@@ -505,7 +525,7 @@ def soapy_source(device: str | Mapping[str, str] = "driver=rtlsdr", rate: float 
     config = MappingProxyType({
         "device": device if isinstance(device, str) else dict(device), "args": _args_text(device),
         "rate": float(rate), "freq": freq, "gain": gain, "channels": channels, "antenna": antenna,
-        "bandwidth": bandwidth, "chunk": chunk, "timeout": float(timeout),
+        "bandwidth": bandwidth, "chunk": chunk, "timeout": float(timeout), "settle": float(settle),
     })
     return _soapy_source(config, **options)
 
