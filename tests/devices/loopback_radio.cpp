@@ -4,9 +4,10 @@
 // (SoapySDR.loadModule, or SOAPY_SDR_PLUGIN_PATH) and daqflow's soapy_source/soapy_sink talk
 // to it through the same API as to any radio. Open it with "driver=loopback".
 //
-// RX: a clock at the sample rate captures one sample per tick from activateStream on. Each
-// sample says where it comes from: its real part is its index modulo 2^24, its imaginary
-// part the centre frequency in MHz in effect when it was captured. The radio holds
+// RX (two channels): a clock at the sample rate captures one sample per tick from
+// activateStream on. Each sample says where it comes from: its real part is its index modulo
+// 2^24, its imaginary part the centre frequency in MHz in effect when it was captured, plus
+// 1000 times the channel number. The radio holds
 // `buffer` samples (device arg, default 65536); a reader further behind than that loses
 // what the radio held: readStream returns SOAPY_SDR_OVERFLOW once, and the next read's
 // timestamp (index * 1e9 / rate ns) shows the jump. setFrequency takes effect `latency`
@@ -49,7 +50,7 @@ class LoopbackRadio : public SoapySDR::Device {
 
     std::string getDriverKey() const override { return "loopback"; }
     std::string getHardwareKey() const override { return "daqflow-test-loopback"; }
-    size_t getNumChannels(const int) const override { return 1; }
+    size_t getNumChannels(const int dir) const override { return dir == SOAPY_SDR_RX ? 2 : 1; }
     bool getFullDuplex(const int, const size_t) const override { return true; }
     std::vector<std::string> getStreamFormats(const int, const size_t) const override {
         return {SOAPY_SDR_CF32};
@@ -96,8 +97,10 @@ class LoopbackRadio : public SoapySDR::Device {
     SoapySDR::Stream *setupStream(const int dir, const std::string &format, const std::vector<size_t> &channels,
                                   const SoapySDR::Kwargs &) override {
         if (format != SOAPY_SDR_CF32) throw std::runtime_error("loopback: only CF32");
-        if (channels.size() > 1 || (!channels.empty() && channels[0] != 0))
-            throw std::runtime_error("loopback: one channel, 0");
+        for (size_t c : channels) {
+            if (c >= getNumChannels(dir)) throw std::runtime_error("loopback: no such channel");
+        }
+        if (dir == SOAPY_SDR_RX) rx_channels_ = channels.empty() ? std::vector<size_t>{0} : channels;
         return reinterpret_cast<SoapySDR::Stream *>(static_cast<intptr_t>(dir + 1));
     }
     void closeStream(SoapySDR::Stream *) override {}
@@ -135,11 +138,14 @@ class LoopbackRadio : public SoapySDR::Device {
             }
             if (held >= want || (held > 0 && Clock::now() >= deadline)) {
                 const int64_t n = std::min(held, want);
-                auto *out = static_cast<std::complex<float> *>(buffs[0]);
-                for (int64_t k = 0; k < n; k++) {
-                    const int64_t index = rx_next_ + k;
-                    out[k] = std::complex<float>(static_cast<float>(index % (1 << 24)),
-                                                 static_cast<float>(freq_at(index) / 1e6));
+                for (size_t b = 0; b < rx_channels_.size(); b++) {
+                    auto *out = static_cast<std::complex<float> *>(buffs[b]);
+                    const double offset = 1000.0 * static_cast<double>(rx_channels_[b]);
+                    for (int64_t k = 0; k < n; k++) {
+                        const int64_t index = rx_next_ + k;
+                        out[k] = std::complex<float>(static_cast<float>(index % (1 << 24)),
+                                                     static_cast<float>(freq_at(index) / 1e6 + offset));
+                    }
                 }
                 flags = SOAPY_SDR_HAS_TIME;
                 timeNs = static_cast<long long>(rx_next_ * 1e9 / rate_[SOAPY_SDR_RX]);
@@ -221,6 +227,7 @@ class LoopbackRadio : public SoapySDR::Device {
     double freq_[2] = {100e6, 100e6};
     double gain_[2] = {0, 0};
     std::vector<std::pair<int64_t, double>> changes_;  // (first sample index, RX frequency)
+    std::vector<size_t> rx_channels_{0};
     bool rx_active_ = false;
     Clock::time_point rx_t0_;
     int64_t rx_next_ = 0;

@@ -102,3 +102,16 @@ def test_soapy_sink_counts_underflows(loopback_radio, slowdown, underflows):
     assert (result["underflows"] > 0) is underflows, result
     if underflows:
         assert result["underflows"] >= 30  # nearly every chunk came too late
+
+
+def test_two_channels_give_chunks_of_shape_n_by_2(loopback_radio):
+    radio = io.soapy_source(loopback_radio, rate=RATE, freq=200e6, channels=(1, 0), chunk=5000)
+    chunks = df.run(df.collect(radio, name="both"), duration=0.5).results["both"]
+    assert len(chunks) > 10 and gaps(chunks) == []
+    for c in chunks:
+        assert c.data.shape == (5000, 2) and c.data.dtype == np.complex64
+        expected_index = np.arange(c.index, c.end_index) % (1 << 24)
+        assert np.array_equal(c.data[:, 0].real, expected_index)
+        assert np.array_equal(c.data[:, 1].real, expected_index)
+        assert np.all(c.data[:, 0].imag == np.float32(1200.0))  # channel 1 first, as asked
+        assert np.all(c.data[:, 1].imag == np.float32(200.0))
