@@ -30,7 +30,8 @@ def test_demo_runs_and_prints_report(tmp_path):
     assert info.returncode == 0 and "SigMF" in info.stdout and "complete     yes" in info.stdout
 
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["graph"], ["record"], ["inspect"]])
+@pytest.mark.parametrize("command", [[], ["demo"], ["graph"], ["record"], ["inspect"],
+                                     ["devices"]])
 def test_help_on_every_command(command):
     out = run_cli(*command, "--help")
     assert out.returncode == 0

@@ -22,7 +22,9 @@ def test_subpackage_names():
     assert set(daqflow.io.__all__) == {
         "RecordingInfo", "Walker", "file_source", "hdf5_source", "hdf5_writer", "inspect_recording",
         "npy_writer", "plot_recording", "sigmf_source", "sigmf_writer", "simulated_adc",
-        "tiff_source", "tiff_writer", "walker",
+        "tiff_source", "tiff_writer", "walker", "wav_source", "wav_writer",
+        "DeviceInfo", "audio_devices", "audio_sink", "audio_source", "soapy_devices", "soapy_sink",
+        "soapy_source",
     }
     assert set(daqflow.testing.__all__) == {"run_block", "chunks"}
 
@@ -43,7 +45,7 @@ def test_dsp_names():
     blocks = {
         "average", "calibrate", "decimate", "demod_am", "demod_fm", "fft", "fir", "fir_decimate",
         "head", "iir", "magnitude2", "mix", "moving_average", "rechunk", "resample", "skip",
-        "spectrum", "throttle", "to_db", "trigger", "waterfall",
+        "spectrum", "throttle", "to_db", "trigger", "waterfall", "agc", "deemphasis", "squelch",
     }
     helpers = {"bandpass", "highpass", "lowpass", "resample_taps", "find_peaks", "Taps"}
     kernels = {"FftState", "FirState", "FrameAverager", "IirState", "MovingAverageState",
@@ -67,7 +69,8 @@ def test_core_imports_no_optional_dependency():
         "import sys, daqflow, daqflow.io, daqflow.dsp, daqflow.instruments, daqflow.testing, "
         "daqflow.net; "
         "bad = {'h5py','sigmf','PySide6','qasync','pyqtgraph','aiohttp','zmq','pyvisa','dask',"
-        "'matplotlib','rich'} & set(sys.modules); print(sorted(bad))"
+        "'matplotlib','rich','sounddevice','soundfile','SoapySDR','_SoapySDR'} & set(sys.modules); "
+        "print(sorted(bad))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

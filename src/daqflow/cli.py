@@ -1,4 +1,4 @@
-"""The ``daqflow`` command: ``demo``, ``record``, ``inspect``, ``graph``, ``top``
+"""The ``daqflow`` command: ``demo``, ``record``, ``devices``, ``inspect``, ``graph``, ``top``
 (``daqflow COMMAND --help``)."""
 
 from __future__ import annotations
@@ -22,6 +22,14 @@ EXIT_INTERRUPTED = 130
 def _demo(args: argparse.Namespace) -> int:
     from . import demo
 
+    if args.fm is not None:
+        return _demo_fm(args)
+    if args.rate is None:
+        args.rate = 2e6
+    if args.output is None:
+        args.output = "daqflow-demo.sigmf-meta"
+    if args.device is not None or args.gain is not None:
+        raise ValueError("--device and --gain go with --fm FREQ_HZ (the FM receiver)")
     if args.instruments:
         from . import demo_instruments
 
@@ -43,6 +51,28 @@ def _demo(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if report.stopped_by == "interrupt" else 0
 
 
+def _demo_fm(args: argparse.Namespace) -> int:
+    from . import demo_fm
+
+    if args.instruments or args.gui:
+        raise ValueError("--fm runs alone: not with --instruments or --gui")
+    if args.rate is None:
+        args.rate = 2.4e6
+    if args.duration is None and args.device is None:
+        args.duration = 3.0  # the simulated station: a short demo, like the plain one
+    sinks = demo_fm.build(args.fm, device=args.device, rate=args.rate, gain=args.gain,
+                          output=args.output, chunk=args.chunk, seed=args.seed)
+    source = f"the radio {args.device!r}" if args.device else "a simulated station (1 kHz tone)"
+    target = args.output or "the sound card"
+    how_long = f"for {args.duration:g} s" if args.duration is not None else "until Ctrl-C"
+    print(f"daqflow demo --fm: {args.fm / 1e6:.4f} MHz from {source} at {args.rate / 1e6:g} MS/s "
+          f"to {target} {how_long} (Ctrl-C stops)", file=sys.stderr, flush=True)
+    report = run(*sinks, duration=args.duration, progress=args.progress)
+    print(report)
+    print(demo_fm.summary(dict(report.results), args.fm))
+    return EXIT_INTERRUPTED if report.stopped_by == "interrupt" else 0
+
+
 def _writer_for(path: str) -> tuple[str, object]:
     from . import io
 
@@ -61,20 +91,59 @@ def _record(args: argparse.Namespace) -> int:
     from . import dsp, io
 
     kind, writer = _writer_for(args.output)
-    tones = [(float(f), float(a)) for f, a in (t.split(":") for t in args.tone)] or None
-    source = io.simulated_adc(args.rate, chunk=args.chunk, tones=tones, noise=args.noise,
-                              dtype=args.dtype, realtime=not args.fast, seed=args.seed,
-                              center_freq=args.center_freq)
+    if args.device is not None:
+        if args.tone or args.fast or args.center_freq is not None:
+            raise ValueError("--tone, --fast and --center-freq are for the simulated ADC; with "
+                             "--device the radio is tuned with --freq HZ")
+        if args.freq is None:
+            raise ValueError(f"--device {args.device!r} needs --freq HZ (the centre frequency)")
+        source = io.soapy_source(device=args.device, rate=args.rate, freq=args.freq, gain=args.gain,
+                                 antenna=args.antenna, chunk=args.chunk)
+        origin = f"the device {args.device!r} at {args.freq / 1e6:g} MHz"
+    else:
+        if args.gain is not None or args.antenna is not None:
+            raise ValueError("--gain and --antenna go with --device ARGS (a SoapySDR radio)")
+        tones = [(float(f), float(a)) for f, a in (t.split(":") for t in args.tone)] or None
+        center = args.center_freq if args.center_freq is not None else args.freq
+        chunk = 8192 if args.chunk is None else args.chunk
+        source = io.simulated_adc(args.rate, chunk=chunk, tones=tones, noise=args.noise,
+                                  dtype=args.dtype, realtime=not args.fast, seed=args.seed,
+                                  center_freq=center)
+        origin = "the simulated ADC"
     if args.samples is not None:
         source = dsp.head(source, args.samples)
-    sink = writer(source, args.output, name="recording")  # type: ignore[operator]
-    print(f"daqflow record: {kind} from the simulated ADC at {args.rate:g} Hz into {args.output} "
+    if kind == "SigMF":  # says which device made it (core:description)
+        gain = "" if args.gain is None else f", gain {args.gain:g} dB"
+        sink = writer(source, args.output, name="recording",  # type: ignore[operator]
+                      description=f"daqflow record: {origin} at {args.rate:g} Hz{gain}")
+    else:
+        sink = writer(source, args.output, name="recording")  # type: ignore[operator]
+    print(f"daqflow record: {kind} from {origin} at {args.rate:g} Hz into {args.output} "
           "(Ctrl-C stops)", file=sys.stderr, flush=True)
     report = run(sink, duration=args.duration, progress=args.progress)
     print(report)
     result = report.results["recording"]
     print("recorded:", ", ".join(f"{k}={v}" for k, v in result.items() if k != "paths"))
     return EXIT_INTERRUPTED if report.stopped_by == "interrupt" else 0
+
+
+def _devices(args: argparse.Namespace) -> int:
+    """SoapySDR radios, then sound cards; a missing library is one line, and the other list
+    still prints."""
+    from . import io
+
+    for title, lister in (("SoapySDR devices", io.soapy_devices), ("audio devices", io.audio_devices)):
+        print(f"{title}:")
+        try:
+            found = lister()
+        except ImportError as exc:
+            print(f"  (not available: {exc})")
+            continue
+        if not found:
+            print("  none found")
+        for info in found:
+            print("  " + str(info).replace("\n", "\n  "))
+    return 0
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -86,8 +155,8 @@ def _inspect(args: argparse.Namespace) -> int:
         print(f"daqflow inspect: {exc}", file=sys.stderr)
         return 1
     print(info)
-    for position, lost in info.gaps[:20]:
-        print(f"  gap at sample {position}: {lost} samples lost")
+    for gap in info.gaps[:20]:
+        print(f"  gap at sample {gap.position}: {gap.describe()}")
     if len(info.gaps) > 20:
         print(f"  ... {len(info.gaps) - 20} more gaps")
     if args.plot:
@@ -172,16 +241,21 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = commands.add_parser(
         "demo", help="run the demo graph on a simulated ADC and print the report",
-        description="Simulated ADC -> spectrum -> averaging and power meter; prints the report.",
+        description="Simulated ADC -> spectrum -> averaging and power meter; prints the report. "
+                    "With --fm FREQ_HZ: an FM broadcast receiver to the sound card (or --output "
+                    "x.wav), from the radio --device ARGS or, without it, a simulated station.",
     )
     demo.add_argument("--duration", type=float, default=None,
-                      help="seconds to run (default 3; with --gui: until the window is closed)")
-    demo.add_argument("--rate", type=float, default=2e6, help="ADC sample rate in Hz (default 2e6)")
+                      help="seconds to run (default 3; with --gui: until the window is closed; "
+                           "with --fm --device: until Ctrl-C)")
+    demo.add_argument("--rate", type=float, default=None,
+                      help="ADC sample rate in Hz (default 2e6; with --fm 2.4e6)")
     demo.add_argument("--chunk", type=int, default=8192, help="samples per chunk (default 8192)")
     demo.add_argument("--seed", type=int, default=1, help="noise seed (default 1)")
     demo.add_argument("--progress", action="store_true", help="print a status line every second")
-    demo.add_argument("--output", default="daqflow-demo.sigmf-meta",
-                      help="SigMF recording of the tuned band (default daqflow-demo.sigmf-meta)")
+    demo.add_argument("--output", default=None,
+                      help="SigMF recording of the tuned band (default daqflow-demo.sigmf-meta); "
+                           "with --fm: a .wav file for the audio instead of the sound card")
     demo.add_argument("--no-record", action="store_true", help="do not write the recording")
     demo.add_argument("--instruments", action="store_true",
                       help="the simulated instruments instead: concurrent acquisitions, then SCPI "
@@ -189,17 +263,35 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--gui", action="store_true",
                       help="live spectrum, waterfall and time trace in a window, with a slider for "
                            "the mixer frequency (needs the 'gui' extra)")
+    demo.add_argument("--fm", type=float, default=None, metavar="FREQ_HZ",
+                      help="FM broadcast receiver tuned to FREQ_HZ (e.g. 99.5e6): audio to the sound "
+                           "card, or to --output x.wav")
+    demo.add_argument("--device", default=None, metavar="ARGS",
+                      help="with --fm: SoapySDR args of the radio (e.g. driver=rtlsdr; see daqflow "
+                           "devices); without it a simulated station (no hardware)")
+    demo.add_argument("--gain", type=float, default=None,
+                      help="with --fm --device: radio gain in dB (default: automatic)")
     demo.set_defaults(func=_demo)
     record = commands.add_parser(
-        "record", help="record the simulated ADC into SigMF, HDF5 or .npy",
-        description="Record the simulated ADC (real time unless --fast) into OUTPUT; the format "
-                    "comes from the extension (.sigmf-meta, .h5, .npy). Ctrl-C stops in order.",
+        "record", help="record a radio or the simulated ADC into SigMF, HDF5 or .npy",
+        description="Record a SoapySDR radio (--device ARGS --freq HZ) or the simulated ADC (real "
+                    "time unless --fast) into OUTPUT; the format comes from the extension "
+                    "(.sigmf-meta, .h5, .npy). Ctrl-C stops in order.",
     )
     record.add_argument("output", metavar="OUTPUT", help="file to write")
     record.add_argument("--rate", type=float, default=2e6, help="sample rate in Hz (default 2e6)")
     record.add_argument("--duration", type=float, default=None, help="seconds (default: until Ctrl-C)")
     record.add_argument("--samples", type=int, default=None, help="stop after this many samples")
-    record.add_argument("--chunk", type=int, default=8192, help="samples per chunk (default 8192)")
+    record.add_argument("--chunk", type=int, default=None,
+                        help="samples per chunk (default 8192; from a device about 20 ms)")
+    record.add_argument("--device", default=None, metavar="ARGS",
+                        help="SoapySDR args of the radio to record (e.g. driver=rtlsdr; see daqflow "
+                             "devices); default: the simulated ADC")
+    record.add_argument("--freq", type=float, default=None,
+                        help="centre frequency in Hz (needed with --device; else as --center-freq)")
+    record.add_argument("--gain", type=float, default=None,
+                        help="radio gain in dB (default: automatic)")
+    record.add_argument("--antenna", default=None, help="radio antenna (daqflow devices lists them)")
     record.add_argument("--tone", action="append", default=[], metavar="HZ:AMPLITUDE",
                         help="a tone (repeatable; default one at rate/8)")
     record.add_argument("--noise", type=float, default=0.01, help="noise std deviation (default 0.01)")
@@ -209,6 +301,12 @@ def parser() -> argparse.ArgumentParser:
     record.add_argument("--fast", action="store_true", help="as fast as possible, not in real time")
     record.add_argument("--progress", action="store_true", help="print a status line every second")
     record.set_defaults(func=_record)
+    devices = commands.add_parser(
+        "devices", help="list SoapySDR radios and sound cards with what they support",
+        description="List SoapySDR devices and PortAudio sound cards: the args to pass as "
+                    "--device, sample rates, frequency range, gains, channels, antennas.",
+    )
+    devices.set_defaults(func=_devices)
     inspect = commands.add_parser(
         "inspect", help="say what a recording holds (and plot it)",
         description="Format, dtype, rate, samples, duration and gaps of a SigMF, HDF5, .npy or raw file.",
@@ -254,7 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GraphError as exc:
         print(f"daqflow {args.command}: graph error: {exc}", file=sys.stderr)
         return 2
-    except (OSError, ValueError) as exc:  # bad paths and parameters, found before running
+    except (OSError, ValueError, ImportError) as exc:  # bad paths and parameters, missing
+        # libraries (SoapySDR, PortAudio: the message says what to install), found before running
         print(f"daqflow {args.command}: {exc}", file=sys.stderr)
         return 2
     except BlockError as exc:  # a block failed while running: the graph stopped in order

@@ -108,12 +108,15 @@ def gap_plans(draw: st.DrawFn, min_before: int = 1, min_after: int = 1, longest:
     return Plan(draw(st.integers(0, 2**16)), int(cuts[-1]), index, tuple(int(c) for c in cuts[:-1]), lost)
 
 
-def drop_chunk(items: list[Chunk], k: int) -> tuple[list[Chunk], int, int]:
+def drop_chunk(items: list[Chunk], k: int, mark: str = "overflow") -> tuple[list[Chunk], int, int]:
     """Lose chunk ``k`` as the runtime does: it is gone and the next one carries
-    ``meta["overflow"]`` = its samples. Returns (items, start, end) of the lost samples."""
+    ``meta["overflow"]`` = its samples (``mark="skipped"``: dropped on purpose, as a squelch
+    does: ``meta["skipped"]``). Returns (items, start, end) of the missing samples."""
     assert 0 < k < len(items) - 1
     lost = items[k]
-    out = [*items[:k], mark_overflow(items[k + 1], lost.samples), *items[k + 2:]]
+    after = (mark_overflow(items[k + 1], lost.samples) if mark == "overflow"
+             else items[k + 1].with_meta(**{mark: lost.samples}))
+    out = [*items[:k], after, *items[k + 2:]]
     return out, lost.index, lost.end_index
 
 
@@ -188,20 +191,23 @@ def check_against(outputs: Sequence[Chunk], ref: Callable, x: np.ndarray, index:
     assert_close(got, want, rtol, scale)
 
 
-def check_overflow_marks(outputs: Sequence[Chunk]) -> list[int]:
-    """meta["overflow"] of every output chunk is the jump of its index over the previous
-    output's end (absent when there is none); returns the jumps found."""
+def check_overflow_marks(outputs: Sequence[Chunk], mark: str = "overflow") -> list[int]:
+    """meta["overflow"] (or ``mark``) of every output chunk is the jump of its index over the
+    previous output's end (absent when there is none), and no other gap mark is set; returns
+    the jumps found."""
     jumps = []
+    other = "skipped" if mark == "overflow" else "overflow"
     for a, b in pairwise(outputs):
         jump = b.index - a.end_index
         assert jump >= 0, (a, b)
+        assert other not in b.meta, (a, b)
         if jump:
             jumps.append(jump)
-            assert b.meta.get("overflow") == jump, (a, b)
+            assert b.meta.get(mark) == jump, (a, b)
         else:
-            assert "overflow" not in b.meta, (a, b)
+            assert mark not in b.meta, (a, b)
     if outputs:
-        assert "overflow" not in outputs[0].meta
+        assert "overflow" not in outputs[0].meta and "skipped" not in outputs[0].meta
     return jumps
 
 
@@ -252,18 +258,19 @@ def check_stream(factory: Callable, ref: Callable, x: np.ndarray, plan: Plan, *,
 
 
 def check_gap(factory: Callable, ref: Callable, x: np.ndarray, plan: Plan, *, rtol: float,
-              per_output: float = 1.0, rate: float = RATE, scale: float | None = None) -> list[Chunk]:
-    """Lose chunk ``plan.lost`` (the next one marked overflow=its samples, as the runtime does)
-    and check: the outputs are the reference run on the samples before the gap, then on the
-    samples after it as a new stream starting at its own index (state reset, absolute grid
-    kept, nothing filtered across); the first output after the jump carries
-    ``meta["overflow"]`` = the output samples missing."""
-    items, a, b = drop_chunk(split(x, plan.cuts, rate, plan.index), plan.lost)
+              per_output: float = 1.0, rate: float = RATE, scale: float | None = None,
+              mark: str = "overflow") -> list[Chunk]:
+    """Lose chunk ``plan.lost`` (the next one marked overflow=its samples, as the runtime does;
+    ``mark="skipped"``: dropped on purpose) and check: the outputs are the reference run on the
+    samples before the gap, then on the samples after it as a new stream starting at its own
+    index (state reset, absolute grid kept, nothing filtered across); the first output after
+    the jump carries ``meta[mark]`` = the output samples missing."""
+    items, a, b = drop_chunk(split(x, plan.cuts, rate, plan.index), plan.lost, mark)
     a, b = a - plan.index, b - plan.index
     out = run(factory, items)
     check_against(out, ref, x, plan.index, rtol, segments=((0, a), (b, len(x))), scale=scale)
     assert_grid(out, rate / per_output, per_output)
-    jumps = check_overflow_marks(out)
+    jumps = check_overflow_marks(out, mark)
     first, before = ref(x[:a], plan.index)
     after_first, after = ref(x[b:], plan.index + b)
     if len(before) and len(after):

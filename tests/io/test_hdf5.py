@@ -36,7 +36,7 @@ def test_round_trip_bit_exact_with_attributes(tmp_path, adc, record, assert_bit_
         assert bool(attrs["complete"]) is True
         assert json.loads(attrs["meta"]) == {"center_freq": CENTER}
         np.testing.assert_array_equal(f["signal_segments"][()], [[0, 0, RATE, CENTER]])
-        assert f["signal_gaps"].shape == (0, 3)
+        assert f["signal_gaps"].shape == (0, 4)
 
 
 @pytest.mark.parametrize("dtype", ["complex128", "float32", "int16"])
@@ -77,7 +77,8 @@ def test_gaps_are_listed_and_replayed_as_index_jumps(tmp_path, adc, record, drop
     assert rec.result["samples"] == 7000
     with h5py.File(tmp_path / "gappy.h5", "r") as f:
         assert_bit_exact(f["signal"][()], rec.seen.data)
-        np.testing.assert_array_equal(f["signal_gaps"][()], [[2000, 1000, 3000], [4000, 2000, 7000]])
+        # (position, lost, index, skipped)
+        np.testing.assert_array_equal(f["signal_gaps"][()], [[2000, 1000, 3000, 0], [4000, 2000, 7000, 0]])
         np.testing.assert_array_equal(
             f["signal_segments"][()],
             [[0, 0, RATE, CENTER], [2000, 3000, RATE, CENTER], [4000, 7000, RATE, CENTER]])
@@ -88,7 +89,7 @@ def test_gaps_are_listed_and_replayed_as_index_jumps(tmp_path, adc, record, drop
     assert back.overflow == {3000: 1000, 7000: 2000}
 
     info = io.inspect_recording(tmp_path / "gappy.h5")
-    assert info.gaps == ((2000, 1000), (4000, 2000)) and info.lost == 3000
+    assert info.gaps == ((2000, 1000, 0), (4000, 2000, 0)) and (info.lost, info.skipped) == (3000, 0)
 
 
 def test_rate_and_center_frequency_changes_are_segments(tmp_path, adc, retune, record, replay,
@@ -101,7 +102,7 @@ def test_rate_and_center_frequency_changes_are_segments(tmp_path, adc, retune, r
         np.testing.assert_array_equal(
             f["signal_segments"][()],
             [[0, 0, RATE, CENTER], [2000, 2000, RATE, 868e6], [4000, 4000, RATE / 4, 868e6]])
-        assert f["signal_gaps"].shape == (0, 3)
+        assert f["signal_gaps"].shape == (0, 4)
     back = replay(io.hdf5_source(tmp_path / "seg.h5", chunk=1500))
     assert_bit_exact(back.data, rec.seen.data)
     np.testing.assert_array_equal(back.indices, np.arange(6000))

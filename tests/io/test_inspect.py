@@ -52,7 +52,7 @@ def test_inspect_recording_with_gaps(tmp_path, capsys, gappy, record, name, writ
     info = io.inspect_recording(tmp_path / name)
     assert (info.format, info.dtype, info.rate, info.samples) == (fmt, dtype, RATE, 7000)
     assert info.duration == pytest.approx(0.007)
-    assert info.gaps == ((2000, 1000), (4000, 2000)) and info.lost == 3000
+    assert info.gaps == ((2000, 1000, 0), (4000, 2000, 0)) and (info.lost, info.skipped) == (3000, 0)
     assert (info.center_freq, info.segments, info.complete) == (CENTER, 3, True)
 
 

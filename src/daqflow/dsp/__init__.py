@@ -7,6 +7,7 @@ outputs keep the input's precision (complex64 stays complex64).
 """
 
 from .averaging import average, moving_average
+from .broadcast import agc, deemphasis, squelch
 from .design import Taps, bandpass, highpass, lowpass
 from .filters import decimate, fir, fir_decimate, iir, resample, resample_taps
 from .fir import FirState
@@ -31,10 +32,12 @@ __all__ = [
     "SpectrumState",
     "Taps",
     "TriggerState",
+    "agc",
     "average",
     "bandpass",
     "calibrate",
     "decimate",
+    "deemphasis",
     "demod_am",
     "demod_fm",
     "fft",
@@ -53,6 +56,7 @@ __all__ = [
     "resample_taps",
     "skip",
     "spectrum",
+    "squelch",
     "throttle",
     "to_db",
     "trigger",

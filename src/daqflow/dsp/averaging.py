@@ -7,7 +7,7 @@ from typing import Any
 
 from ..core import Chunk, Stream, block
 from ..core.params import Follow, Param, with_params
-from .continuity import OutputMarks, samplewise, time_at
+from .continuity import InputGaps, OutputMarks, samplewise, time_at
 from .frames import Grouper
 from .stats import FrameAverager, MovingAverageState, check_count
 
@@ -36,15 +36,18 @@ async def _average(x: Stream, n: int | Param[int]) -> AsyncIterator[Chunk]:
     count: int = follow.value
     traces = FrameAverager(count)
     rows = Grouper(count, "mean")
-    marks = OutputMarks()
+    gaps = InputGaps()
+    marks = OutputMarks(gaps)
     first: Chunk | None = None
     changes: dict[str, int] = {}  # a new n, for the next output chunk's meta
     async for chunk in x:
         if follow.poll():  # n changed: the partial average is dropped, a new one starts
             count = follow.value
-            traces, rows, marks, first = FrameAverager(count), Grouper(count, "mean"), OutputMarks(), None
+            traces, rows, gaps, first = FrameAverager(count), Grouper(count, "mean"), InputGaps(), None
+            marks = OutputMarks(gaps)
             changes = {follow.name: count}
         if chunk.data.ndim >= 2:  # rows are frames, numbered by index
+            gaps.is_gap(chunk)  # (the grouper restarts by itself; this keeps the gap's kind)
             mean, g0 = rows.push(chunk.data, chunk.index)
             if len(mean):
                 meta = marks.meta(chunk.meta, g0, len(mean), average=count)
@@ -52,7 +55,8 @@ async def _average(x: Stream, n: int | Param[int]) -> AsyncIterator[Chunk]:
                             with_params(meta, changes))
                 changes = {}
             continue
-        if chunk.meta.get("overflow"):  # a frame after lost data starts a new average
+        # a frame after lost or skipped data (e.g. a retune) starts a new average
+        if chunk.meta.get("overflow") or chunk.meta.get("skipped"):
             traces.reset()
         if traces.count == 0:
             first = chunk
@@ -68,8 +72,8 @@ def average(stream: Stream, n: int | Param[int], **options: Any) -> Stream:
 
     A 1-D chunk is one frame (a trace): every ``n`` traces give their mean, with the first
     trace's index and time. A 2-D chunk holds one frame per row (e.g. `spectrum` rows):
-    every ``n`` rows, numbered from the stream start, give one row. A gap (lost data) drops
-    the partial average.
+    every ``n`` rows, numbered from the stream start, give one row. A gap (lost or skipped
+    data: an index jump, or a trace marked ``overflow`` / ``skipped``) drops the partial average.
 
     ``n`` may be an int `daqflow.Param` (``kind=int, low>=1``), read once per input chunk.
     When it changes, the partial average is dropped and a new one starts with the new ``n``;

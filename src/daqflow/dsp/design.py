@@ -1,8 +1,9 @@
-"""Filter design on scipy.signal: FIR taps that remember the sample rate they were made for."""
+"""Filter design on scipy.signal: FIR taps that remember the sample rate they were made for;
+low-pass taps by number of taps or by transition width (Kaiser, like GNU Radio's firdes)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 from scipy import signal
@@ -41,24 +42,96 @@ def _nyquist(rate: float | None) -> float:
     return rate / 2 if rate is not None else 1.0
 
 
-def lowpass(numtaps: int, cutoff: float, rate: float | None = None, window: Any = "hamming") -> Taps:
-    """Low-pass FIR taps (``scipy.signal.firwin``), unit gain at DC.
+@overload
+def lowpass(numtaps: int, cutoff: float, rate: float | None = None, window: Any = "hamming") -> Taps: ...
+
+
+@overload
+def lowpass(cutoff: float, *, rate: float | None = None, transition: float,
+            atten_db: float = 60.0) -> Taps: ...
+
+
+def lowpass(*args: Any, rate: float | None = None, window: Any = None, transition: float | None = None,
+            atten_db: float | None = None) -> Taps:
+    """Low-pass FIR taps (``scipy.signal.firwin``), unit gain at DC, in one of two forms:
+
+    - ``lowpass(numtaps, cutoff, rate=None, window="hamming")``: ``numtaps`` taps, windowed;
+    - ``lowpass(cutoff, rate=..., transition=..., atten_db=60)``: designed by transition width
+      like GNU Radio's ``firdes.low_pass_2``: a Kaiser window, with the number of taps and the
+      window's beta from ``scipy.signal.kaiserord(atten_db, transition)``, made odd (a whole
+      number of samples of delay, as firdes does). The pass band ends at cutoff - transition/2
+      (must be > 0), the stop band (``atten_db`` below the pass band) starts at cutoff +
+      transition/2 (if that is beyond Nyquist, the attenuation there is only partial).
 
     Args:
         numtaps: number of taps.
         cutoff: -6 dB frequency in Hz if ``rate`` is given, else as a fraction of Nyquist (0..1).
         rate: sample rate in Hz the taps are for.
-        window: any window ``scipy.signal.get_window`` knows.
+        window: any window ``scipy.signal.get_window`` knows (first form only).
+        transition: width in Hz (fraction of Nyquist without ``rate``) of the band from the
+            pass band's edge to the stop band's.
+        atten_db: stop-band attenuation in dB (> 0; default 60).
 
     >>> taps = lowpass(31, 100e3, rate=1e6)
     >>> len(taps), round(float(taps.sum()), 6), taps.rate
     (31, 1.0, 1000000.0)
+    >>> len(lowpass(15e3, rate=240e3, transition=3e3, atten_db=60))
+    293
     """
-    _check(numtaps, rate)
+    if transition is None:
+        if atten_db is not None:
+            raise ValueError(f"lowpass: atten_db={atten_db!r} needs transition= (the design by "
+                             "transition width: lowpass(cutoff, rate=..., transition=..., atten_db=...))")
+        numtaps, cutoff, rate, window = _classic_arguments(args, rate, window)
+        _check(numtaps, rate)
+        nyq = _nyquist(rate)
+        if not 0 < cutoff < nyq:
+            raise ValueError(_cutoff_error(cutoff, nyq, rate))
+        return Taps(signal.firwin(numtaps, cutoff / nyq, window=window), rate)
+    if len(args) != 1:
+        shown = ", ".join(repr(a) for a in args)
+        raise ValueError(f"lowpass: with transition= the number of taps is designed, so give the cutoff "
+                         f"alone: lowpass(cutoff, rate=..., transition=..., atten_db=...), got the "
+                         f"positional arguments ({shown})")
+    if window is not None:
+        raise ValueError(f"lowpass: window={window!r} cannot be chosen with transition= (the design "
+                         "uses the Kaiser window kaiserord gives)")
+    cutoff = args[0]
+    atten = 60.0 if atten_db is None else atten_db
+    _check(1, rate)
     nyq = _nyquist(rate)
+    unit = " Hz" if rate else ""
     if not 0 < cutoff < nyq:
         raise ValueError(_cutoff_error(cutoff, nyq, rate))
-    return Taps(signal.firwin(numtaps, cutoff / nyq, window=window), rate)
+    if not (isinstance(transition, int | float | np.integer | np.floating) and transition > 0):
+        raise ValueError(f"lowpass: transition must be a width > 0{unit}, got {transition!r}")
+    if not cutoff - transition / 2 > 0:
+        raise ValueError(f"lowpass: transition={transition:g}{unit} is too wide for cutoff={cutoff:g}{unit}: "
+                         f"the pass band, which ends at cutoff - transition/2, would be empty (make the "
+                         f"transition narrower than {2 * cutoff:g}{unit})")
+    if not (isinstance(atten, int | float | np.integer | np.floating) and 0 < atten < np.inf):
+        raise ValueError(f"lowpass: atten_db must be a stop-band attenuation > 0 dB, got {atten_db!r}")
+    numtaps, beta = signal.kaiserord(float(atten), transition / nyq)
+    numtaps |= 1
+    return Taps(signal.firwin(numtaps, cutoff / nyq, window=("kaiser", beta)), rate)
+
+
+def _classic_arguments(args: tuple[Any, ...], rate: float | None, window: Any
+                       ) -> tuple[int, float, float | None, Any]:
+    """(numtaps, cutoff, rate, window) of ``lowpass(numtaps, cutoff, rate=None, window=...)``."""
+    if len(args) == 1:
+        raise ValueError(f"lowpass({args[0]!r}): give lowpass(numtaps, cutoff, rate=...), or design the "
+                         "number of taps with lowpass(cutoff, rate=..., transition=..., atten_db=...)")
+    if not 2 <= len(args) <= 4:
+        raise TypeError(f"lowpass takes numtaps, cutoff, rate, window: got {len(args)} positional "
+                        "arguments")
+    if len(args) >= 3 and rate is not None:
+        raise TypeError("lowpass got rate both as a positional and as a keyword argument")
+    if len(args) == 4 and window is not None:
+        raise TypeError("lowpass got window both as a positional and as a keyword argument")
+    rate = args[2] if len(args) >= 3 else rate
+    window = args[3] if len(args) == 4 else ("hamming" if window is None else window)
+    return args[0], args[1], rate, window
 
 
 def highpass(numtaps: int, cutoff: float, rate: float | None = None, window: Any = "hamming") -> Taps:

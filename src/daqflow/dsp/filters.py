@@ -4,7 +4,8 @@ Each checks its parameters when called (ValueError naming the parameter) and run
 from this package per chunk. Output k of a decimating filter is the full-rate filter output
 at input sample k*factor, counted from the stream start (``scipy.signal.upfirdn``'s and GNU
 Radio's convention). A gap in the input (an index jump) resets the filter: nothing is
-filtered across it, and the output chunk after it carries ``meta["overflow"]``.
+filtered across it, and the output chunk after it carries ``meta["overflow"]`` (or
+``meta["skipped"]`` when the input's gap was dropped on purpose, e.g. by `squelch`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from .iir import IirState, check_sos
 async def _fir(x: Stream, taps: np.ndarray, factor: int, up: int, label: str,
                designed_rate: float | None) -> AsyncIterator[Chunk]:
     state = FirState(taps, factor)
-    gaps, marks, rate = InputGaps(), OutputMarks(), RateCheck(label, designed_rate)
+    gaps, rate = InputGaps(), RateCheck(label, designed_rate)
+    marks = OutputMarks(gaps)
     async for chunk in x:
         rate(chunk)
         if gaps.is_gap(chunk):

@@ -16,7 +16,8 @@ from .stats import check_count
 
 @block(name="rechunk", accepts="chunk", produces="same")
 async def _rechunk(x: Stream, size: int) -> AsyncIterator[Chunk]:
-    gaps, marks = InputGaps(), OutputMarks()
+    gaps = InputGaps()
+    marks = OutputMarks(gaps)
     held = np.empty(0)  # samples not yet sent, the first at absolute index `start`
     start = 0
     previous: Chunk | None = None

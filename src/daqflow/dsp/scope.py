@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..core import Chunk, Stream, block
-from .continuity import InputGaps, time_at
+from .continuity import MARKS, InputGaps, gap_kind, time_at
 from .trigger import TriggerState
 
 
@@ -15,17 +15,24 @@ async def _trigger(x: Stream, level: float, edge: str, pre: int, post: int, hold
                    ) -> AsyncIterator[Chunk]:
     state = TriggerState(level, edge, pre, post, holdoff)
     gaps = InputGaps()
-    lost = 0  # samples lost since the last frame: marked on the next frame only
+    # input samples lost / dropped on purpose since the last frame: marked on the next frame only
+    lost = skipped = 0
     async for chunk in x:
         expected = gaps.expected
         if gaps.is_gap(chunk) and expected is not None:
-            lost += max(chunk.index - expected, 0) or int(chunk.meta.get("overflow", 0))
+            jump = chunk.index - expected
+            if gap_kind(chunk.meta, jump) == "skipped":
+                skipped += jump
+            else:
+                lost += max(jump, 0) or int(chunk.meta.get("overflow", 0))
         for hit, frame in state.process(chunk.data, chunk.index):
             start = hit - pre
-            meta = {k: v for k, v in chunk.meta.items() if k != "overflow"}
+            meta = {k: v for k, v in chunk.meta.items() if k not in MARKS}
             meta.update(trigger_index=hit, trigger_time=time_at(chunk, hit))
             if lost:
                 meta["overflow"], lost = lost, 0
+            if skipped:
+                meta["skipped"], skipped = skipped, 0
             yield Chunk(frame.copy(), chunk.rate, start, time_at(chunk, start), meta)
 
 
@@ -36,7 +43,9 @@ def trigger(stream: Stream, level: float, edge: str = "rising", pre: int = 0, po
 
     Each output chunk is one frame (a trace) of pre+post samples whose ``index``/``time`` are
     its first sample's; ``meta["trigger_index"]`` and ``meta["trigger_time"]`` (s) mark the
-    trigger sample. A gap in the input resets the search (no frame spans lost data).
+    trigger sample. A gap in the input resets the search (no frame spans lost data); the next
+    frame carries ``meta["overflow"]`` (input samples lost since the last frame) and/or
+    ``meta["skipped"]`` (dropped on purpose upstream, e.g. by `squelch`).
 
     Args:
         stream: chunks of samples.

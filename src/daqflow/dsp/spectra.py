@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Chunk, Stream, block
-from .continuity import OutputMarks, RateCheck, time_at
+from .continuity import InputGaps, OutputMarks, RateCheck, time_at
 from .frames import Grouper
 from .spectral import FftState, SpectrumState, check_nfft, frequencies, make_window
 from .stats import check_count
@@ -23,10 +23,12 @@ from .stats import check_count
 @block(name="fft", accepts="chunk", produces="complex")
 async def _fft(x: Stream, nfft: int, window: Any, shift: bool) -> AsyncIterator[Chunk]:
     state = FftState(nfft, window, shift)
-    marks, rate = OutputMarks(), RateCheck("fft")
+    gaps, rate = InputGaps(), RateCheck("fft")
+    marks = OutputMarks(gaps)
     axis = _FrequencyAxis()
     async for chunk in x:
         rate(chunk)
+        gaps.is_gap(chunk)  # (the framer restarts by itself; this keeps the gap's kind)
         spectra, k0 = state.process(chunk.data, chunk.index)
         if not len(spectra):
             continue
@@ -58,11 +60,13 @@ async def _spectrum(x: Stream, nfft: int, average: int, step: int, window: Any, 
                     label: str) -> AsyncIterator[Chunk]:
     state = SpectrumState(nfft, average, step, window)
     stack = Grouper(rows, "stack") if rows else None
-    marks, rate = OutputMarks(), RateCheck(label)
+    gaps, rate = InputGaps(), RateCheck(label)
+    marks = OutputMarks(gaps)
     per_row = step * average  # input samples per output row
     axis = _FrequencyAxis()
     async for chunk in x:
         rate(chunk)
+        gaps.is_gap(chunk)  # (the framer restarts by itself; this keeps the gap's kind)
         power, first = state.process(chunk.data, chunk.index)
         if stack is not None:
             power, first = stack.push(power, first)

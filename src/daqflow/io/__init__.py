@@ -1,22 +1,34 @@
 """daqflow.io: sources and sinks that talk to the outside.
 
-Recordings (extra ``io``: h5py, sigmf, tifffile): `sigmf_writer`/`sigmf_source`,
+Recordings (extra ``io``: h5py, sigmf, tifffile, soundfile): `sigmf_writer`/`sigmf_source`,
 `hdf5_writer`/`hdf5_source` (SWMR: readable while it grows), `tiff_writer`/`tiff_source`
-and `walker`, `npy_writer`, raw `file_source` (GNU Radio file_sink output), and
-`inspect_recording`. The embedded default source: `simulated_adc`. Optional libraries are
+and `walker`, `wav_writer`/`wav_source` (int16, int32, float32; gaps listed in the file's
+comment), `npy_writer`, raw `file_source` (GNU Radio file_sink output), and
+`inspect_recording`. The embedded default source: `simulated_adc`. Devices: SDR radios
+through SoapySDR (`soapy_source`, `soapy_sink`, `soapy_devices`; the OS's SoapySDR module)
+and sound cards through PortAudio (`audio_source`, `audio_sink`, `audio_devices`; extra
+``audio``). Optional libraries are
 imported only when a block that needs them is used.
 """
 
+from .audio import audio_devices, audio_sink, audio_source
+from .devices import DeviceInfo
 from .hdf5_files import hdf5_source, hdf5_writer
 from .inspection import RecordingInfo, inspect_recording, plot_recording
 from .raw_files import file_source, npy_writer
 from .sigmf_files import sigmf_source, sigmf_writer
 from .simulated import simulated_adc
+from .soapy import soapy_devices, soapy_sink, soapy_source
 from .tiff_files import Walker, tiff_source, tiff_writer, walker
+from .wav_files import wav_source, wav_writer
 
 __all__ = [
+    "DeviceInfo",
     "RecordingInfo",
     "Walker",
+    "audio_devices",
+    "audio_sink",
+    "audio_source",
     "file_source",
     "hdf5_source",
     "hdf5_writer",
@@ -26,7 +38,12 @@ __all__ = [
     "sigmf_source",
     "sigmf_writer",
     "simulated_adc",
+    "soapy_devices",
+    "soapy_sink",
+    "soapy_source",
     "tiff_source",
     "tiff_writer",
     "walker",
+    "wav_source",
+    "wav_writer",
 ]

@@ -8,7 +8,10 @@ Layout of a recording (dataset name ``D``, default "signal"):
   ``complete`` (False while writing; True once closed in order).
 - ``D_segments``: rows (file position, stream index, rate Hz, centre frequency Hz or NaN):
   a row at the start, after every gap, and where rate or centre frequency change.
-- ``D_gaps``: rows (file position, samples lost, stream index after the gap).
+- ``D_gaps``: rows (file position, samples lost, stream index after the gap, samples skipped
+  on purpose); its ``columns`` attribute names them. Lost samples (overflow) and samples
+  dropped on purpose (``meta["skipped"]``: squelch, retune) are told apart; files with the
+  older three columns read as nothing skipped.
 
 The file is in SWMR mode while it grows, so another process can read it
 (``h5py.File(path, "r", libver="latest", swmr=True)`` and ``dataset.refresh()``); it is
@@ -30,7 +33,7 @@ from ..core import Chunk, Stream, block
 from ._deps import require
 from .paths import check_input, check_output
 from .recorder import record
-from .segments import SegmentTracker
+from .segments import SegmentTracker, mark_gap
 
 
 def _plain(meta: Any) -> dict[str, Any]:
@@ -85,7 +88,8 @@ class Hdf5Recorder:
         self._segments = self._file.create_dataset(
             f"{self.name}_segments", shape=(0, 4), maxshape=(None, 4), dtype=np.float64, chunks=(64, 4))
         self._gaps = self._file.create_dataset(
-            f"{self.name}_gaps", shape=(0, 3), maxshape=(None, 3), dtype=np.int64, chunks=(64, 3))
+            f"{self.name}_gaps", shape=(0, 4), maxshape=(None, 4), dtype=np.int64, chunks=(64, 4))
+        self._gaps.attrs["columns"] = "position,lost,index,skipped"
         self._file.swmr_mode = True
 
     def write(self, chunk: Chunk) -> None:
@@ -100,7 +104,7 @@ class Hdf5Recorder:
             center = np.nan if segment.center_freq is None else segment.center_freq
             _append(self._segments, [[segment.position, segment.index, segment.rate, center]])
         if gap is not None:
-            _append(self._gaps, [[gap.position, gap.lost, gap.index]])
+            _append(self._gaps, [[gap.position, gap.lost, gap.index, gap.skipped]])
         self._pending.append(chunk.data)
         self._pending_rows += chunk.samples
         self.samples += chunk.samples
@@ -205,11 +209,26 @@ class Hdf5Recording:
                 self.dtype, self.shape = data.dtype, data.shape
                 self.attrs = dict(data.attrs)
                 self.segments = f[f"{dataset}_segments"][()] if f"{dataset}_segments" in f else None
-                self.gaps = f[f"{dataset}_gaps"][()] if f"{dataset}_gaps" in f else np.zeros((0, 3))
+                gaps = f[f"{dataset}_gaps"][()] if f"{dataset}_gaps" in f else np.zeros((0, 4), np.int64)
         except OSError as exc:
             raise ValueError(f"{str(self.path)!r} is not an HDF5 file: {exc}") from None
         self.samples = self.shape[0]
         self.rate = float(self.attrs.get("rate", 1.0))
+        if gaps.ndim != 2 or gaps.shape[1] not in (3, 4):
+            raise ValueError(f"{str(self.path)!r}: {dataset}_gaps has shape {gaps.shape}, expected rows of "
+                             "(position, lost, index, skipped)")
+        if gaps.shape[1] == 3:  # written before skipped gaps were told apart: all lost
+            gaps = np.concatenate((gaps, np.zeros((len(gaps), 1), gaps.dtype)), axis=1)
+        #: rows (file position, samples lost, stream index after the gap, samples skipped)
+        self.gaps = gaps.astype(np.int64)
+
+    def skipped_at(self) -> dict[int, int]:
+        """Samples skipped on purpose before each file position with a gap."""
+        out: dict[int, int] = {}
+        for position, _, _, skipped in self.gaps:
+            if skipped:
+                out[int(position)] = out.get(int(position), 0) + int(skipped)
+        return out
 
     def segment_list(self) -> list[tuple[int, int, int, float, float | None]]:
         """(first position, end position, stream index, rate, centre frequency) per segment."""
@@ -234,6 +253,7 @@ class Hdf5Recording:
 @block(name="hdf5_source", produces="chunk")
 async def _hdf5_source(recording: Hdf5Recording, chunk: int) -> AsyncIterator[Chunk]:
     expected: int | None = None
+    skipped = recording.skipped_at()
     with recording.open() as f:
         data_set = f[recording.name]
         for start, end, index, rate, center in recording.segment_list():
@@ -242,7 +262,7 @@ async def _hdf5_source(recording: Hdf5Recording, chunk: int) -> AsyncIterator[Ch
                 at = index + position - start
                 meta: dict[str, Any] = {} if center is None else {"center_freq": center}
                 if expected is not None and at > expected:
-                    meta["overflow"] = at - expected
+                    mark_gap(meta, at - expected, skipped.get(position, 0))
                 expected = at + len(data)
                 yield Chunk(data, rate, at, at / rate, meta)
 
@@ -250,7 +270,9 @@ async def _hdf5_source(recording: Hdf5Recording, chunk: int) -> AsyncIterator[Ch
 def hdf5_source(path: str | os.PathLike[str], dataset: str = "signal", chunk: int = 8192,
                 **options: Any) -> Stream:
     """Replay an HDF5 recording made by `hdf5_writer` (or any 1-D/N-D dataset: ``rate``
-    attribute if present, else 1 Hz): indices, gaps and centre frequency come back.
+    attribute if present, else 1 Hz): indices, gaps and centre frequency come back (an index
+    jump marked ``meta["overflow"]`` for samples lost, ``meta["skipped"]`` for samples
+    dropped on purpose).
 
     Args:
         path: the .h5 file.

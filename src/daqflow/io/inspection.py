@@ -6,16 +6,33 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .paths import check_input
 
 
+class RecordingGap(NamedTuple):
+    """Samples missing just before file position ``position``: ``lost`` ones (overflow) and
+    ``skipped`` ones (dropped on purpose: squelch, retune)."""
+
+    position: int
+    lost: int
+    skipped: int = 0
+
+    def describe(self) -> str:
+        """"N samples lost", "N samples skipped on purpose", or both."""
+        parts = [f"{self.lost} samples lost"] if self.lost or not self.skipped else []
+        if self.skipped:
+            parts.append(f"{self.skipped} samples skipped on purpose")
+        return ", ".join(parts)
+
+
 @dataclasses.dataclass(frozen=True)
 class RecordingInfo:
-    """A recording's facts (rate in Hz, duration in seconds, gaps as (position, samples lost))."""
+    """A recording's facts (rate in Hz, duration in seconds, gaps as `RecordingGap`s:
+    (position, samples lost, samples skipped on purpose))."""
 
     path: str
     format: str
@@ -23,7 +40,7 @@ class RecordingInfo:
     rate: float | None
     samples: int
     center_freq: float | None = None
-    gaps: tuple[tuple[int, int], ...] = ()
+    gaps: tuple[RecordingGap, ...] = ()
     segments: int = 1
     complete: bool | None = None
 
@@ -33,7 +50,13 @@ class RecordingInfo:
 
     @property
     def lost(self) -> int:
-        return sum(lost for _, lost in self.gaps)
+        """Samples lost (overflow) in all gaps."""
+        return sum(gap.lost for gap in self.gaps)
+
+    @property
+    def skipped(self) -> int:
+        """Samples dropped on purpose in all gaps."""
+        return sum(gap.skipped for gap in self.gaps)
 
     def __str__(self) -> str:
         rows = [
@@ -45,7 +68,8 @@ class RecordingInfo:
         if self.center_freq is not None:
             rows.append(("center freq", f"{self.center_freq:g} Hz"))
         rows.append(("segments", str(self.segments)))
-        rows.append(("gaps", f"{len(self.gaps)} ({self.lost} samples lost)"))
+        skipped = f", {self.skipped} skipped on purpose" if self.skipped else ""
+        rows.append(("gaps", f"{len(self.gaps)} ({self.lost} samples lost{skipped})"))
         if self.complete is not None:
             rows.append(("complete", "yes" if self.complete else "NO (interrupted while writing)"))
         width = max(len(k) for k, _ in rows)
@@ -53,14 +77,18 @@ class RecordingInfo:
 
 
 def detect_format(path: Path) -> str:
-    """"sigmf", "hdf5", "npy" or "raw", from the name and the first bytes."""
+    """"sigmf", "hdf5", "wav", "npy" or "raw", from the name and the first bytes."""
     name = path.name
     if name.endswith((".sigmf-meta", ".sigmf-data", ".sigmf")):
         return "sigmf"
     with open(path, "rb") as f:
-        head = f.read(8)
+        head = f.read(12)
     if head.startswith(b"\x89HDF\r\n\x1a\n"):
         return "hdf5"
+    if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
+        return "wav"
+    if path.suffix.lower() == ".wav":
+        raise ValueError(f"{str(path)!r} is named like WAV but is not a WAV file (no RIFF/WAVE header)")
     if head.startswith(b"\x93NUMPY"):
         return "npy"
     if path.suffix in (".h5", ".hdf5"):
@@ -80,7 +108,7 @@ def inspect_recording(path: str | os.PathLike[str], dtype: Any = None, rate: flo
     """Open a recording and say what it holds.
 
     Args:
-        path: a SigMF (either file), HDF5, .npy or raw file.
+        path: a SigMF (either file), HDF5, WAV, .npy or raw file.
         dtype, rate: for raw files, which do not record them.
         dataset: the HDF5 dataset.
 
@@ -96,8 +124,8 @@ def inspect_recording(path: str | os.PathLike[str], dtype: Any = None, rate: flo
         from .sigmf_files import SigmfRecording
 
         rec = SigmfRecording(path)
-        gaps = tuple((int(a["core:sample_start"]), int(a.get("daqflow:lost_samples", 0)))
-                     for a in rec.annotations if a.get("core:label") == "overflow")
+        gaps = tuple(RecordingGap(position, lost, skipped)
+                     for position, (lost, skipped) in sorted(rec.gaps().items()))
         first = rec.segments()[0] if rec.segments() else None
         return RecordingInfo(str(rec.meta_path), "SigMF", rec.handle.get_global_info()["core:datatype"],
                              rec.rate, rec.samples, None if first is None else first[4], gaps,
@@ -106,12 +134,20 @@ def inspect_recording(path: str | os.PathLike[str], dtype: Any = None, rate: flo
         from .hdf5_files import Hdf5Recording
 
         rec = Hdf5Recording(path, dataset)
-        gaps = tuple((int(p), int(n)) for p, n, _ in rec.gaps)
+        gaps = tuple(RecordingGap(int(p), int(n), int(s)) for p, n, _, s in rec.gaps)
         center = rec.attrs.get("center_freq")
         complete = rec.attrs.get("complete")
         return RecordingInfo(str(path), "HDF5", str(rec.dtype), rec.rate, rec.samples,
                              None if center is None else float(center), gaps,
                              len(rec.segment_list()), None if complete is None else bool(complete))
+    if kind == "wav":
+        from .wav_files import WavRecording
+
+        rec = WavRecording(path, "inspect")
+        gaps = tuple(RecordingGap(position, overflow, skipped) for position, _, overflow, skipped in rec.gaps)
+        return RecordingInfo(str(path), "WAV" if rec.channels == 1 else f"WAV, {rec.channels} channels",
+                             rec.dtype.name, rec.rate, rec.samples, rec.center_freq(0), gaps,
+                             max(1, len(rec.segments())), rec.complete)
     if kind == "npy":
         from .raw_files import read_npy_header
 
@@ -140,6 +176,12 @@ def read_samples(info: RecordingInfo, count: int, dataset: str = "signal") -> np
 
         with Hdf5Recording(path, dataset).open() as f:
             return np.asarray(f[dataset][:count]).reshape(-1)[:count]
+    if info.format.startswith("WAV"):
+        from .wav_files import WavRecording
+
+        rec = WavRecording(path, "inspect")
+        data = rec.read(0, min(count, rec.samples))
+        return data[:, 0] if data.ndim == 2 else data  # the first channel
     if info.format == "NumPy .npy":
         return np.load(path, mmap_mode="r")[:count].reshape(-1)[:count].copy()
     return np.fromfile(path, np.dtype(info.dtype), count=count)

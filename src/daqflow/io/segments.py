@@ -1,13 +1,15 @@
-"""Where a recording's samples come from: segments (SigMF captures) and gaps (lost samples).
+"""Where a recording's samples come from: segments (SigMF captures) and gaps.
 
 A new segment starts at the first sample, after every gap (the stream index jumps), and when
-the sample rate or the centre frequency changes. Each gap is also listed with the number of
-samples lost, taken from the index jump (or ``meta["overflow"]``, whichever is larger).
+the sample rate or the centre frequency changes. Each gap is also listed with the samples
+dropped on purpose (``meta["skipped"]``) and the samples lost: ``meta["overflow"]``, or the
+part of the index jump that ``skipped`` does not explain, whichever is larger.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from ..core import Chunk
 
@@ -24,11 +26,13 @@ class Segment:
 
 @dataclasses.dataclass(frozen=True)
 class Gap:
-    """``lost`` samples are missing just before file position ``position``."""
+    """Samples missing just before file position ``position`` (whose stream index is
+    ``index``): ``lost`` ones (overflow) and ``skipped`` ones (dropped on purpose)."""
 
     position: int
     lost: int
     index: int
+    skipped: int = 0
 
 
 class SegmentTracker:
@@ -44,8 +48,9 @@ class SegmentTracker:
         center = chunk.meta.get("center_freq")
         center = None if center is None else float(center)
         jump = 0 if self._expected is None else chunk.index - self._expected
-        lost = max(jump, int(chunk.meta.get("overflow", 0)))
-        gap = Gap(position, lost, chunk.index) if lost > 0 and self.segments else None
+        skipped = max(int(chunk.meta.get("skipped", 0)), 0)
+        lost = max(jump - skipped, int(chunk.meta.get("overflow", 0)), 0)
+        gap = Gap(position, lost, chunk.index, skipped) if (lost or skipped) and self.segments else None
         if gap is not None:
             self.gaps.append(gap)
         last = self.segments[-1] if self.segments else None
@@ -55,3 +60,14 @@ class SegmentTracker:
             self.segments.append(segment)
         self._expected = chunk.end_index
         return segment, gap
+
+
+def mark_gap(meta: dict[str, Any], jump: int, skipped: int) -> None:
+    """Marks for an index jump of ``jump`` samples in a replayed recording whose gap there was
+    recorded with ``skipped`` samples dropped on purpose: that part is ``meta["skipped"]``,
+    the rest ``meta["overflow"]`` (lost)."""
+    skipped = min(max(skipped, 0), jump)
+    if skipped:
+        meta["skipped"] = skipped
+    if jump > skipped:
+        meta["overflow"] = jump - skipped

@@ -4,7 +4,8 @@ The data file is written as ``NAME.sigmf-data.partial`` and renamed when the rec
 ends, and the metadata file, written last, is the mark of a complete recording. Captures
 follow the stream's segments (start, gaps, rate or centre-frequency changes; the capture's
 ``core:global_index`` is the stream index, so replay restores the gaps), and each gap gets
-an annotation (label "overflow", ``daqflow:lost_samples``).
+an annotation per kind: label "overflow" with ``daqflow:lost_samples`` for samples lost, label
+"skipped" with ``daqflow:skipped_samples`` for samples dropped on purpose (squelch, retune).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ..core import Chunk, Pacer, Stream, block
 from ._deps import require
 from .paths import check_input, check_output, commit, partial
 from .recorder import record
-from .segments import SegmentTracker
+from .segments import SegmentTracker, mark_gap
 
 DATATYPES = {
     "complex64": "cf32_le", "complex128": "cf64_le", "float32": "rf32_le", "float64": "rf64_le",
@@ -117,11 +118,19 @@ class SigmfRecorder:
                 capture["daqflow:sample_rate"] = segment.rate
             meta.add_capture(int(segment.position), metadata=capture)
         for gap in self.tracker.gaps:
-            meta.add_annotation(int(gap.position), 0, metadata={
-                "core:label": "overflow",
-                "core:comment": f"{gap.lost} samples lost before this point",
-                "daqflow:lost_samples": int(gap.lost),
-            })
+            if gap.lost:
+                meta.add_annotation(int(gap.position), 0, metadata={
+                    "core:label": "overflow",
+                    "core:comment": f"{gap.lost} samples lost before this point",
+                    "daqflow:lost_samples": int(gap.lost),
+                })
+            if gap.skipped:
+                meta.add_annotation(int(gap.position), 0, metadata={
+                    "core:label": "skipped",
+                    "core:comment": f"{gap.skipped} samples dropped on purpose before this point "
+                                    "(e.g. squelch or retune), not lost",
+                    "daqflow:skipped_samples": int(gap.skipped),
+                })
         meta.validate()
         temporary_meta = partial(self.meta_path)
         temporary_meta.write_text(meta.dumps(pretty=True))
@@ -186,6 +195,23 @@ class SigmfRecording:
         self.captures = sorted(self.handle.get_captures(), key=lambda c: c["core:sample_start"])
         self.annotations = self.handle.get_annotations()
 
+    def gaps(self) -> dict[int, tuple[int, int]]:
+        """(samples lost, samples skipped on purpose) before each file position with a gap,
+        from the "overflow" and "skipped" annotations."""
+        out: dict[int, tuple[int, int]] = {}
+        for annotation in self.annotations:
+            label = annotation.get("core:label")
+            if label not in ("overflow", "skipped"):
+                continue
+            position = int(annotation["core:sample_start"])
+            lost, skipped = out.get(position, (0, 0))
+            if label == "overflow":
+                lost += int(annotation.get("daqflow:lost_samples", 0))
+            else:
+                skipped += int(annotation.get("daqflow:skipped_samples", 0))
+            out[position] = (lost, skipped)
+        return out
+
     def segments(self) -> list[tuple[int, int, int, float, float | None]]:
         """(first position, end position, stream index, rate, centre frequency) per capture."""
         out = []
@@ -210,6 +236,7 @@ class SigmfRecording:
 async def _sigmf_source(recording: SigmfRecording, paced: bool, chunk: int) -> AsyncIterator[Chunk]:
     expected: int | None = None
     pacer: Pacer | None = None
+    gaps = recording.gaps()
     for start, end, index, rate, center in recording.segments():
         if paced and (pacer is None or pacer.period != chunk / rate):
             pacer = Pacer(chunk / rate)
@@ -218,7 +245,7 @@ async def _sigmf_source(recording: SigmfRecording, paced: bool, chunk: int) -> A
             at = index + position - start
             meta: dict[str, Any] = {} if center is None else {"center_freq": float(center)}
             if expected is not None and at > expected:
-                meta["overflow"] = at - expected
+                mark_gap(meta, at - expected, gaps.get(position, (0, 0))[1])
             expected = at + len(data)
             if pacer is not None:
                 await pacer.wait()
@@ -228,7 +255,8 @@ async def _sigmf_source(recording: SigmfRecording, paced: bool, chunk: int) -> A
 def sigmf_source(path: str | os.PathLike[str], realtime: bool = False, chunk: int = 8192,
                  **options: Any) -> Stream:
     """Replay a SigMF recording: Chunks with the recorded rate, centre frequency and stream
-    indices (gaps come back as index jumps marked ``meta["overflow"]``).
+    indices (gaps come back as index jumps marked ``meta["overflow"]`` for samples lost and
+    ``meta["skipped"]`` for samples dropped on purpose).
 
     Args:
         path: the recording, with or without extension.
