@@ -1,7 +1,7 @@
 """Where a recording's samples come from: segments (SigMF captures) and gaps.
 
 A new segment starts at the first sample, after every gap (the stream index jumps), and when
-the sample rate or the centre frequency changes. Each gap is also listed with the samples
+the sample rate, the centre frequency or a radio's gain (``meta["gain"]``) changes. Each gap is also listed with the samples
 dropped on purpose (``meta["skipped"]``) and the samples lost: ``meta["overflow"]``, or the
 part of the index jump that ``skipped`` does not explain, whichever is larger.
 """
@@ -22,6 +22,7 @@ class Segment:
     index: int
     rate: float
     center_freq: float | None
+    gain: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +48,8 @@ class SegmentTracker:
         """Account for ``chunk`` written at file ``position``; returns what it started."""
         center = chunk.meta.get("center_freq")
         center = None if center is None else float(center)
+        gain = chunk.meta.get("gain")
+        gain = None if gain is None else float(gain)
         jump = 0 if self._expected is None else chunk.index - self._expected
         skipped = max(int(chunk.meta.get("skipped", 0)), 0)
         lost = max(jump - skipped, int(chunk.meta.get("overflow", 0)), 0)
@@ -55,8 +58,9 @@ class SegmentTracker:
             self.gaps.append(gap)
         last = self.segments[-1] if self.segments else None
         segment = None
-        if last is None or jump != 0 or chunk.rate != last.rate or center != last.center_freq:
-            segment = Segment(position, chunk.index, float(chunk.rate), center)
+        if (last is None or jump != 0 or chunk.rate != last.rate or center != last.center_freq
+                or gain != last.gain):
+            segment = Segment(position, chunk.index, float(chunk.rate), center, gain)
             self.segments.append(segment)
         self._expected = chunk.end_index
         return segment, gap

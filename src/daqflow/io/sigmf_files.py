@@ -75,6 +75,7 @@ class SigmfRecorder:
         self.temporary = partial(self.data_path)
         self.samples = 0
         self.datatype: str | None = None
+        self.source: dict[str, str] = {}  # the device that made the samples (meta hw, device)
         self.tracker = SegmentTracker()
         self._file = open(self.temporary, "wb")  # noqa: SIM115 - closed in close()
 
@@ -85,6 +86,8 @@ class SigmfRecorder:
         elif datatype != self.datatype:
             raise ValueError(f"sigmf_writer: samples changed from {self.datatype} to {datatype} "
                              f"in {str(self.data_path)!r}")
+        if not self.samples:
+            self.source = {k: str(chunk.meta[k]) for k in ("hw", "device") if k in chunk.meta}
         self.tracker.add(chunk, self.samples)
         self._file.write(np.ascontiguousarray(chunk.data).data)
         self.samples += chunk.samples
@@ -108,6 +111,10 @@ class SigmfRecorder:
             info["core:description"] = self.description
         if self.author:
             info["core:author"] = self.author
+        if "hw" in self.source:
+            info["core:hw"] = self.source["hw"]
+        if "device" in self.source:
+            info["daqflow:device"] = self.source["device"]
         meta = sigmf.SigMFFile(data_file=str(self.data_path), global_info=info,
                                skip_checksum=not self.checksum)
         for segment in self.tracker.segments:
@@ -116,6 +123,8 @@ class SigmfRecorder:
                 capture["core:frequency"] = segment.center_freq
             if segment.rate != first.rate:
                 capture["daqflow:sample_rate"] = segment.rate
+            if segment.gain is not None:
+                capture["daqflow:gain"] = segment.gain
             meta.add_capture(int(segment.position), metadata=capture)
         for gap in self.tracker.gaps:
             if gap.lost:
@@ -152,6 +161,11 @@ def sigmf_writer(stream: Stream, path: str | os.PathLike[str], description: str 
         stream: chunks of samples (datatype from the dtype: complex64 -> cf32_le, ...).
         path: the recording's name, with or without a ``.sigmf-meta``/``-data`` extension.
         description, author: ``core:description``, ``core:author``.
+
+    Chunks from a radio (`soapy_source`) say where they come from: ``meta["hw"]`` becomes
+    ``core:hw`` and ``meta["device"]`` ``daqflow:device`` (the SoapySDR args); each capture
+    has the centre frequency (``core:frequency``) and the gain in dB (``daqflow:gain``) it
+    was recorded at, and `sigmf_source` gives both back.
         checksum: store ``core:sha512`` of the data (the file is read once more when it closes:
             ~80 MS/s of complex64 here, so off by default).
         options: name=, buffer=, policy=, threaded= (threaded moves the disk writes off the loop).
@@ -212,8 +226,9 @@ class SigmfRecording:
             out[position] = (lost, skipped)
         return out
 
-    def segments(self) -> list[tuple[int, int, int, float, float | None]]:
-        """(first position, end position, stream index, rate, centre frequency) per capture."""
+    def segments(self) -> list[tuple[int, int, int, float, float | None, float | None]]:
+        """(first position, end position, stream index, rate, centre frequency, gain) per
+        capture."""
         out = []
         captures = self.captures or [{"core:sample_start": 0}]
         for k, capture in enumerate(captures):
@@ -221,7 +236,8 @@ class SigmfRecording:
             end = int(captures[k + 1]["core:sample_start"]) if k + 1 < len(captures) else self.samples
             index = int(capture.get("core:global_index", start))
             rate = float(capture.get("daqflow:sample_rate", self.rate))
-            out.append((start, end, index, rate, capture.get("core:frequency")))
+            out.append((start, end, index, rate, capture.get("core:frequency"),
+                        capture.get("daqflow:gain")))
         return out
 
     def read(self, start: int, count: int) -> np.ndarray:
@@ -237,13 +253,15 @@ async def _sigmf_source(recording: SigmfRecording, paced: bool, chunk: int) -> A
     expected: int | None = None
     pacer: Pacer | None = None
     gaps = recording.gaps()
-    for start, end, index, rate, center in recording.segments():
+    for start, end, index, rate, center, gain in recording.segments():
         if paced and (pacer is None or pacer.period != chunk / rate):
             pacer = Pacer(chunk / rate)
         for position in range(start, end, chunk):
             data = recording.read(position, min(chunk, end - position))
             at = index + position - start
             meta: dict[str, Any] = {} if center is None else {"center_freq": float(center)}
+            if gain is not None:
+                meta["gain"] = float(gain)
             if expected is not None and at > expected:
                 mark_gap(meta, at - expected, gaps.get(position, (0, 0))[1])
             expected = at + len(data)
