@@ -51,7 +51,7 @@ def _args_text(device: str | Mapping[str, str]) -> str:
 def _identity(kwargs: Mapping[str, str]) -> str:
     """The args that tell one device from another (what ``device=`` needs), as text."""
     args = dict(kwargs)
-    keys = ("driver", "serial", "device_id", "addr", "label")
+    keys = ("driver", "serial", "device_id", "addr")
     return _args_text({k: args[k] for k in keys if k in args} or args)
 
 
