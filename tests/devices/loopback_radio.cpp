@@ -12,6 +12,8 @@
 // what the radio held: readStream returns SOAPY_SDR_OVERFLOW once, and the next read's
 // timestamp (index * 1e9 / rate ns) shows the jump. setFrequency takes effect `latency`
 // samples (device arg, default 1000) after the sample being captured when it is called.
+// Faults on demand: after `stall_after` samples it delivers nothing more (an unplugged radio:
+// readStream times out), after `fail_after` samples readStream returns SOAPY_SDR_STREAM_ERROR.
 //
 // TX: writeStream feeds a DAC that consumes samples at the sample rate from a `buffer`-sample
 // queue, starting with the first write; when it runs dry, that is an underflow, reported by
@@ -46,7 +48,9 @@ class LoopbackRadio : public SoapySDR::Device {
   public:
     explicit LoopbackRadio(const SoapySDR::Kwargs &args)
         : buffer_(args.count("buffer") ? std::stoull(args.at("buffer")) : 65536),
-          latency_(args.count("latency") ? std::stoll(args.at("latency")) : 1000) {}
+          latency_(args.count("latency") ? std::stoll(args.at("latency")) : 1000),
+          stall_after_(args.count("stall_after") ? std::stoll(args.at("stall_after")) : -1),
+          fail_after_(args.count("fail_after") ? std::stoll(args.at("fail_after")) : -1) {}
 
     std::string getDriverKey() const override { return "loopback"; }
     std::string getHardwareKey() const override { return "daqflow-test-loopback"; }
@@ -129,6 +133,12 @@ class LoopbackRadio : public SoapySDR::Device {
         const auto deadline = Clock::now() + std::chrono::microseconds(timeoutUs);
         const int64_t want = static_cast<int64_t>(std::min(numElems, kMtu));
         std::unique_lock<std::mutex> lock(mutex_);
+        if (fail_after_ >= 0 && rx_next_ >= fail_after_) return SOAPY_SDR_STREAM_ERROR;
+        if (stall_after_ >= 0 && rx_next_ >= stall_after_) {
+            lock.unlock();
+            std::this_thread::sleep_until(deadline);
+            return SOAPY_SDR_TIMEOUT;
+        }
         while (true) {
             const int64_t produced_now = produced();
             const int64_t held = produced_now - rx_next_;
@@ -222,6 +232,8 @@ class LoopbackRadio : public SoapySDR::Device {
 
     const size_t buffer_;
     const int64_t latency_;
+    const int64_t stall_after_;
+    const int64_t fail_after_;
     mutable std::mutex mutex_;
     double rate_[2] = {1e6, 1e6};
     double freq_[2] = {100e6, 100e6};

@@ -115,3 +115,26 @@ def test_two_channels_give_chunks_of_shape_n_by_2(loopback_radio):
         assert np.array_equal(c.data[:, 1].real, expected_index)
         assert np.all(c.data[:, 0].imag == np.float32(1200.0))  # channel 1 first, as asked
         assert np.all(c.data[:, 1].imag == np.float32(200.0))
+
+
+@pytest.mark.parametrize(("fault", "message"), [
+    ("stall_after", "soapy_source 'driver=loopback,stall_after=200000': no samples for 0.5 s "
+                    "(readStream timed out): is the device still connected?"),
+    ("fail_after", "soapy_source 'driver=loopback,fail_after=200000': readStream failed: "
+                   "STREAM_ERROR (-2)"),
+])
+def test_a_radio_that_stops_delivering_stops_the_graph_in_order(loopback_radio, tmp_path, fault,
+                                                                 message):
+    args = f"{loopback_radio},{fault}=200000"
+    radio = io.soapy_source(args, rate=1e6, freq=100e6, chunk=10000, timeout=0.5)
+    with pytest.raises(df.BlockError) as caught:
+        df.run(df.collect(radio, name="seen"), io.sigmf_writer(radio, tmp_path / "rf", name="rec"),
+               duration=20)
+    assert message in str(caught.value)
+    report = caught.value.report
+    seen = report.results["seen"]  # everything delivered before the fault reached the sinks
+    assert sum(c.samples for c in seen) == 200000
+    assert_every_sample_where_it_says([c.replace(time=c.index / RATE) for c in seen])
+    assert report.results["rec"]["samples"] == 200000  # and the recording, closed and complete
+    back = df.run(df.collect(io.sigmf_source(tmp_path / "rf"), name="back")).results["back"]
+    assert sum(c.samples for c in back) == 200000
