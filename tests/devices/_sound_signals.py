@@ -43,3 +43,13 @@ def gaps(chunks: list[df.Chunk]) -> list[tuple[int, int, int, int]]:
         if jump or overflow or skipped:
             out.append((after.index, jump, overflow, skipped))
     return out
+
+
+def assert_where_it_says(chunks: list[df.Chunk], rate: float) -> None:
+    """Every sample of the loopback radio is where its chunk says: its real part is its index
+    (modulo 2^24), its imaginary part the chunk's centre frequency in MHz, and the chunk's time
+    is its index over ``rate``."""
+    for c in chunks:
+        assert np.array_equal(c.data.real, np.arange(c.index, c.end_index) % (1 << 24)), c
+        assert np.all(c.data.imag == np.float32(c.meta["center_freq"] / 1e6)), c
+        assert abs(c.time - c.index / rate) <= 1e-9, c

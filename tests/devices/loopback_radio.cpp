@@ -14,6 +14,7 @@
 // samples (device arg, default 1000) after the sample being captured when it is called.
 // Faults on demand: after `stall_after` samples it delivers nothing more (an unplugged radio:
 // readStream times out), after `fail_after` samples readStream returns SOAPY_SDR_STREAM_ERROR.
+// With `time=0` it is a radio without hardware time (no timestamps, as the audio driver).
 //
 // TX: writeStream feeds a DAC that consumes samples at the sample rate from a `buffer`-sample
 // queue, starting with the first write; when it runs dry, that is an underflow, reported by
@@ -50,7 +51,8 @@ class LoopbackRadio : public SoapySDR::Device {
         : buffer_(args.count("buffer") ? std::stoull(args.at("buffer")) : 65536),
           latency_(args.count("latency") ? std::stoll(args.at("latency")) : 1000),
           stall_after_(args.count("stall_after") ? std::stoll(args.at("stall_after")) : -1),
-          fail_after_(args.count("fail_after") ? std::stoll(args.at("fail_after")) : -1) {}
+          fail_after_(args.count("fail_after") ? std::stoll(args.at("fail_after")) : -1),
+          timed_(!args.count("time") || args.at("time") != "0") {}
 
     std::string getDriverKey() const override { return "loopback"; }
     std::string getHardwareKey() const override { return "daqflow-test-loopback"; }
@@ -91,7 +93,7 @@ class LoopbackRadio : public SoapySDR::Device {
     std::vector<double> listSampleRates(const int, const size_t) const override { return {}; }
     void setSampleRate(const int dir, const size_t, const double rate) override { rate_[dir] = rate; }
     double getSampleRate(const int dir, const size_t) const override { return rate_[dir]; }
-    bool hasHardwareTime(const std::string &) const override { return true; }
+    bool hasHardwareTime(const std::string &) const override { return timed_; }
     long long getHardwareTime(const std::string &) const override {
         std::lock_guard<std::mutex> lock(mutex_);
         return rx_active_ ? static_cast<long long>(produced() * 1e9 / rate_[SOAPY_SDR_RX]) : 0;
@@ -157,7 +159,7 @@ class LoopbackRadio : public SoapySDR::Device {
                                                      static_cast<float>(freq_at(index) / 1e6 + offset));
                     }
                 }
-                flags = SOAPY_SDR_HAS_TIME;
+                flags = timed_ ? SOAPY_SDR_HAS_TIME : 0;
                 timeNs = static_cast<long long>(rx_next_ * 1e9 / rate_[SOAPY_SDR_RX]);
                 rx_next_ += n;
                 return static_cast<int>(n);
@@ -234,6 +236,7 @@ class LoopbackRadio : public SoapySDR::Device {
     const int64_t latency_;
     const int64_t stall_after_;
     const int64_t fail_after_;
+    const bool timed_;
     mutable std::mutex mutex_;
     double rate_[2] = {1e6, 1e6};
     double freq_[2] = {100e6, 100e6};

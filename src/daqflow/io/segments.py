@@ -1,9 +1,10 @@
 """Where a recording's samples come from: segments (SigMF captures) and gaps.
 
 A new segment starts at the first sample, after every gap (the stream index jumps), and when
-the sample rate, the centre frequency or a radio's gain (``meta["gain"]``) changes. Each gap is also listed with the samples
-dropped on purpose (``meta["skipped"]``) and the samples lost: ``meta["overflow"]``, or the
-part of the index jump that ``skipped`` does not explain, whichever is larger.
+the sample rate, the centre frequency or a radio's gain (``meta["gain"]``) changes. Each gap
+is also listed with the samples dropped on purpose (``meta["skipped"]``) and the samples
+lost: ``meta["overflow"]``, or the part of the index jump that ``skipped`` does not explain,
+whichever is larger.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import logging
 import math
 import threading
 import time
@@ -40,6 +41,8 @@ from .handoff import Handoff
 
 READ_TIMEOUT_US = 100_000  # one readStream call; the reader checks for a stop between calls
 HANDOFF_CHUNKS = 16
+
+log = logging.getLogger(__name__)
 
 
 def _args_text(device: str | Mapping[str, str]) -> str:
@@ -159,12 +162,20 @@ class _Radio:
         self.hardware_time = bool(dev.hasHardwareTime(""))
         self.hw = f"{dev.getDriverKey()} {dev.getHardwareKey()}".strip()
 
-    def tune(self, freq: float | None) -> None:
-        if freq is None:
-            return
+    def check_freq(self, freq: float) -> None:
         if not _in_ranges(float(freq), self.freq_ranges):
             raise self._fail(f"frequency {float(freq):g} Hz is out of its range "
                              f"{_ranges_text(self.freq_ranges, 'MHz', 1e6)}")
+
+    def check_gain(self, gain: float) -> None:
+        low, high = self.gain_range
+        if not low - 1e-9 <= float(gain) <= high + 1e-9:
+            raise self._fail(f"gain {float(gain):g} dB is out of its range {low:g}..{high:g} dB")
+
+    def tune(self, freq: float | None) -> None:
+        if freq is None:
+            return
+        self.check_freq(freq)
         for c in self.channels:
             self.dev.setFrequency(self.direction, c, float(freq))
 
@@ -175,13 +186,20 @@ class _Radio:
                 if dev.hasGainMode(d, c):
                     dev.setGainMode(d, c, True)
             return
-        low, high = self.gain_range
-        if not low - 1e-9 <= float(gain) <= high + 1e-9:
-            raise self._fail(f"gain {float(gain):g} dB is out of its range {low:g}..{high:g} dB")
+        self.check_gain(gain)
         for c in self.channels:
             if dev.hasGainMode(d, c):
                 dev.setGainMode(d, c, False)
             dev.setGain(d, c, float(gain))
+
+    def apply(self, setting: _Setting) -> None:
+        """Send a setting's current value to the device."""
+        (self.tune if setting is self.freq else self.set_gain)(setting.value)
+
+    def accepts(self, setting: _Setting, value: float | None) -> None:
+        """Raise ValueError (naming the device and its range) if ``value`` is out of range."""
+        if value is not None:
+            (self.check_freq if setting is self.freq else self.check_gain)(value)
 
     def setup_stream(self) -> int:
         """Open and activate the CF32 stream; returns its MTU in samples."""
@@ -351,8 +369,8 @@ class _Receiver:
         last_data = time.monotonic()
         started = False
         while not self.stopping.is_set():
-            if builder.pos == 0 and (radio.freq.follow.poll() | radio.gain.follow.poll()):
-                meta = self._retune(soapy, radio, builder, clock)
+            if builder.pos == 0 and (changed := _changed_settings(radio)):
+                meta = self._retune(soapy, radio, builder, clock, changed, mtu)
             result = radio.dev.readStream(radio.stream, builder.views(), builder.space,
                                           timeoutUs=READ_TIMEOUT_US)
             now = time.monotonic()
@@ -381,8 +399,7 @@ class _Receiver:
                     self.handoff.offer(partial)
                 builder.gap(lost=estimate, estimated=True)
             else:
-                raise RuntimeError(f"soapy_source {radio.args!r}: readStream failed: "
-                                   f"{soapy.errToStr(ret)} ({ret})")
+                raise _read_failed(soapy, radio, ret)
         partial = builder.take(meta)
         if partial is not None:
             self.handoff.offer(partial)
@@ -400,16 +417,15 @@ class _Receiver:
             buffer[:count] = samples
 
     def _retune(self, soapy: ModuleType, radio: _Radio, builder: _ChunkBuilder,
-                clock: LossClock) -> Mapping[str, Any]:
-        """Apply a changed frequency or gain, then drop (as skipped) what the device captured
+                clock: LossClock, changed: list[_Setting], mtu: int) -> Mapping[str, Any]:
+        """Apply the ``changed`` settings, then drop (as skipped) what the device captured
         before the new setting took effect: with hardware time, every sample stamped before
         the device's time after the command plus ``settle``; without, what it had buffered
         plus ``settle`` seconds of samples. The next chunk starts at the first sample kept."""
-        radio.tune(radio.freq.value)
-        radio.set_gain(radio.gain.value)
-        for setting in (radio.freq, radio.gain):
-            if setting.follow.live is not None:
-                builder.params[setting.follow.name] = setting.value  # type: ignore[assignment]
+        for setting in changed:
+            radio.apply(setting)
+            builder.params[setting.follow.name] = setting.value  # type: ignore[assignment]
+        skipped = 0
         settle = max(1, round(self.config["settle"] * radio.rate))  # a gap, always
         if radio.hardware_time:
             effective_ns = radio.dev.getHardwareTime("") + round(settle * 1e9 / radio.rate)
@@ -419,11 +435,12 @@ class _Receiver:
                     return builder.size
                 return math.ceil((effective_ns - time_ns) * radio.rate / 1e9)
         else:
-            target = builder.index + self._drain(radio, builder.size) + settle
+            skipped = self._drain(radio, builder.size, mtu)  # held from before the command
+            target = builder.index + skipped + settle
 
             def first_kept(index: int, time_ns: int | None) -> int:
                 return target - index
-        skipped = lost = 0
+        lost = 0
         scratch = [np.empty(builder.size, np.complex64) for _ in radio.channels]
         deadline = time.monotonic() + self.config["timeout"]
         while not self.stopping.is_set():
@@ -434,8 +451,10 @@ class _Receiver:
             if result.ret == soapy.SOAPY_SDR_OVERFLOW:
                 lost += clock.on_overflow(builder.index + lost + skipped, time.monotonic())
                 continue
-            if result.ret <= 0:
+            if result.ret == soapy.SOAPY_SDR_TIMEOUT:
                 continue
+            if result.ret < 0:
+                raise _read_failed(soapy, radio, result.ret)
             stamped = result.timeNs if result.flags & soapy.SOAPY_SDR_HAS_TIME else None
             lost += clock.on_samples(builder.index + lost + skipped, result.ret, stamped, time.monotonic())
             index = builder.index + lost + skipped
@@ -453,13 +472,52 @@ class _Receiver:
             break
         return radio.meta()
 
-    def _drain(self, radio: _Radio, size: int) -> int:
-        """Read without waiting until the device holds nothing; returns the samples read."""
+    def _drain(self, radio: _Radio, size: int, mtu: int) -> int:
+        """Read without waiting what the device holds; returns the samples read. It stops at
+        the first read shorter than a full one (the device had no more), at a stop, or after
+        ``timeout`` seconds (a device that produces as fast as it is read never runs dry)."""
         scratch = [np.empty(size, np.complex64) for _ in radio.channels]
+        full = min(size, mtu) if mtu > 0 else size
+        deadline = time.monotonic() + self.config["timeout"]
         drained = 0
-        while (ret := radio.dev.readStream(radio.stream, scratch, size, timeoutUs=0).ret) > 0:
-            drained += ret
+        while not self.stopping.is_set() and time.monotonic() < deadline:
+            ret = radio.dev.readStream(radio.stream, scratch, size, timeoutUs=0).ret
+            if ret == radio.soapy.SOAPY_SDR_OVERFLOW:
+                continue  # what it held is gone; the settle gap and the clock cover it
+            if ret < 0 and ret != radio.soapy.SOAPY_SDR_TIMEOUT:
+                raise _read_failed(radio.soapy, radio, ret)
+            drained += max(ret, 0)
+            if ret < full:
+                break
         return drained
+
+
+def _changed_settings(radio: _Radio) -> list[_Setting]:
+    """The live settings whose Param changed since the last chunk, if the device takes the
+    new value. A value out of the device's range is refused without ending the run: the
+    Param is set back to the value in effect and a warning names the device and range."""
+    changed = []
+    for setting in (radio.freq, radio.gain):
+        before = setting.value
+        if not setting.follow.poll():
+            continue
+        try:
+            radio.accepts(setting, setting.value)
+        except ValueError as exc:
+            setting.follow.value = before
+            name = setting.follow.name
+            log.warning("%s; param %r set back to %g", exc, name, before)
+            try:
+                setting.follow.live.set(before)  # type: ignore[union-attr]
+            except ValueError as refused:  # the Param's own bounds moved: keep the device's
+                log.warning("param %r: %s", name, refused)
+            continue
+        changed.append(setting)
+    return changed
+
+
+def _read_failed(soapy: ModuleType, radio: _Radio, ret: int) -> RuntimeError:
+    return RuntimeError(f"soapy_source {radio.args!r}: readStream failed: {soapy.errToStr(ret)} ({ret})")
 
 
 def _default_chunk(rate: float, mtu: int) -> int:
@@ -509,9 +567,10 @@ def soapy_source(device: str | Mapping[str, str] = "driver=rtlsdr", rate: float 
     time, else ``index / rate``. After lost samples the next chunk has ``meta["overflow"]`` (and
     ``overflow_estimated`` when the count is the host clock's estimate); after a retune,
     ``meta["skipped"]`` counts the samples dropped on purpose and ``meta["params"]`` the new
-    values. A device that cannot be opened, an unsupported rate, frequency, gain, antenna or
-    channel, and a device that stops delivering raise errors naming the device args and
-    what it supports.
+    values (only those that changed). A device that cannot be opened, an unsupported rate,
+    frequency, gain, antenna or channel, and a device that stops delivering raise errors naming
+    the device args and what it supports. A live value the device cannot take is refused
+    without ending the run: the Param is set back and a warning names the device's range.
     """
     for name, value in (("rate", rate), ("bandwidth", bandwidth)):
         if value is not None and not (isinstance(value, int | float) and value > 0):
@@ -551,10 +610,8 @@ class _Transmitter:
         radio = self.radio
         assert radio is not None
         soapy = radio.soapy
-        if radio.freq.follow.poll():
-            radio.tune(radio.freq.value)
-        if radio.gain.follow.poll():
-            radio.set_gain(radio.gain.value)
+        for setting in _changed_settings(radio):
+            radio.apply(setting)
         samples = np.ascontiguousarray(data, np.complex64)
         done = 0
         while done < len(samples):
