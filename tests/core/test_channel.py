@@ -219,6 +219,38 @@ def test_drop_oldest_passes_the_mark_of_an_evicted_chunk_on():
     assert marks(drain(channel)) == [(7, 7)]
 
 
+def retuned_upstream():
+    """Chunks 0-2, 6-8 (after 4 samples skipped on purpose at a retune to 2 MHz), 8-10."""
+    return (chunk(0), chunk(6).with_meta(skipped=4, params={"tune": 2e6}, center_freq=2e6),
+            chunk(8).with_meta(center_freq=2e6))
+
+
+def gap_marks(item):
+    return (item.index, item.meta.get("overflow", 0), item.meta.get("skipped", 0),
+            item.meta.get("params"), item.meta.get("center_freq"))
+
+
+def test_a_dropped_chunk_hands_its_retune_marks_to_the_next_chunk_that_gets_in():
+    a, b, c = retuned_upstream()
+    channel = Channel(1, "drop_newest")
+    channel.put_nowait(a)
+    channel.put_nowait(b)  # dropped: its 2 samples are lost, its 4 were skipped on purpose
+    assert channel.get_nowait() is a
+    channel.put_nowait(c)
+    channel.close()
+    # the jump from 2 to 8 is 2 lost + 4 skipped, and the retune is still announced
+    assert [gap_marks(x) for x in drain(channel)] == [(8, 2, 4, {"tune": 2e6}, 2e6)]
+
+
+def test_an_evicted_chunk_hands_its_retune_marks_to_the_next_chunk():
+    a, b, c = retuned_upstream()
+    channel = Channel(1, "drop_oldest")
+    for item in (a, b, c):  # b evicts a (b: 2 lost), c evicts b (c: 2 + 2 lost, 4 skipped)
+        channel.put_nowait(item)
+    channel.close()
+    assert [gap_marks(x) for x in drain(channel)] == [(8, 4, 4, {"tune": 2e6}, 2e6)]
+
+
 @pytest.mark.parametrize("policy, kept", [("drop_oldest", [3, 4]), ("drop_newest", [0, 1])])
 def test_drops_of_plain_items_count_one_sample_each(policy, kept):
     got, stats = run_policy(policy, 2, list(range(5)))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import daqflow as df
+from daqflow import io
 from daqflow.io.handoff import Handoff
 from daqflow.io.soapy import LossClock
 
@@ -85,3 +86,48 @@ def test_a_producer_thread_wakes_the_consumer_and_ends_the_stream():
         return seen
 
     assert asyncio.run(scenario()) == list(range(0, 10000, 10))
+
+
+def test_a_dropped_chunk_hands_its_retune_marks_to_the_next_one_through():
+    async def scenario():
+        handoff = Handoff(1, asyncio.get_running_loop())
+        assert handoff.offer(_chunk(0))
+        retuned = _chunk(15).with_meta(skipped=4, params={"tune": 2e6}, overflow=1,
+                                       overflow_estimated=True)
+        assert not handoff.offer(retuned)  # dropped: 10 samples and 1 marked lost, 4 skipped
+        assert handoff.lost_unmarked == 11
+        assert (await handoff.get()).index == 0
+        assert handoff.offer(_chunk(25))
+        assert handoff.lost_unmarked == 11  # marked on a chunk still queued: not reported yet
+        after = await handoff.get()
+        assert handoff.lost_unmarked == 0
+        return after
+
+    after = asyncio.run(scenario())
+    assert after.index - 10 == after.meta["overflow"] + after.meta["skipped"] == 11 + 4
+    assert after.meta["params"] == {"tune": 2e6} and after.meta["overflow_estimated"] is True
+
+
+@df.block(name="stuck_once")
+async def stuck_once(x: df.Stream):
+    """Blocks the loop for 0.5 s at the first chunk (the radio's reader thread goes on)."""
+    seen = 0
+    async for chunk in x:
+        if not seen:
+            time.sleep(0.5)
+        seen += chunk.samples
+    return seen
+
+
+def test_what_the_handoff_dropped_after_its_last_delivered_chunk_is_reported(loopback_radio):
+    # The radio delivers exactly 98 chunks of 4096 samples, then stalls; while the loop is
+    # stuck, most of them are dropped in the handoff and no later chunk can carry the mark.
+    total = 98 * 4096
+    radio = io.soapy_source(f"{loopback_radio},stall_after={total}", rate=4e6, freq=100e6,
+                            chunk=4096, timeout=20)
+    report = df.run(stuck_once(radio, buffer=64), duration=1.5)
+    delivered = report.results["stuck_once"]
+    lost = report.blocks["soapy_source"].lost
+    assert lost > total // 2, report  # most of it was dropped in the handoff
+    assert delivered + lost + report.dropped_samples == total
+    assert report.overflow == lost + report.dropped_samples

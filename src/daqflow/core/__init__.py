@@ -15,7 +15,7 @@ from .params import Param, param
 from .placement import Process
 from .report import BlockReport, EdgeReport, Report
 from .running import Running, iterate, run, start
-from .runtime import arun
+from .runtime import arun, note_lost
 from .stream import Stream
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "collect",
     "from_iterable",
     "iterate",
+    "note_lost",
     "null_sink",
     "param",
     "run",

@@ -4,7 +4,8 @@ One producer task and one consumer task per channel. The hot path is a deque app
 a waiting side parks on a single future, so a hop costs no more than it must. When the FIFO is
 full the channel's policy decides: ``"block"`` waits (backpressure), ``"drop_oldest"`` evicts
 the oldest item, ``"drop_newest"`` discards the incoming one. Every loss is counted and marked
-on the next Chunk that gets through, as ``meta["overflow"]`` (samples lost just before it).
+on the next Chunk that gets through, as ``meta["overflow"]`` (samples lost just before it);
+the marks a dropped chunk carried (``skipped``, ``params``) pass to it too (`Dropped`).
 """
 
 from __future__ import annotations
@@ -16,16 +17,11 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import Any, Literal
 
-from .chunk import Chunk, item_samples, mark_overflow
+from .chunk import Dropped, item_samples
 from .errors import EndOfStream, ReceiverGone
 
 Policy = Literal["block", "drop_oldest", "drop_newest"]
 POLICIES: tuple[str, ...] = ("block", "drop_oldest", "drop_newest")
-
-
-def _lost_with(item: Any) -> int:
-    """Samples a dropped item takes with it: its own and the loss it was marked with."""
-    return item_samples(item) + (int(item.meta.get("overflow", 0)) if type(item) is Chunk else 0)
 
 
 class WouldBlock(Exception):
@@ -63,7 +59,7 @@ class Channel:
         "_closed",
         "_getter",
         "_items",
-        "_pending_lost",
+        "_pending",
         "_putter",
         "_receiver_closed",
         "blocked",
@@ -92,7 +88,7 @@ class Channel:
         self._putter: asyncio.Future[None] | None = None
         self._closed = False
         self._receiver_closed = False
-        self._pending_lost = 0
+        self._pending: Dropped | None = None  # dropped, not yet marked on a delivered item
         self.upstream_error: tuple[str, BaseException] | None = None
         self._check: Callable[[Any], None] | None = None
         self.items_in = 0
@@ -135,7 +131,7 @@ class Channel:
         """Append ``item`` if that needs no wait, no drop and no mark; else False (and nothing
         done). The hot path of a block that feeds one FIFO: ``try_put(x) or await put(x)``."""
         items = self._items
-        if len(items) >= self.capacity or self._pending_lost or self._receiver_closed:
+        if len(items) >= self.capacity or self._pending is not None or self._receiver_closed:
             return False
         items.append(item)  # _push inlined: the hot path
         self.items_in += 1
@@ -196,20 +192,26 @@ class Channel:
             evicted = items.popleft()  # drop_oldest
             self.dropped_items += 1
             self.dropped_samples += item_samples(evicted)
-            lost = _lost_with(evicted)
             if items:
-                items[0] = mark_overflow(items[0], lost)
+                gone = Dropped()
+                gone.add(evicted)
+                items[0] = gone.mark(items[0])
             else:
-                self._pending_lost += lost
-        if self._pending_lost:
-            item = mark_overflow(item, self._pending_lost)
-            self._pending_lost = 0
+                self._pending_drop(evicted)
+        if self._pending is not None:
+            item = self._pending.mark(item)
+            self._pending = None
         self._push(item)
 
     def _drop(self, item: Any) -> None:
         self.dropped_items += 1
         self.dropped_samples += item_samples(item)
-        self._pending_lost += _lost_with(item)
+        self._pending_drop(item)
+
+    def _pending_drop(self, item: Any) -> None:
+        if self._pending is None:
+            self._pending = Dropped()
+        self._pending.add(item)
 
     def close(self, upstream_error: tuple[str, BaseException] | None = None) -> None:
         """End of stream: the consumer reads what is queued, then its iteration stops.

@@ -87,3 +87,46 @@ def mark_overflow(item: object, lost: int) -> object:
     if type(item) is not Chunk or not lost:
         return item
     return item.with_meta(overflow=int(item.meta.get("overflow", 0)) + lost)
+
+
+class Dropped:
+    """What dropped items take with them, to be marked on the next item that gets through:
+    their samples and the losses marked on them (``lost``, added to ``meta["overflow"]``),
+    the samples they said were skipped on purpose (``meta["skipped"]``), the parameter
+    changes they announced (``meta["params"]``) and whether a count was an estimate. So the
+    index jump at the next item still equals its marks, and a retune is never hidden.
+    """
+
+    __slots__ = ("estimated", "lost", "params", "skipped")
+
+    def __init__(self) -> None:
+        self.lost = 0
+        self.skipped = 0
+        self.params: dict[str, Any] = {}
+        self.estimated = False
+
+    def add(self, item: object) -> None:
+        """Take the dropped ``item``'s samples and marks."""
+        self.lost += item_samples(item)
+        if type(item) is Chunk and item.meta:
+            meta = item.meta
+            self.lost += int(meta.get("overflow", 0))
+            self.skipped += int(meta.get("skipped", 0))
+            self.params.update(meta.get("params", {}))
+            self.estimated |= bool(meta.get("overflow_estimated", False))
+
+    def mark(self, item: object) -> object:
+        """``item`` carrying these marks (Chunks only; other items pass unchanged)."""
+        if type(item) is not Chunk:
+            return item
+        meta = item.meta
+        updates: dict[str, Any] = {}
+        if self.lost:
+            updates["overflow"] = int(meta.get("overflow", 0)) + self.lost
+        if self.skipped:
+            updates["skipped"] = int(meta.get("skipped", 0)) + self.skipped
+        if self.params:
+            updates["params"] = {**self.params, **meta.get("params", {})}
+        if self.estimated and self.lost:
+            updates["overflow_estimated"] = True
+        return item.with_meta(**updates) if updates else item

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import inspect
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -65,6 +66,18 @@ class _State:
         if type(item) is Chunk and item.meta:
             self.lost += int(item.meta.get("overflow", 0))
             self.skipped += int(item.meta.get("skipped", 0))
+
+
+_RUNNING: contextvars.ContextVar[_State] = contextvars.ContextVar("daqflow_running_block")
+
+
+def note_lost(samples: int) -> None:
+    """Count ``samples`` a real-time source lost where no chunk can carry the mark (dropped
+    after the last chunk it delivered, as the run stopped) in its `BlockReport.lost` and the
+    report's totals. Call it from the source's own code; elsewhere it does nothing."""
+    state = _RUNNING.get(None)
+    if state is not None and samples > 0:
+        state.lost += int(samples)
 
 
 class _Busy:
@@ -407,6 +420,7 @@ class Runtime:
     async def _drive(self, node: Stream) -> None:
         state = self.states[node]
         state.started = True
+        _RUNNING.set(state)  # this task's own context: `note_lost` finds its block
         inputs = self._inputs(node)
         try:
             if self._stopping and node.kind == "source" and node not in self.passive:

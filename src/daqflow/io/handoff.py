@@ -4,8 +4,9 @@ A device driver (PortAudio's callback, a SoapySDR reader thread) must never wait
 graph: if the loop falls behind (a block that hogs it, a full FIFO downstream is handled by
 the runtime), the handoff is where samples pile up. It holds at most ``capacity`` chunks;
 a chunk that does not fit is dropped, its samples counted, and the next chunk that gets
-through carries them in ``meta["overflow"]`` (the same rule as a FIFO's), so the index jump
-in the stream always equals the mark.
+through carries them in ``meta["overflow"]``, and the marks the dropped chunk carried
+(``skipped``, ``params``: the same rule as a FIFO's), so the index jump in the stream always
+equals the marks. What was dropped after the last chunk delivered is `lost_unmarked`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import threading
 from collections import deque
 
 from ..core import Chunk
-from ..core.chunk import mark_overflow
+from ..core.chunk import Dropped
 
 
 class Handoff:
@@ -35,7 +36,7 @@ class Handoff:
         self._loop = loop
         self._items: deque[Chunk] = deque()
         self._lock = threading.Lock()
-        self._pending_lost = 0  # samples dropped here, not yet marked on a delivered chunk
+        self._pending: Dropped | None = None  # dropped here, not yet marked on a delivered chunk
         self._waiter: asyncio.Future[None] | None = None
         self._end: BaseException | bool = False
 
@@ -46,11 +47,13 @@ class Handoff:
             if len(self._items) >= self.capacity:
                 self.dropped_chunks += 1
                 self.dropped_samples += chunk.samples
-                self._pending_lost += chunk.samples + int(chunk.meta.get("overflow", 0))
+                if self._pending is None:
+                    self._pending = Dropped()
+                self._pending.add(chunk)
                 return False
-            if self._pending_lost:
-                chunk = mark_overflow(chunk, self._pending_lost)  # type: ignore[assignment]
-                self._pending_lost = 0
+            if self._pending is not None:
+                chunk = self._pending.mark(chunk)  # type: ignore[assignment]
+                self._pending = None
             self._items.append(chunk)
             waiter, self._waiter = self._waiter, None
         if waiter is not None:
@@ -83,9 +86,11 @@ class Handoff:
 
     @property
     def lost_unmarked(self) -> int:
-        """Samples dropped after the last delivered chunk (no later chunk carried them)."""
+        """Samples lost that no delivered chunk reported: dropped after the last chunk that
+        got through, and marked (``meta["overflow"]``) on chunks still queued."""
         with self._lock:
-            return self._pending_lost
+            queued = sum(int(c.meta.get("overflow", 0)) for c in self._items)
+            return queued + (0 if self._pending is None else self._pending.lost)
 
 
 def _wake(future: asyncio.Future[None]) -> None:

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Chunk, Stream, block
+from ..core import Chunk, Stream, block, note_lost
 from ..core.params import Follow, Param
 from ._system import soapysdr
 from .devices import DeviceInfo, format_rates
@@ -537,6 +537,7 @@ async def _soapy_source(config: Mapping[str, Any]) -> AsyncIterator[Chunk]:
     finally:
         receiver.stopping.set()
         await asyncio.to_thread(receiver.thread.join)
+        note_lost(handoff.lost_unmarked)
 
 
 def soapy_source(device: str | Mapping[str, str] = "driver=rtlsdr", rate: float = 2.4e6,
