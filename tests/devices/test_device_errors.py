@@ -47,8 +47,15 @@ def test_soapy_sink_on_a_receive_only_device_says_so():
 
 def test_audio_source_names_an_unknown_device_and_lists_the_inputs():
     message = _failure(df.null_sink(io.audio_source(RATE, device="no such card")))
-    assert "audio_source: device 'no such card'" in message
-    assert "input devices: ['pulse', 'default']" in message
+    assert ("audio_source 'no such card': 48000 Hz x 1 channel(s) asked: No input device "
+            "matching 'no such card'; input devices: ['pulse', 'default']") in message
+
+
+def test_audio_source_says_what_the_card_supports_when_it_refuses_the_channels():
+    message = _failure(df.null_sink(io.audio_source(RATE, channels=200)))
+    assert "audio_source 'default input': 48000 Hz x 200 channel(s) asked: " in message
+    assert "Invalid number of channels" in message
+    assert " input channel(s), default rate 44100 Hz, rates 8000, 16000, " in message
 
 
 def test_audio_sink_refuses_a_stream_that_changes_rate():

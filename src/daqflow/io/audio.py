@@ -6,7 +6,9 @@ PortAudio's input overflow (the card had to discard samples) becomes a marked ga
 samples lost are measured from the jump of the blocks' ADC timestamps when the host API
 gives them, else from the host clock, and the next chunk carries ``meta["overflow"]`` with
 ``meta["overflow_estimated"] = True`` (PortAudio reports the event, not a count). Chunks
-the loop was too slow to take are dropped whole and counted exactly.
+the loop was too slow to take are dropped whole and counted exactly. A card that goes away
+(PortAudio ends the stream) or stops delivering for ``timeout`` seconds fails the source with
+an error naming the device.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Chunk, Stream, block
+from ..core import Chunk, Stream, block, note_lost
 from .devices import DeviceInfo
 from .handoff import Handoff
 
 HANDOFF_CHUNKS = 32
+COMMON_RATES = (8000, 16000, 22050, 32000, 44100, 48000, 96000, 192000)
+FIRST_DATA_S = 5.0  # a sound server may take seconds to deliver the first block
 DTYPES = ("float32", "int16", "int32")
 PORTAUDIO_INSTALL = ("sound cards need the 'sounddevice' package and the PortAudio library: "
                      "pip install 'daqflow[audio]', and on Debian/Ubuntu apt-get install libportaudio2")
@@ -39,9 +43,24 @@ def sounddevice() -> ModuleType:
     return sd
 
 
-def _device_error(sd: ModuleType, what: str, device: Any, exc: Exception, kind: str) -> ValueError:
+def _device_error(sd: ModuleType, what: str, device: Any, exc: Exception, kind: str,
+                  rate: float, channels: int) -> ValueError:
+    """One line: the device, what was asked, what it supports, what else there is."""
+    label = f"default {kind}" if device is None else device
+    try:
+        info = sd.query_devices(device, kind)
+        supports = (f"; it has {info[f'max_{kind}_channels']} {kind} channel(s), default rate "
+                    f"{info['default_samplerate']:g} Hz, rates {_rates_text(sd, info, kind)}")
+    except (sd.PortAudioError, ValueError):  # no such device: the error says so
+        supports = ""
     names = [d["name"] for d in sd.query_devices() if d[f"max_{kind}_channels"] > 0]
-    return ValueError(f"{what}: device {device!r}: {exc}; {kind} devices: {names}")
+    return ValueError(f"{what} {label!r}: {rate:g} Hz x {channels} channel(s) asked: "
+                      f"{str(exc).strip()}{supports}; {kind} devices: {names}")
+
+
+def _rates_text(sd: ModuleType, info: Mapping[str, Any], kind: str) -> str:
+    rates = [r for r in COMMON_RATES if _rate_ok(sd, info, r, kind)]
+    return ", ".join(f"{r:g}" for r in rates) + " Hz" if rates else "none of the common ones"
 
 
 class _Capture:
@@ -86,24 +105,52 @@ class _Capture:
 async def _audio_source(config: Mapping[str, Any]) -> AsyncIterator[Chunk]:
     sd = sounddevice()
     handoff = Handoff(HANDOFF_CHUNKS, asyncio.get_running_loop())
-    meta = MappingProxyType({"device": str(config["label"])})
+    label = config["label"]
+    meta = MappingProxyType({"device": str(label)})
     capture = _Capture(config["rate"], handoff, meta)
+    closing = False
+
+    def finished() -> None:  # PortAudio's thread: the stream became inactive
+        if not closing:
+            handoff.finish(RuntimeError(f"audio_source {label!r}: the device stopped delivering "
+                                        "(PortAudio ended the stream): was it unplugged?"))
+
+    def device_error(exc: Exception) -> ValueError:
+        return _device_error(sd, "audio_source", config["device"], exc, "input", config["rate"],
+                             config["channels"])
+
     try:
         stream = sd.InputStream(samplerate=config["rate"], channels=config["channels"],
                                 dtype=config["dtype"], device=config["device"],
-                                blocksize=config["chunk"], callback=capture)
+                                blocksize=config["chunk"], callback=capture,
+                                finished_callback=finished)
     except (sd.PortAudioError, ValueError) as exc:
-        raise _device_error(sd, "audio_source", config["device"], exc, "input") from None
+        raise device_error(exc) from None
     try:
-        stream.start()
-        while (chunk := await handoff.get()) is not None:
+        try:
+            stream.start()
+        except sd.PortAudioError as exc:
+            raise device_error(exc) from None
+        wait = max(config["timeout"], FIRST_DATA_S)
+        while True:
+            try:
+                chunk = await asyncio.wait_for(handoff.get(), wait)
+            except TimeoutError:
+                raise TimeoutError(f"audio_source {label!r}: no samples for {wait:g} s: is the "
+                                   "device still there?") from None
+            if chunk is None:
+                break
+            wait = config["timeout"]
             yield chunk
     finally:
+        closing = True
         await asyncio.to_thread(stream.close)
+        note_lost(handoff.lost_unmarked)
 
 
 def audio_source(rate: float = 48000, channels: int = 1, device: int | str | None = None,
-                 dtype: str = "float32", chunk: int | None = None, **options: Any) -> Stream:
+                 dtype: str = "float32", chunk: int | None = None, *, timeout: float = 3.0,
+                 **options: Any) -> Stream:
     """Capture from a sound card (PortAudio): a real-time source of real chunks.
 
     Args:
@@ -112,6 +159,8 @@ def audio_source(rate: float = 48000, channels: int = 1, device: int | str | Non
         device: a PortAudio device number or (part of its) name; None: the default input.
         dtype: "float32" (full scale 1.0), "int16" or "int32".
         chunk: samples per chunk (default about 20 ms, a power of two).
+        timeout: seconds without samples before the source fails (the first block may take
+            up to 5 s).
         options: name=, buffer=, policy=.
 
     ``meta["device"]`` names the device. An input overflow marks the next chunk with
@@ -121,6 +170,8 @@ def audio_source(rate: float = 48000, channels: int = 1, device: int | str | Non
         raise ValueError(f"audio_source: rate must be > 0 Hz, got {rate!r}")
     if not isinstance(channels, int) or channels < 1:
         raise ValueError(f"audio_source: channels must be an int >= 1, got {channels!r}")
+    if not (isinstance(timeout, int | float) and timeout > 0):
+        raise ValueError(f"audio_source: timeout must be > 0 s, got {timeout!r}")
     if dtype not in DTYPES:
         raise ValueError(f"audio_source: dtype must be one of {DTYPES}, got {dtype!r}")
     if chunk is None:
@@ -129,7 +180,7 @@ def audio_source(rate: float = 48000, channels: int = 1, device: int | str | Non
         raise ValueError(f"audio_source: chunk must be an int >= 1 sample, got {chunk!r}")
     sounddevice()  # a missing PortAudio fails here, when the graph is described
     config = MappingProxyType({"rate": float(rate), "channels": channels, "device": device,
-                               "dtype": dtype, "chunk": chunk,
+                               "dtype": dtype, "chunk": chunk, "timeout": float(timeout),
                                "label": "default input" if device is None else device})
     return _audio_source(config, **options)
 
@@ -138,8 +189,10 @@ def audio_source(rate: float = 48000, channels: int = 1, device: int | str | Non
 class _Playback:
     """The PortAudio side of `audio_sink`, in one thread: blocking writes, underflows counted."""
 
-    def __init__(self, device: int | str | None):
+    def __init__(self, device: int | str | None, latency: float | str):
         self.device = device
+        self.latency = latency
+        self.label = "default output" if device is None else device
         self.stream: Any = None
         self.rate: float | None = None
         self.channels = 0
@@ -154,32 +207,53 @@ class _Playback:
             self.rate, self.channels = chunk.rate, channels
             try:
                 self.stream = sd.OutputStream(samplerate=chunk.rate, channels=channels,
-                                              dtype="float32", device=self.device)
+                                              dtype="float32", device=self.device,
+                                              latency=self.latency)
+                self.stream.start()
             except (sd.PortAudioError, ValueError) as exc:
-                raise _device_error(sd, "audio_sink", self.device, exc, "output") from None
-            self.stream.start()
+                raise _device_error(sd, "audio_sink", self.device, exc, "output", chunk.rate,
+                                    channels) from None
         elif chunk.rate != self.rate or channels != self.channels:
             raise ValueError(f"audio_sink: the stream changed from {self.rate:g} Hz x {self.channels} "
                              f"channel(s) to {chunk.rate:g} Hz x {channels}")
-        block_ = data.reshape(len(data), channels)
-        if block_.dtype.kind in "iu":
-            block_ = block_.astype(np.float32) / float(np.iinfo(block_.dtype).max)
-        if self.stream.write(np.ascontiguousarray(block_, np.float32)):
-            self.underflows += 1
+        try:
+            if self.stream.write(_full_scale(data.reshape(len(data), channels))):
+                self.underflows += 1
+        except sd.PortAudioError as exc:
+            raise RuntimeError(f"audio_sink {self.label!r}: writing to the device failed: "
+                               f"{exc}") from None
         self.samples += len(data)
 
     def close(self) -> dict[str, Any]:
+        latency = None
         if self.stream is not None:
-            self.stream.stop()  # plays what is queued, then stops
-            self.stream.close()
-        return {"device": "default output" if self.device is None else self.device,
+            latency = float(self.stream.latency)
+            try:
+                self.stream.stop()  # plays what is queued (about ``latency``), then stops
+            finally:
+                self.stream.close()
+        return {"device": self.label, "latency": latency,
                 "samples": self.samples, "underflows": self.underflows}
 
 
+def _full_scale(block_: np.ndarray) -> np.ndarray:
+    """float32 samples, full scale 1.0: floats as they are; signed integers over 2^(bits-1);
+    unsigned integers (offset binary, as 8-bit WAV) centred on their midpoint first."""
+    kind = block_.dtype.kind
+    if kind == "i":
+        return np.ascontiguousarray(block_ / float(-np.iinfo(block_.dtype).min), np.float32)
+    if kind == "u":
+        half = (float(np.iinfo(block_.dtype).max) + 1) / 2
+        return np.ascontiguousarray((block_ - half) / half, np.float32)
+    if kind == "b":
+        raise ValueError("audio_sink: booleans are not sound; give floats (full scale 1.0) or integers")
+    return np.ascontiguousarray(block_, np.float32)
+
+
 @block(name="audio_sink", accepts="real")
-async def _audio_sink(x: Stream, device: int | str | None) -> dict[str, Any]:
+async def _audio_sink(x: Stream, device: int | str | None, latency: float | str) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
-    playback = _Playback(device)
+    playback = _Playback(device, latency)
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="audio_sink") as thread:
         try:
             async for chunk in x:  # type: ignore[attr-defined]
@@ -189,20 +263,24 @@ async def _audio_sink(x: Stream, device: int | str | None) -> dict[str, Any]:
     return result
 
 
-def audio_sink(stream: Stream, device: int | str | None = None, **options: Any) -> Stream:
+def audio_sink(stream: Stream, device: int | str | None = None, *, latency: float | str = 0.1,
+               **options: Any) -> Stream:
     """Play a stream of real chunks on a sound card (PortAudio), at the chunks' rate.
 
     Args:
-        stream: real chunks, (n,) mono or (n, channels); floats are full scale 1.0, integers
-            full scale at their type's maximum.
+        stream: real chunks, (n,) mono or (n, channels); floats are full scale 1.0, signed
+            integers full scale at 2^(bits-1), unsigned ones centred on their midpoint.
         device: a PortAudio device number or name; None: the default output.
+        latency: seconds of sound queued ahead of the card (or PortAudio's "low"/"high");
+            the sink's stop plays out about this much.
         options: name=, buffer=, policy=.
 
-    The sink's result: ``{"device", "samples", "underflows"}``; ``underflows`` counts the
-    writes after which PortAudio said the card had run dry (the stream came too slowly).
+    The sink's result: ``{"device", "samples", "underflows", "latency"}``; ``underflows``
+    counts the writes after which PortAudio said the card had run dry (the stream came too
+    slowly); ``latency`` is the output latency PortAudio gave, in seconds.
     """
     sounddevice()
-    return _audio_sink(stream, device, **options)
+    return _audio_sink(stream, device, latency, **options)
 
 
 def audio_devices() -> list[DeviceInfo]:
@@ -215,8 +293,8 @@ def audio_devices() -> list[DeviceInfo]:
     apis = sd.query_hostapis()
     out = []
     for dev in sd.query_devices():
-        rates = [r for r in (8000, 16000, 22050, 32000, 44100, 48000, 96000, 192000)
-                 if _rate_ok(sd, dev, r)]
+        rates = [r for r in COMMON_RATES
+                 if _rate_ok(sd, dev, r, "input" if dev["max_input_channels"] else "output")]
         listed = ", ".join(f"{r:g}" for r in rates) or f"{dev['default_samplerate']:g}"
         out.append(DeviceInfo(
             "audio", dev["name"], f"{dev['name']} ({apis[dev['hostapi']]['name']})",
@@ -225,9 +303,9 @@ def audio_devices() -> list[DeviceInfo]:
     return out
 
 
-def _rate_ok(sd: ModuleType, dev: Mapping[str, Any], rate: int) -> bool:
+def _rate_ok(sd: ModuleType, dev: Mapping[str, Any], rate: int, kind: str) -> bool:
     try:
-        if dev["max_input_channels"]:
+        if kind == "input":
             sd.check_input_settings(device=dev["index"], samplerate=rate)
         else:
             sd.check_output_settings(device=dev["index"], samplerate=rate)
