@@ -53,6 +53,13 @@ def test_without_rate_cutoff_is_a_fraction_of_nyquist():
     np.testing.assert_allclose(dsp.bandpass(51, 0.1, 0.4), signal.firwin(51, [0.1, 0.4], pass_zero=False))
 
 
+def test_lowpass_takes_its_arguments_by_name_in_both_forms():
+    np.testing.assert_array_equal(dsp.lowpass(numtaps=101, cutoff=100e3, rate=RATE, window="hann"),
+                                  dsp.lowpass(101, 100e3, RATE, "hann"))
+    np.testing.assert_array_equal(dsp.lowpass(cutoff=15e3, rate=240e3, transition=3e3),
+                                  dsp.lowpass(15e3, rate=240e3, transition=3e3))
+
+
 def test_window_is_passed_to_firwin():
     np.testing.assert_allclose(dsp.lowpass(33, 100e3, rate=RATE, window="blackman"),
                                signal.firwin(33, 0.2, window="blackman"))

@@ -51,8 +51,8 @@ def lowpass(cutoff: float, *, rate: float | None = None, transition: float,
             atten_db: float = 60.0) -> Taps: ...
 
 
-def lowpass(*args: Any, rate: float | None = None, window: Any = None, transition: float | None = None,
-            atten_db: float | None = None) -> Taps:
+def lowpass(numtaps: Any = None, cutoff: Any = None, rate: float | None = None, window: Any = None, *,
+            transition: float | None = None, atten_db: float | None = None) -> Taps:
     """Low-pass FIR taps (``scipy.signal.firwin``), unit gain at DC, in one of two forms:
 
     - ``lowpass(numtaps, cutoff, rate=None, window="hamming")``: ``numtaps`` taps, windowed;
@@ -82,21 +82,26 @@ def lowpass(*args: Any, rate: float | None = None, window: Any = None, transitio
         if atten_db is not None:
             raise ValueError(f"lowpass: atten_db={atten_db!r} needs transition= (the design by "
                              "transition width: lowpass(cutoff, rate=..., transition=..., atten_db=...))")
-        numtaps, cutoff, rate, window = _classic_arguments(args, rate, window)
+        if numtaps is None or cutoff is None:
+            given = numtaps if cutoff is None else cutoff
+            raise ValueError(f"lowpass({given!r}): give lowpass(numtaps, cutoff, rate=...), or design the "
+                             "number of taps with lowpass(cutoff, rate=..., transition=..., atten_db=...)")
+        window = "hamming" if window is None else window
         _check(numtaps, rate)
         nyq = _nyquist(rate)
         if not 0 < cutoff < nyq:
             raise ValueError(_cutoff_error(cutoff, nyq, rate))
         return Taps(signal.firwin(numtaps, cutoff / nyq, window=window), rate)
-    if len(args) != 1:
-        shown = ", ".join(repr(a) for a in args)
+    if numtaps is not None and cutoff is not None:  # lowpass(cutoff, ...) puts it first
         raise ValueError(f"lowpass: with transition= the number of taps is designed, so give the cutoff "
-                         f"alone: lowpass(cutoff, rate=..., transition=..., atten_db=...), got the "
-                         f"positional arguments ({shown})")
+                         f"alone: lowpass(cutoff, rate=..., transition=..., atten_db=...), got "
+                         f"({numtaps!r}, {cutoff!r})")
+    cutoff = cutoff if numtaps is None else numtaps
+    if cutoff is None:
+        raise ValueError("lowpass: give the cutoff: lowpass(cutoff, rate=..., transition=...)")
     if window is not None:
         raise ValueError(f"lowpass: window={window!r} cannot be chosen with transition= (the design "
                          "uses the Kaiser window kaiserord gives)")
-    cutoff = args[0]
     atten = 60.0 if atten_db is None else atten_db
     _check(1, rate)
     nyq = _nyquist(rate)
@@ -114,24 +119,6 @@ def lowpass(*args: Any, rate: float | None = None, window: Any = None, transitio
     numtaps, beta = signal.kaiserord(float(atten), transition / nyq)
     numtaps |= 1
     return Taps(signal.firwin(numtaps, cutoff / nyq, window=("kaiser", beta)), rate)
-
-
-def _classic_arguments(args: tuple[Any, ...], rate: float | None, window: Any
-                       ) -> tuple[int, float, float | None, Any]:
-    """(numtaps, cutoff, rate, window) of ``lowpass(numtaps, cutoff, rate=None, window=...)``."""
-    if len(args) == 1:
-        raise ValueError(f"lowpass({args[0]!r}): give lowpass(numtaps, cutoff, rate=...), or design the "
-                         "number of taps with lowpass(cutoff, rate=..., transition=..., atten_db=...)")
-    if not 2 <= len(args) <= 4:
-        raise TypeError(f"lowpass takes numtaps, cutoff, rate, window: got {len(args)} positional "
-                        "arguments")
-    if len(args) >= 3 and rate is not None:
-        raise TypeError("lowpass got rate both as a positional and as a keyword argument")
-    if len(args) == 4 and window is not None:
-        raise TypeError("lowpass got window both as a positional and as a keyword argument")
-    rate = args[2] if len(args) >= 3 else rate
-    window = args[3] if len(args) == 4 else ("hamming" if window is None else window)
-    return args[0], args[1], rate, window
 
 
 def highpass(numtaps: int, cutoff: float, rate: float | None = None, window: Any = "hamming") -> Taps:

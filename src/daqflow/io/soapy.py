@@ -223,12 +223,17 @@ class _Radio:
         return MappingProxyType(meta)
 
     def close(self) -> None:
+        """Deactivate and close the stream, then the device, even if a step before fails."""
         dev, stream = self.dev, self.stream
         self.stream = None
-        if stream is not None:
-            dev.deactivateStream(stream)
-            dev.closeStream(stream)
-        dev.close()
+        try:
+            if stream is not None:
+                try:
+                    dev.deactivateStream(stream)
+                finally:
+                    dev.closeStream(stream)
+        finally:
+            dev.close()
 
 
 class LossClock:
