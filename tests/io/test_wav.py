@@ -186,6 +186,26 @@ def test_index_jump_without_a_mark_counts_as_lost(tmp_path, record, replay):
         (5040, pytest.approx(5040 / RATE), {"center_freq": 2e6})]
 
 
+def test_replayed_marks_equal_the_index_jumps_as_sigmf_replays_them(tmp_path, record, replay):
+    # marks a writer can be handed: one at the first chunk (nothing before it in the file), one
+    # with no index jump, and a jump partly skipped on purpose and partly lost
+    pieces = [df.Chunk(np.ones(10, np.float32), RATE, 7, 7 / RATE, {"overflow": 7}),
+              df.Chunk(np.ones(10, np.float32), RATE, 17, 17 / RATE, {"overflow": 3}),
+              df.Chunk(np.ones(10, np.float32), RATE, 77, 77 / RATE, {"skipped": 20, "overflow": 5})]
+    record(io.wav_writer, df.from_iterable(pieces), tmp_path / "m.wav")
+    record(io.sigmf_writer, df.from_iterable(pieces), tmp_path / "m")
+    from_wav = replay(io.wav_source(tmp_path / "m.wav"))
+    from_sigmf = replay(io.sigmf_source(tmp_path / "m"))
+
+    def marks(items):
+        return {c.index: (c.meta.get("overflow", 0), c.meta.get("skipped", 0))
+                for c in items if "overflow" in c.meta or "skipped" in c.meta}
+
+    assert marks(from_wav.items) == {77: (30, 20)}  # the jump 27 -> 77 is 20 skipped + 30 lost
+    assert marks(from_wav.items) == marks(from_sigmf.items)
+    np.testing.assert_array_equal(from_wav.indices, from_sigmf.indices)
+
+
 def test_many_gaps_fit_in_the_comment(tmp_path, gappy, record, replay):
     """libsndfile keeps only short strings: the comment is written by daqflow."""
     x = random_samples("float32", 30_000, 1)

@@ -33,6 +33,7 @@ from ..core import Chunk, GraphError, Pacer, Stream, block
 from ._deps import require
 from .paths import check_input, check_output, commit, partial
 from .recorder import record
+from .segments import mark_gap
 
 #: sample formats written: name -> libsndfile subtype
 SUBTYPES = {"int16": "PCM_16", "int32": "PCM_32", "float32": "FLOAT"}
@@ -336,7 +337,8 @@ class WavRecording:
 
     def segments(self) -> list[tuple[int, int, int, dict[str, Any]]]:
         """(first position, end position, stream index, meta) of each run of samples that
-        has no gap nor centre-frequency change inside; meta holds the gap's marks."""
+        has no gap nor centre-frequency change inside; meta holds the marks of the index jump
+        before it (`segments.mark_gap`: the part recorded as skipped, the rest lost)."""
         cuts = sorted({0, self.samples, *(g[0] for g in self.gaps), *(p for p, _ in self.center)})
         gaps = {g[0]: g for g in self.gaps}
         out = []
@@ -345,11 +347,9 @@ class WavRecording:
             meta: dict[str, Any] = {}
             gap = gaps.get(start)
             if gap is not None:
+                if start > 0 and gap[1] > index:  # marks from the jump, as SigMF and HDF5 replay
+                    mark_gap(meta, gap[1] - index, gap[3])
                 index = gap[1]
-                if gap[2]:
-                    meta["overflow"] = gap[2]
-                if gap[3]:
-                    meta["skipped"] = gap[3]
             center = self.center_freq(start)
             if center is not None:
                 meta["center_freq"] = center
