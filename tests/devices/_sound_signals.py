@@ -53,3 +53,14 @@ def assert_where_it_says(chunks: list[df.Chunk], rate: float) -> None:
         assert np.array_equal(c.data.real, np.arange(c.index, c.end_index) % (1 << 24)), c
         assert np.all(c.data.imag == np.float32(c.meta["center_freq"] / 1e6)), c
         assert abs(c.time - c.index / rate) <= 1e-9, c
+
+
+@df.block(name="set_at")
+async def set_at(x: df.Stream, knob: df.Param, at: int, value: float):
+    """Collects chunks; sets ``knob`` to ``value`` once ``at`` chunks have arrived."""
+    chunks = []
+    async for chunk in x:
+        chunks.append(chunk)
+        if len(chunks) == at:
+            knob.set(value)
+    return chunks

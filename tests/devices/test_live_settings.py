@@ -7,23 +7,12 @@ from __future__ import annotations
 import logging
 
 import pytest
-from _sound_signals import assert_where_it_says, gaps
+from _sound_signals import assert_where_it_says, gaps, set_at
 
 import daqflow as df
 from daqflow import io
 
 RATE = 4e6
-
-
-@df.block(name="set_at")
-async def set_at(x: df.Stream, knob: df.Param, at: int, value: float):
-    """Collects chunks; sets ``knob`` to ``value`` once ``at`` chunks have arrived."""
-    chunks = []
-    async for chunk in x:
-        chunks.append(chunk)
-        if len(chunks) == at:
-            knob.set(value)
-    return chunks
 
 
 def test_a_retune_without_hardware_time_keeps_every_index_true(loopback_radio):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from _sound_signals import RATE, gaps
+from _sound_signals import RATE, gaps, set_at
 
 import daqflow as df
 from daqflow import dsp, io
@@ -10,22 +10,11 @@ from daqflow import dsp, io
 OLD, NEW = 100e6, 101.5e6
 
 
-@df.block(name="retune_at")
-async def retune_at(x: df.Stream, tune: df.Param, at: int):
-    """Collects chunks; sets ``tune`` to NEW once ``at`` chunks have arrived."""
-    chunks = []
-    async for chunk in x:
-        chunks.append(chunk)
-        if len(chunks) == at:
-            tune.set(NEW)
-    return chunks
-
-
 def test_a_retune_is_sample_aligned_and_marked_as_skipped_not_lost():
     tune = df.param(OLD, name="tune", low=0, high=6e9, unit="Hz")
     radio = io.soapy_source("driver=audio", rate=RATE, freq=tune, chunk=1024)
     spectra = df.collect(dsp.spectrum(radio, 256, average=4), name="spectra")
-    report = df.run(retune_at(radio, tune, 20, name="chunks"), spectra, duration=3.5)
+    report = df.run(set_at(radio, tune, 20, NEW, name="chunks"), spectra, duration=3.5)
     chunks = report.results["chunks"]
     centers = [c.meta["center_freq"] for c in chunks]
     first_new = centers.index(NEW)
