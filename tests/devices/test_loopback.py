@@ -55,7 +55,9 @@ def test_chunks_are_contiguous_and_describe_their_device(loopback):
 
 def test_the_speaker_reports_what_it_played(loopback):
     played = loopback.results["speaker"]
-    assert played["samples"] == loopback.blocks["speaker"].samples_in > RATE * 4
+    # the card paces the playback (0.1 s queued ahead); the sound server takes up to ~1 s to
+    # start, so a 5 s run plays at least 3 s of the tone
+    assert played["samples"] == loopback.blocks["speaker"].samples_in >= RATE * 3
     assert played["underflows"] == 0
 
 
