@@ -45,7 +45,7 @@ def test_a_gain_change_alone_reports_only_the_gain(loopback_radio):
 def test_a_frequency_the_radio_cannot_take_is_refused_and_the_run_goes_on(loopback_radio, caplog):
     tune = df.param(100e6, name="tune", low=0, high=10e9, unit="Hz")  # wider than the radio's
     radio = io.soapy_source(loopback_radio, rate=RATE, freq=tune, chunk=4096)
-    with caplog.at_level(logging.WARNING, logger="daqflow.io.soapy"):
+    with caplog.at_level(logging.WARNING, logger="daqflow.io.soapy_radio"):
         report = df.run(set_at(radio, tune, 10, 7e9), duration=0.6)
     chunks = report.results["set_at"]
     assert report.stopped_by == "duration" and len(chunks) > 300

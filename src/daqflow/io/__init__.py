@@ -18,7 +18,8 @@ from .inspection import RecordingInfo, inspect_recording, plot_recording
 from .raw_files import file_source, npy_writer
 from .sigmf_files import sigmf_source, sigmf_writer
 from .simulated import simulated_adc
-from .soapy import soapy_devices, soapy_sink, soapy_source
+from .soapy import soapy_sink, soapy_source
+from .soapy_radio import soapy_devices
 from .tiff_files import Walker, tiff_source, tiff_writer, walker
 from .wav_files import wav_source, wav_writer
 
