@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import dsp
-from .core import Chunk, Pacer, Stream, block
+from .core import Chunk, SampleClock, Stream, block
 
 DEVIATION = 75e3  # Hz: peak deviation of broadcast FM
 TAU = 75e-6  # s: de-emphasis time constant (Americas, Korea); 50e-6 in Europe and elsewhere
@@ -190,11 +190,14 @@ async def _simulated_fm(rate: float, chunk: int, tones: tuple[tuple[float, float
     emphasis = [1 + 2j * np.pi * f * tau for f, _ in tones]
     beta = [deviation * level * abs(h) / f for (f, level), h in zip(tones, emphasis, strict=True)]
     shift = [float(np.angle(h)) for h in emphasis]
-    meta = MappingProxyType({} if center_freq is None else {"center_freq": center_freq})
-    pacer = Pacer(chunk / rate) if paced else None
+    tuned = {} if center_freq is None else {"center_freq": center_freq}
+    meta = MappingProxyType(tuned)
+    clock = SampleClock(rate) if paced else None
     n = np.arange(chunk, dtype=np.int64)
     index = 0
     while True:
+        lost = clock.lost_before(index, chunk) if clock is not None else 0
+        index += lost  # the clock ran past them, as a radio's buffer overflows
         k = index + n
         phase = np.zeros(chunk)
         for (f, _), b, s in zip(tones, beta, shift, strict=True):
@@ -205,9 +208,10 @@ async def _simulated_fm(rate: float, chunk: int, tones: tuple[tuple[float, float
         if noise:
             x += rng.standard_normal(2 * chunk, dtype=np.float32).view(np.complex64) * np.float32(
                 noise / np.sqrt(2))
-        if pacer is not None:
-            await pacer.wait()
-        yield Chunk(x, rate, index, index / rate, meta)
+        if clock is not None:
+            await clock.wait_for(index + chunk)
+        marks = meta if not lost else MappingProxyType({**tuned, "overflow": lost})
+        yield Chunk(x, rate, index, index / rate, marks)
         index += chunk
 
 
@@ -233,8 +237,9 @@ def simulated_fm(rate: float = 2.4e6, chunk: int = 8192, tones: Sequence[tuple[f
         offset: carrier frequency in Hz from 0 Hz.
         noise: noise standard deviation per complex sample.
         seed: noise seed.
-        realtime: paced at ``rate`` like a radio (a full FIFO loses samples, counted); False
-            runs as fast as the graph takes it.
+        realtime: paced at ``rate`` like a radio (a full FIFO, or a graph more than
+            `daqflow.core.clock.BACKLOG` seconds behind the clock, loses samples: counted and
+            marked ``meta["overflow"]``); False runs as fast as the graph takes it.
         center_freq: RF frequency in Hz that 0 Hz stands for (``meta["center_freq"]``).
     """
     if not rate > 0:

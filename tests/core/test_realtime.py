@@ -103,3 +103,38 @@ def test_a_realtime_source_is_paced_by_its_sample_rate():
         assert c.rate == rate
         due = t0 + c.end_index / rate  # its last sample exists only then
         assert due <= arrived < due + 0.1
+
+
+@df.block
+async def blocking_collect(x: df.Stream, hold: float):
+    """``collect`` that holds the event loop ``hold`` seconds per item (as careless code does)."""
+    items = []
+    async for item in x:
+        items.append(item)
+        time.sleep(hold)
+    return items
+
+
+@pytest.mark.parametrize("source", ["simulated_adc", "simulated_fm"])
+def test_a_source_held_back_by_the_loop_loses_what_its_clock_ran_past(source):
+    # 2 MS/s in 8192-sample chunks (4.1 ms each) behind a sink that holds the loop 20 ms per
+    # chunk: the FIFO never fills, yet the clock runs 5x faster than the graph takes samples
+    from daqflow.demo_fm import simulated_fm
+
+    rate, chunk, duration, backlog = 2e6, 8192, 1.5, 0.25
+    make = io.simulated_adc if source == "simulated_adc" else simulated_fm
+    report = df.run(blocking_collect(make(rate, chunk=chunk, seed=3), 0.02), duration=duration)
+    got = report.results["blocking_collect"]
+    last = got[-1]
+    # delivered data never claims a time the clock left behind (it was 0.3 s of 1.5 s)
+    assert last.end_index / rate >= duration - backlog - 0.3
+    # every jump is marked, and delivered + marked lost = everything the clock produced
+    end = 0
+    for c in got:
+        assert c.index - end == c.meta.get("overflow", 0)
+        assert c.time == c.index / rate
+        end = c.end_index
+    delivered = sum(c.samples for c in got)
+    assert report.blocks[source].lost == last.end_index - delivered > rate * 0.5
+    assert report.overflow == report.source_lost == report.blocks[source].lost
+    assert "at the sources" in str(report)

@@ -6,7 +6,7 @@ Imports nothing above it and no optional dependency.
 from .basic import collect, from_iterable, null_sink
 from .channel import Channel, ChannelStatistics
 from .chunk import Chunk
-from .clock import Pacer
+from .clock import Pacer, SampleClock
 from .decorator import BlockFactory, block
 from .errors import BlockError, EndOfStream, GraphError, ReceiverGone, UpstreamFailed
 from .facade import Blocking, blocking
@@ -35,6 +35,7 @@ __all__ = [
     "ReceiverGone",
     "Report",
     "Running",
+    "SampleClock",
     "Stream",
     "UpstreamFailed",
     "arun",

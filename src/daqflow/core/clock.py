@@ -1,8 +1,10 @@
-"""Timing on absolute deadlines: `sleep_until`, `Pacer` (catches up), `Grid` (skips)."""
+"""Timing on absolute deadlines: `sleep_until`, `Pacer` (catches up), `Grid` (skips), and
+`SampleClock` (a real-time sampler's clock: what it runs past is lost, never delayed)."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 
 
 def _wake(future: asyncio.Future[None]) -> None:
@@ -90,3 +92,56 @@ class Grid:
         latest = int((asyncio.get_running_loop().time() - self.t0) // self.period)
         self.k = max(k, latest)
         return self.k
+
+
+BACKLOG = 0.25  # seconds of samples a simulated device buffers before it loses the oldest
+
+
+class SampleClock:
+    """The clock of a real-time sampler at ``rate`` Hz: sample k exists from loop time
+    ``t0 + (k + 1) / rate``, t0 being the first `lost_before` call.
+
+    Like a device's buffer it holds at most ``backlog`` seconds (at least two chunks) of
+    samples nobody has taken yet. A reader that falls further behind (a block that holds the
+    loop, a CPU that cannot keep up) loses the oldest whole chunks: `lost_before` says how
+    many samples to skip, so what is delivered never claims a time the clock has left behind
+    and the loss is counted (the caller marks it ``meta["overflow"]``).
+
+    Args:
+        rate: samples per second (> 0).
+        backlog: seconds of samples held before the oldest are lost (> 0).
+    """
+
+    __slots__ = ("backlog", "rate", "t0")
+
+    def __init__(self, rate: float, backlog: float = BACKLOG):
+        if not rate > 0:
+            raise ValueError(f"rate must be > 0 Hz, got {rate!r}")
+        if not backlog > 0:
+            raise ValueError(f"backlog must be > 0 seconds, got {backlog!r}")
+        self.rate = float(rate)
+        self.backlog = float(backlog)
+        self.t0: float | None = None
+
+    def produced(self) -> int:
+        """Samples the clock has produced so far (0 before it starts)."""
+        if self.t0 is None:
+            return 0
+        return max(0, math.floor((asyncio.get_running_loop().time() - self.t0) * self.rate))
+
+    def lost_before(self, index: int, chunk: int) -> int:
+        """Samples (whole chunks of ``chunk``) lost before the chunk that would start at
+        ``index``: 0 while the reader is within the backlog; otherwise enough that the next
+        chunk is the newest one not yet complete. Starts the clock on the first call."""
+        if self.t0 is None:
+            self.t0 = asyncio.get_running_loop().time() - index / self.rate
+            return 0
+        behind = self.produced() - index
+        if behind <= max(self.backlog * self.rate, 2 * chunk):
+            return 0
+        return (behind // chunk) * chunk
+
+    async def wait_for(self, end: int) -> None:
+        """Sleep until the samples before index ``end`` exist."""
+        assert self.t0 is not None, "lost_before starts the clock"
+        await sleep_until(self.t0 + end / self.rate)

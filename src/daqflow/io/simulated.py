@@ -7,7 +7,8 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ..core import Chunk, Pacer, Stream, block
+from ..core import Chunk, SampleClock, Stream, block
+from ..core.clock import BACKLOG
 
 _DTYPES = ("complex64", "complex128", "float32", "float64", "int16")
 
@@ -22,6 +23,7 @@ async def _adc(
     paced: bool,
     seed: int | None,
     center_freq: float | None,
+    backlog: float,
 ) -> AsyncIterator[Chunk]:
     rng = np.random.default_rng(seed)
     out = np.dtype(dtype)
@@ -31,10 +33,13 @@ async def _adc(
     tables = [a * np.exp(2j * np.pi * s * np.arange(chunk)).astype(work) for s, (_, a) in zip(
         steps, tones, strict=True)]
     noise_dtype = np.float64 if work == np.complex128 else np.float32
-    pacer = Pacer(chunk / rate) if paced else None
-    meta = MappingProxyType({} if center_freq is None else {"center_freq": center_freq})
+    clock = SampleClock(rate, backlog) if paced else None
+    tuned = {} if center_freq is None else {"center_freq": center_freq}
+    meta = MappingProxyType(tuned)
     index = 0
     while True:
+        lost = clock.lost_before(index, chunk) if clock is not None else 0
+        index += lost  # the clock ran past them: a device's buffer overflow
         x = np.zeros(chunk, work)
         for step, table in zip(steps, tables, strict=True):
             x += table * work(np.exp(2j * np.pi * ((step * index) % 1.0)))
@@ -50,9 +55,10 @@ async def _adc(
                 data = np.clip(np.round(signal * 32767.0), -32768, 32767).astype(np.int16)
             else:
                 data = signal.astype(out)
-        if pacer is not None:
-            await pacer.wait()  # the samples exist once the last one has been converted
-        yield Chunk(data, rate, index, index / rate, meta)
+        if clock is not None:
+            await clock.wait_for(index + chunk)  # they exist once the last one is converted
+        marks = meta if not lost else MappingProxyType({**tuned, "overflow": lost})
+        yield Chunk(data, rate, index, index / rate, marks)
         index += chunk
 
 
@@ -66,6 +72,7 @@ def simulated_adc(
     seed: int | None = None,
     *,
     center_freq: float | None = None,
+    backlog: float = BACKLOG,
     name: str | None = None,
     threaded: bool = False,
 ) -> Stream:
@@ -80,10 +87,14 @@ def simulated_adc(
         noise: noise standard deviation (total, per complex sample).
         dtype: "complex64", "complex128", "float32", "float64" or "int16" (full scale 1.0).
         realtime: clock-driven: chunks come at ``rate`` on absolute deadlines and a full
-            FIFO loses samples (counted, marked ``meta["overflow"]``); False runs as fast
-            as the graph takes it (lossless backpressure).
+            FIFO loses samples (counted, marked ``meta["overflow"]``); so does a graph that
+            falls more than ``backlog`` behind the clock (a block holding the loop, a CPU
+            that cannot keep up): the index jumps over what the clock produced meanwhile.
+            False runs as fast as the graph takes it (lossless backpressure).
         seed: noise generator seed (None: random).
         center_freq: RF frequency in Hz that 0 Hz stands for (``meta["center_freq"]``).
+        backlog: seconds of samples the simulated device buffers when the graph is late
+            (real-time only; see `daqflow.core.SampleClock`).
 
     >>> import daqflow as df
     >>> from daqflow import io
@@ -100,9 +111,11 @@ def simulated_adc(
         raise ValueError(f"simulated_adc: dtype must be one of {_DTYPES}, got {dtype!r}")
     if noise < 0:
         raise ValueError(f"simulated_adc: noise must be >= 0, got {noise!r}")
+    if not backlog > 0:
+        raise ValueError(f"simulated_adc: backlog must be > 0 seconds, got {backlog!r}")
     tones = ((rate / 8, 1.0),) if tones is None else tuple((float(f), float(a)) for f, a in tones)
     return _adc(
         float(rate), chunk, tones, float(noise), dtype, bool(realtime), seed,
-        None if center_freq is None else float(center_freq),
+        None if center_freq is None else float(center_freq), float(backlog),
         name=name, threaded=threaded, realtime=bool(realtime),
     )
