@@ -275,6 +275,12 @@ class Channel:
         self._items.clear()
         self._wake_putter()
 
+    def cut(self) -> None:
+        """A drain cut short: queued items are discarded (counted in ``discarded``), the
+        producer's next put fails and the consumer's iteration ends at once."""
+        self.close_receiver()
+        self.close()
+
     def __aiter__(self) -> Channel:
         return self
 

@@ -63,6 +63,8 @@ class EdgeReport:
     """Figures of one FIFO (``inline`` edges are fused maps: no FIFO).
 
     ``size`` is the number of items queued in the FIFO when the report was made.
+    ``discarded``/``discarded_samples``: items (samples) queued when the consumer stopped
+    reading or a drain was cut short, thrown away unread.
     ``transport`` is "shm", "zmq" or "http" for an edge between processes (its figures add both
     ends' FIFOs), None within one process.
     """
@@ -82,6 +84,7 @@ class EdgeReport:
     inline: bool = False
     size: int = 0
     transport: str | None = None
+    discarded_samples: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,6 +98,11 @@ class Report:
         duration: seconds from start to end.
         stopped_by: "end" (sources finished), "duration", "stop", "interrupt" or "error".
         error: the failure message, when a block failed.
+        drain_cut: why the stop's drain was cut short ("timeout": FIFOs took longer than the
+            drain timeout; "interrupt": a second Ctrl-C), None if it completed; what the
+            FIFOs still held is counted in ``discarded_items``/``discarded_samples``.
+        cut_short: blocks still running when the drain was cut.
+        stuck: blocks that did not end even when cancelled (left running in their thread).
     """
 
     blocks: Mapping[str, BlockReport]
@@ -103,6 +111,9 @@ class Report:
     duration: float
     stopped_by: str
     error: str | None = None
+    drain_cut: str | None = None
+    cut_short: tuple[str, ...] = ()
+    stuck: tuple[str, ...] = ()
 
     @property
     def overflow(self) -> int:
@@ -129,6 +140,15 @@ class Report:
     def dropped_samples(self) -> int:
         return sum(e.dropped_samples for e in self.edges)
 
+    @property
+    def discarded_items(self) -> int:
+        """Items thrown away unread from FIFOs (a consumer that stopped, a drain cut short)."""
+        return sum(e.discarded for e in self.edges)
+
+    @property
+    def discarded_samples(self) -> int:
+        return sum(e.discarded_samples for e in self.edges)
+
     def __str__(self) -> str:
         head = f"daqflow report: {self.duration:.3f} s, stopped by {self.stopped_by}"
         if self.error:
@@ -145,7 +165,8 @@ class Report:
                 f"{100 * b.busy_fraction:.1f}", f"{b.blocked:.3f}", f"{b.starved:.3f}",
             ))
         lines = [head, "", *_table(rows)]
-        fifo_rows = [("edge", "policy", "fifo", "max fill", "items", "dropped", "samples lost")]
+        fifo_rows = [("edge", "policy", "fifo", "max fill", "items", "dropped", "samples lost",
+                      "discarded")]
         for e in self.edges:
             if e.inline:
                 continue
@@ -153,7 +174,7 @@ class Report:
                 f"{e.producer} -> {e.consumer}.{e.port}",
                 e.policy + (" rt" if e.realtime else "") + (f" {e.transport}" if e.transport else ""),
                 str(e.capacity), str(e.high_water), str(e.items), str(e.dropped_items),
-                str(e.dropped_samples),
+                str(e.dropped_samples), str(e.discarded),
             ))
         if len(fifo_rows) > 1:
             lines += ["", *_table(fifo_rows)]
@@ -163,6 +184,18 @@ class Report:
         if self.skipped:
             overflow += f"; skipped on purpose: {self.skipped}"
         lines += ["", overflow]
+        if self.discarded_items:
+            lines.append(f"discarded unread in FIFOs: {self.discarded_items} items "
+                         f"({self.discarded_samples} samples)")
+        if self.drain_cut:
+            why = {"timeout": "the drain timeout", "interrupt": "an interrupt"}
+            cut = f"drain cut short by {why.get(self.drain_cut, self.drain_cut)}"
+            if self.cut_short:
+                cut += "; still running then: " + ", ".join(map(repr, self.cut_short))
+            lines.append(cut)
+        if self.stuck:
+            lines.append("did not stop when cancelled (left running): "
+                         + ", ".join(map(repr, self.stuck)))
         if self.results:
             lines.append("results: " + ", ".join(
                 f"{name}={_summary(value)}" for name, value in self.results.items()))

@@ -15,24 +15,28 @@ from .decorator import block
 from .errors import BlockError, EndOfStream, ReceiverGone
 from .graph import Graph, build_graph
 from .report import Report
-from .runtime import Runtime
+from .runtime import DRAIN_TIMEOUT, Runtime
 from .stream import Stream
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def make_runtime(graph: Graph, cluster: Any = None, transport: str | None = None) -> Any:
+def make_runtime(graph: Graph, cluster: Any = None, transport: str | None = None,
+                 drain_timeout: float = DRAIN_TIMEOUT) -> Any:
     """The runtime for ``graph``: in this process, or split over processes (``proc=``) or
     Dask workers (``cluster=``) by `daqflow.net.partition` (extra ``net``)."""
+    if not drain_timeout > 0:
+        raise ValueError(f"drain_timeout must be > 0 seconds, got {drain_timeout!r}")
     if cluster is None and transport is None and not any(n.proc for n in graph.nodes):
-        return Runtime(graph)
+        return Runtime(graph, drain_timeout=drain_timeout)
     try:
         from daqflow.net.partition import PartitionedRuntime
     except ImportError as exc:
         raise ImportError(
             f"running blocks in other processes needs daqflow.net: pip install 'daqflow[net]' ({exc})"
         ) from exc
-    return PartitionedRuntime(graph, cluster=cluster, transport=transport)
+    return PartitionedRuntime(graph, cluster=cluster, transport=transport,
+                              drain_timeout=drain_timeout)
 
 
 def run(
@@ -41,12 +45,16 @@ def run(
     progress: bool = False,
     cluster: Any = None,
     transport: str | None = None,
+    drain_timeout: float = DRAIN_TIMEOUT,
 ) -> Report:
     """Run the graph above ``sinks`` and wait for it to end.
 
     Ctrl-C (SIGINT) or SIGTERM is an orderly stop: sources stop, FIFOs drain, the report comes
-    back with ``stopped_by == "interrupt"``; a second Ctrl-C cancels everything. Inside a
-    running event loop (Jupyter), the graph runs on a background thread.
+    back with ``stopped_by == "interrupt"``. A second one, or a drain longer than
+    ``drain_timeout``, cuts the drain short: what the FIFOs hold is discarded (counted in the
+    report), the sinks return their results and writers close; a block that does not end is
+    named in ``report.stuck`` and left behind. Inside a running event loop (Jupyter), the
+    graph runs on a background thread.
 
     Args:
         sinks: sink streams; everything upstream of them runs.
@@ -58,6 +66,7 @@ def run(
         transport: how edges between processes travel when their `Process` does not say:
             "shm" (the default on one machine: a shared ring with ZeroMQ ipc for control),
             "zmq" (ipc locally; tcp and the default with a cluster) or "http".
+        drain_timeout: seconds the FIFOs may take to drain after a stop.
 
     Returns:
         The `Report` (``report.results[sink_name]`` is each sink's result).
@@ -68,7 +77,7 @@ def run(
     """
     capture.intercept(sinks)
     graph = build_graph(sinks)
-    runtime = make_runtime(graph, cluster, transport)
+    runtime = make_runtime(graph, cluster, transport, drain_timeout)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -107,12 +116,14 @@ def start(
     progress: bool = False,
     cluster: Any = None,
     transport: str | None = None,
+    drain_timeout: float = DRAIN_TIMEOUT,
 ) -> Running:
     """Run the graph above ``sinks`` on a background thread; returns its `Running` handle
     (arguments as for `run`)."""
     capture.intercept(sinks)
     graph = build_graph(sinks)
-    return Running(graph, duration, progress, runtime=make_runtime(graph, cluster, transport))
+    runtime = make_runtime(graph, cluster, transport, drain_timeout)
+    return Running(graph, duration, progress, runtime=runtime)
 
 
 class Running:

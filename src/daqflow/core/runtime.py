@@ -7,19 +7,20 @@ Stop rules (structured: nothing outlives ``arun``):
 - a block raises: it stops, its outputs end (downstream drains), its inputs are released (an
   upstream block with no reader left stops), sources stop; ``arun`` raises `BlockError`
   carrying the partial report.
-- if draining takes longer than ``drain_timeout`` seconds, or on a second Ctrl-C, every task
-  is cancelled (sinks' ``finally`` blocks still run).
+- if draining takes longer than ``drain_timeout`` seconds, or on a second Ctrl-C, the drain is
+  cut short: queued items are discarded (counted per edge), every block but the sinks is
+  cancelled and the sinks see their inputs end, so they return their results; a sink still
+  running ``CUT_GRACE`` later is cancelled (its ``finally`` still runs). A block that ignores
+  cancellation (a thread that never returns) is named in ``Report.stuck`` and left behind:
+  the run returns.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import contextlib
 import contextvars
 import inspect
-import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from time import perf_counter
 from typing import Any
 
@@ -31,8 +32,10 @@ from .graph import Edge, Graph, build_graph, is_fused
 from .kinds import first_item_checker
 from .report import BlockReport, EdgeReport, Report
 from .stream import Stream
+from .threads import Busy, CallThread, RemoteInput, Worker, in_worker, timed
 
 DRAIN_TIMEOUT = 10.0  # seconds allowed for FIFOs to drain after a stop
+CUT_GRACE = 2.0  # seconds a sink gets to return once a drain is cut short (and cancelled ones to end)
 
 
 class _State:
@@ -50,7 +53,7 @@ class _State:
         self.skipped = 0  # ... and dropped on purpose (meta["skipped"])
         self.started = False  # its task has taken its first step
         self.busy = 0.0  # added to on the graph's loop only
-        self.worker = _Busy()  # added to by the block's worker thread only
+        self.worker = Busy()  # added to by the block's worker thread only
         self.t_end: float | None = None
         self.result: Any = None
         self.has_result = False
@@ -78,114 +81,6 @@ def note_lost(samples: int) -> None:
     state = _RUNNING.get(None)
     if state is not None and samples > 0:
         state.lost += int(samples)
-
-
-class _Busy:
-    """Seconds a block's code ran in one thread (one writer per instance: no lock needed)."""
-
-    __slots__ = ("busy",)
-
-    def __init__(self) -> None:
-        self.busy = 0.0
-
-
-class _Timed:
-    """Awaits a coroutine and adds the time each of its steps runs to ``clock.busy``."""
-
-    __slots__ = ("_clock", "_coro")
-
-    def __init__(self, coro: Any, clock: _State | _Busy):
-        self._coro = coro
-        self._clock = clock
-
-    def __await__(self) -> Any:
-        coro, clock = self._coro, self._clock
-        send, throw = coro.send, coro.throw
-        value: Any = None
-        exc: BaseException | None = None
-        while True:
-            t0 = perf_counter()
-            try:
-                signal = send(value) if exc is None else throw(exc)
-            except StopIteration as stop:
-                clock.busy += perf_counter() - t0
-                return stop.value
-            except BaseException:
-                clock.busy += perf_counter() - t0
-                raise
-            clock.busy += perf_counter() - t0
-            exc = None
-            try:
-                value = yield signal
-            except BaseException as thrown:  # cancellation, close(): pass it in
-                exc, value = thrown, None
-
-
-async def _timed(coro: Any, clock: _State | _Busy) -> Any:
-    return await _Timed(coro, clock)
-
-
-class _Worker:
-    """A dedicated thread with its own event loop, for a ``threaded=True`` generator or sink."""
-
-    def __init__(self, name: str):
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._serve, name=f"daqflow-{name}", daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-        self.loop.close()
-
-    async def run(self, coro: Any) -> Any:
-        """Run ``coro`` on the worker's loop; a cancel here waits until it is cancelled there."""
-        cf = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        fut = asyncio.wrap_future(cf)
-        try:
-            return await asyncio.shield(fut)
-        except asyncio.CancelledError:
-            cf.cancel()
-            with contextlib.suppress(BaseException):  # only waiting for it to end
-                await fut
-            raise
-
-    def close(self, timeout: float | None = None) -> None:
-        """Stop the loop and join the thread (a daemon: a hung block cannot hang the exit)."""
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout)
-
-
-async def _in_worker(worker: _Worker, agen: Any, clock: _Busy) -> AsyncIterator[Any]:
-    """Items of an async generator that runs on a worker thread's loop."""
-    try:
-        while True:
-            try:
-                item = await worker.run(_timed(agen.__anext__(), clock))
-            except StopAsyncIteration:
-                return
-            yield item
-    finally:
-        await worker.run(agen.aclose())
-
-
-class _RemoteInput:
-    """An input channel read from a worker thread's loop (items come from the main loop)."""
-
-    def __init__(self, channel: Channel, home: asyncio.AbstractEventLoop):
-        self._channel = channel
-        self._home = home
-
-    def __aiter__(self) -> _RemoteInput:
-        return self
-
-    async def __anext__(self) -> Any:
-        cf = asyncio.run_coroutine_threadsafe(self._channel.__anext__(), self._home)
-        return await asyncio.wrap_future(cf)
-
-    @property
-    def upstream_error(self) -> tuple[str, BaseException] | None:
-        return self._channel.upstream_error
 
 
 class Runtime:
@@ -224,8 +119,13 @@ class Runtime:
         self._orphaned: set[Stream] = set()  # stopped because nobody reads them any more
         self._failures: dict[Stream, BaseException] = {}
         self._relayed: dict[Stream, tuple[str, BaseException]] = {}  # UpstreamFailed, by relay
-        self._workers: list[_Worker] = []
-        self._executors: list[concurrent.futures.ThreadPoolExecutor] = []
+        self._workers: list[Worker] = []
+        self._call_threads: list[CallThread] = []
+        self._cut_at: float | None = None  # when the drain was cut short
+        self._hard_at: float | None = None  # when every task was cancelled
+        self.drain_cut: str | None = None  # why the drain was cut short ("timeout", "interrupt")
+        self.cut_short: tuple[str, ...] = ()  # blocks still running when it was
+        self.stuck: tuple[str, ...] = ()  # blocks that did not end even when cancelled
         self._wake: asyncio.Future[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         # seconds between progress updates (None: 0.5 for the table on a terminal, 1 for lines)
@@ -241,19 +141,42 @@ class Runtime:
 
     # -- control -------------------------------------------------------------------------
     def request_stop(self, reason: str = "stop") -> None:
-        """Orderly stop: sources are cancelled, FIFOs drain. A second call after a stop by
-        ``"interrupt"`` cancels everything."""
+        """Orderly stop: sources are cancelled, FIFOs drain. An ``"interrupt"`` (Ctrl-C,
+        SIGTERM) while a stop drains cuts the drain short (see `cut_drain`); a third cancels
+        every block."""
         if self._stopping:
-            if reason == "interrupt" and self.stopped_by == "interrupt":
-                self._cancel_all()
+            if reason == "interrupt":
+                self.cut_drain("interrupt")
             return
         self._stopping = True
         if self.stopped_by == "end":
             self.stopped_by = reason
         self._stop_at = perf_counter()
         self._cancel_sources()
-        if self._wake is not None and not self._wake.done():
-            self._wake.set_result(None)
+        self._wake_up()
+
+    def cut_drain(self, why: str) -> None:
+        """Stop draining (``why``: "timeout" when the drain took longer than
+        ``drain_timeout``, "interrupt" on a second Ctrl-C): what is queued in the FIFOs is
+        discarded (counted per edge), every block but the sinks is cancelled, and the sinks
+        see their inputs end, so they return their results (files close). A block still
+        running after `CUT_GRACE` is cancelled; called again, every block is cancelled."""
+        if self._cut_at is not None:
+            self._cancel_all()
+            return
+        if not self._stopping:
+            self.request_stop(why)
+        self._cut_at = perf_counter()
+        self.drain_cut = why
+        names = self.graph.names
+        self.cut_short = tuple(names[n] for n, t in self._tasks.items() if not t.done())
+        for channel in self.channels.values():
+            channel.cut()
+        self._hard = True  # a cancelled block ends now, not at its leisure
+        for node, task in self._tasks.items():
+            if node.kind != "sink" and not task.done():
+                task.cancel()
+        self._wake_up()
 
     def _cancel_sources(self) -> None:
         for node, task in self._tasks.items():
@@ -264,9 +187,17 @@ class Runtime:
 
     def _cancel_all(self) -> None:
         self._hard = True
+        if self._hard_at is None:
+            self._hard_at = perf_counter()
         for task in self._tasks.values():
             if not task.done():
                 task.cancel()
+        self._wake_up()
+
+    def _wake_up(self) -> None:
+        """Let `_wait` look at the stop state again."""
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
 
     def fail(self, node: Stream, exc: BaseException) -> None:
         name = self.graph.names[node]
@@ -411,8 +342,8 @@ class Runtime:
                 out += [edge.consumer, *self._inline_children(edge.consumer)]
         return out
 
-    def _worker(self, node: Stream) -> _Worker:
-        worker = _Worker(self.graph.names[node])
+    def _worker(self, node: Stream) -> Worker:
+        worker = Worker(self.graph.names[node])
         self._workers.append(worker)
         return worker
 
@@ -462,9 +393,9 @@ class Runtime:
         pause = node.kind == "source" and (nowait or self._lossy_outputs(node))
         if node.threaded:
             worker = self._worker(node)
-            remote = [_RemoteInput(ch, asyncio.get_running_loop()) for ch in inputs]
+            remote = [RemoteInput(ch, asyncio.get_running_loop()) for ch in inputs]
             bound = self._call_args(node, remote)
-            agen = _in_worker(worker, node.spec.fn(*bound.args, **bound.kwargs), state.worker)
+            agen = in_worker(worker, node.spec.fn(*bound.args, **bound.kwargs), state.worker)
         else:
             bound = self._call_args(node, inputs)
             agen = node.spec.fn(*bound.args, **bound.kwargs)
@@ -492,10 +423,10 @@ class Runtime:
     async def _drive_sink(self, node: Stream, state: _State, inputs: list[Channel]) -> None:
         if node.threaded:
             worker = self._worker(node)
-            remote = [_RemoteInput(ch, asyncio.get_running_loop()) for ch in inputs]
+            remote = [RemoteInput(ch, asyncio.get_running_loop()) for ch in inputs]
             bound = self._call_args(node, remote)
             coro = node.spec.fn(*bound.args, **bound.kwargs)
-            result = await worker.run(_timed(coro, state.worker))
+            result = await worker.run(timed(coro, state.worker))
         else:
             bound = self._call_args(node, inputs)
             result = await node.spec.fn(*bound.args, **bound.kwargs)
@@ -506,21 +437,10 @@ class Runtime:
         send = self._sender(node, False) or _discard
         call = self._map_call(node)
         if node.threaded:
-            executor = concurrent.futures.ThreadPoolExecutor(
-                1, thread_name_prefix=f"daqflow-{self.graph.names[node]}"
-            )
-            self._executors.append(executor)
-            loop = asyncio.get_running_loop()
-
-            def timed_call(item: Any) -> Any:
-                t0 = perf_counter()
-                try:
-                    return call(item)
-                finally:
-                    state.worker.busy += perf_counter() - t0
-
+            caller = CallThread(self.graph.names[node], state.worker)
+            self._call_threads.append(caller)
             async for item in inp:
-                out = await loop.run_in_executor(executor, timed_call, item)
+                out = await caller.call(call, item)
                 if out is not None:
                     await send(out)
                     state.count(out)
@@ -543,7 +463,7 @@ class Runtime:
             if is_fused(node):
                 continue
             name = self.graph.names[node]
-            coro = _timed(self._drive(node), self.states[node])
+            coro = timed(self._drive(node), self.states[node])
             self._tasks[node] = loop.create_task(coro, name=f"daqflow:{name}")
         if self._stopping:  # stop() came before the tasks existed
             self._cancel_sources()
@@ -553,7 +473,7 @@ class Runtime:
             await self._wait()
         except asyncio.CancelledError:
             self._cancel_all()
-            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+            await asyncio.wait(self._tasks.values(), timeout=CUT_GRACE)
             raise
         finally:
             self.t_end = perf_counter()
@@ -562,10 +482,10 @@ class Runtime:
             if printer is not None:
                 printer.cancel()
                 await asyncio.gather(printer, return_exceptions=True)
-            for worker in self._workers:
-                worker.close(self.drain_timeout)
-            for executor in self._executors:
-                executor.shutdown(wait=True)
+            join = self.drain_timeout if self._cut_at is None and self._hard_at is None else 0.1
+            hung = [t for t in (*self._workers, *self._call_threads) if not t.close(join)]
+            if hung and not self.stuck:
+                self.stuck = tuple(t.name for t in hung)
         report = self.report()
         if self.error is not None:
             node, exc = self.error
@@ -573,22 +493,47 @@ class Runtime:
         return report
 
     async def _wait(self) -> None:
+        """Wait for every block's task; bounds the drain (`drain_timeout`, then `CUT_GRACE`
+        for sinks to return, then `CUT_GRACE` for cancelled blocks) and gives up on blocks
+        that never end (`stuck`: code that ignores cancellation, a hung thread)."""
         pending = set(self._tasks.values())
-        assert self._wake is not None
+        assert self.loop is not None
         while pending:
-            timeout = None
-            if self._stop_at is not None and not self._hard:
-                timeout = max(0.0, self._stop_at + self.drain_timeout - perf_counter())
-            waiting = pending | ({self._wake} if not self._wake.done() else set())
+            deadline = self._deadline()
+            timeout = None if deadline is None else max(0.0, deadline - perf_counter())
+            wake = self._wake
+            assert wake is not None
+            waiting = pending | ({wake} if not wake.done() else set())
             done, _ = await asyncio.wait(
                 waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
             )
             pending -= done
-            if not done and timeout is not None:  # drain took too long
+            if wake.done():
+                self._wake = self.loop.create_future()
+            if not pending or deadline is None or perf_counter() < deadline:
+                continue
+            if self._cut_at is None:
+                self.cut_drain("timeout")
+            elif self._hard_at is None:
                 self._cancel_all()
+            else:
+                self.stuck = tuple(
+                    self.graph.names[n] for n, t in self._tasks.items() if t in pending
+                )
+                break
         for task in self._tasks.values():
-            if not task.cancelled():
+            if task.done() and not task.cancelled():
                 task.exception()  # drivers handle their errors; retrieve to silence asyncio
+
+    def _deadline(self) -> float | None:
+        """perf_counter time at which `_wait` escalates the stop (None: no limit)."""
+        if self._hard_at is not None:
+            return self._hard_at + CUT_GRACE
+        if self._cut_at is not None:
+            return self._cut_at + CUT_GRACE
+        if self._stop_at is not None:
+            return self._stop_at + self.drain_timeout
+        return None
 
     async def _progress(self) -> None:
         from .live import show
@@ -648,6 +593,7 @@ class Runtime:
                 dropped_items=channel.dropped_items if channel is not None else 0,
                 dropped_samples=channel.dropped_samples if channel is not None else 0,
                 discarded=channel.discarded if channel is not None else 0,
+                discarded_samples=channel.discarded_samples if channel is not None else 0,
                 high_water=channel.high_water if channel is not None else 0,
                 blocked=channel.blocked if channel is not None else 0.0,
                 realtime=self.realtime_host[edge.producer],
@@ -670,6 +616,9 @@ class Runtime:
             duration=now - self.t_start,
             stopped_by=self.stopped_by,
             error=error,
+            drain_cut=self.drain_cut,
+            cut_short=self.cut_short,
+            stuck=self.stuck,
         )
 
 
@@ -724,6 +673,7 @@ async def arun(
     progress: bool = False,
     cluster: Any = None,
     transport: str | None = None,
+    drain_timeout: float = DRAIN_TIMEOUT,
 ) -> Report:
     """Run the graph above ``sinks`` on the current event loop.
 
@@ -733,6 +683,7 @@ async def arun(
         progress: show live figures on stderr: a table refreshed twice a second on a
             terminal (with rich), else one plain line every second (see `daqflow.core.live`).
         cluster, transport: where `Process` partitions run and how they connect (see `run`).
+        drain_timeout: seconds the FIFOs may take to drain after a stop (see `run`).
 
     Returns:
         The `Report`; ``report.results`` holds each sink's result by name.
@@ -743,5 +694,5 @@ async def arun(
     from .running import make_runtime
 
     capture.intercept(sinks)
-    runtime = make_runtime(build_graph(sinks), cluster, transport)
+    runtime = make_runtime(build_graph(sinks), cluster, transport, drain_timeout)
     return await runtime.run(duration=duration, progress=progress)

@@ -22,6 +22,9 @@ def pack_report(report: Report, *, results: bool = True) -> tuple[dict[str, Any]
         "duration": report.duration,
         "stopped_by": report.stopped_by,
         "error": report.error,
+        "drain_cut": report.drain_cut,
+        "cut_short": list(report.cut_short),
+        "stuck": list(report.stuck),
     }, buffers
 
 
@@ -34,6 +37,9 @@ def unpack_report(tree: dict[str, Any], buffers: list[Any]) -> Report:
         duration=tree["duration"],
         stopped_by=tree["stopped_by"],
         error=tree.get("error"),
+        drain_cut=tree.get("drain_cut"),
+        cut_short=tuple(tree.get("cut_short", ())),
+        stuck=tuple(tree.get("stuck", ())),
     )
 
 
@@ -80,6 +86,7 @@ def merge_reports(plan: Plan, parts: dict[str, Report], *, stopped_by: str, erro
             dropped_items=sum(e.dropped_items for e in ends),
             dropped_samples=sum(e.dropped_samples for e in ends),
             discarded=sum(e.discarded for e in ends),
+            discarded_samples=sum(e.discarded_samples for e in ends),
             high_water=max((e.high_water for e in ends), default=0),
             blocked=out.blocked if out is not None else 0.0,
             realtime=out.realtime if out is not None else False,
@@ -102,4 +109,7 @@ def merge_reports(plan: Plan, parts: dict[str, Report], *, stopped_by: str, erro
         duration=max((r.duration for r in parts.values()), default=0.0),
         stopped_by=stopped_by,
         error=error,
+        drain_cut=next((r.drain_cut for r in parts.values() if r.drain_cut), None),
+        cut_short=tuple(n for r in parts.values() for n in r.cut_short if not _is_link_block(n)),
+        stuck=tuple(n for r in parts.values() for n in r.stuck if not _is_link_block(n)),
     )
