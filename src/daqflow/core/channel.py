@@ -166,6 +166,24 @@ class Channel:
             if not putter.done():
                 putter.set_result(None)
 
+    def discard(self, item: Any) -> None:
+        """Count ``item`` as discarded: its producer sent it to other FIFOs too (a fan-out)
+        but this one's consumer has stopped reading."""
+        self.discarded += 1
+        self.discarded_samples += item_samples(item)
+
+    def push_over(self, item: Any) -> None:
+        """Append ``item`` even past capacity (a fan-out cut mid-item by a stop: the FIFOs
+        its producer already fed hold it, so this one must too); counted as discarded if
+        the consumer has gone."""
+        if self._receiver_closed:
+            self.discard(item)
+            return
+        if self._pending is not None:
+            item = self._pending.mark(item)
+            self._pending = None
+        self._push(item)
+
     def put_nowait(self, item: Any) -> bool:
         """Append ``item`` without ever waiting; a full FIFO drops per the policy.
 

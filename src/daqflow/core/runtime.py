@@ -214,18 +214,18 @@ class Runtime:
 
     # -- wiring --------------------------------------------------------------------------
     def _sender(self, node: Stream, nowait: bool) -> Callable[[Any], Awaitable[None]] | None:
-        sends = []
+        targets: list[tuple[Callable[[Any], Awaitable[None]], Channel | None]] = []
         for edge in self.graph.out_edges[node]:
             if edge.fused:
-                sends.append(self._inline_map(edge.consumer, nowait))
+                targets.append((self._inline_map(edge.consumer, nowait), None))
             else:
                 channel = self.channels[edge]
-                sends.append(_nowait(channel.put_nowait) if nowait else channel.put)
-        if not sends:
+                targets.append((_nowait(channel.put_nowait) if nowait else channel.put, channel))
+        if not targets:
             return None
-        if len(sends) == 1:
-            return sends[0]
-        return _fan_out(sends)
+        if len(targets) == 1:
+            return targets[0][0]
+        return _fan_out(targets, self.states[node])
 
     def _inline_map(self, node: Stream, nowait: bool) -> Callable[[Any], Awaitable[None]]:
         state = self.states[node]
@@ -648,21 +648,44 @@ def _nowait(put_nowait: Callable[[Any], bool]) -> Callable[[Any], Awaitable[None
     return send
 
 
-def _fan_out(sends: list[Callable[[Any], Awaitable[None]]]) -> Callable[[Any], Awaitable[None]]:
-    live = list(sends)
+def _fan_out(targets: list[tuple[Callable[[Any], Awaitable[None]], Channel | None]],
+             state: _State) -> Callable[[Any], Awaitable[None]]:
+    """One send to several targets (FIFOs, or inline maps: channel None) that keeps every
+    edge's figures adding up to the producer's: an item counted as sent is in each FIFO,
+    or counted as discarded where the consumer has gone, even when a stop cancels the send
+    half-way through the targets."""
+    live = list(targets)
+    gone: list[Channel] = []
 
     async def send(item: Any) -> None:
-        gone = None
-        for s in live:
+        delivered = False
+        refused = None
+        for n, (put, channel) in enumerate(live):
             try:
-                await s(item)
+                await put(item)
+                delivered = True
             except ReceiverGone:
-                gone = [*(gone or ()), s]
-        if gone:
-            for s in gone:
-                live.remove(s)
+                refused = [*(refused or ()), n]
+            except asyncio.CancelledError:
+                if delivered:  # the FIFOs before it hold the item: so do the rest
+                    for _, rest in live[n:]:
+                        if rest is not None:
+                            rest.push_over(item)
+                    for channel in gone:
+                        channel.discard(item)
+                    state.count(item)
+                raise
+        if refused:
+            for n in reversed(refused):
+                _, channel = live.pop(n)
+                if channel is not None:
+                    gone.append(channel)
+                    if delivered:
+                        channel.discard(item)
             if not live:
                 raise ReceiverGone
+        for channel in gone[:len(gone) - len(refused or ())]:
+            channel.discard(item)
 
     return send
 
