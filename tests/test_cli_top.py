@@ -184,3 +184,30 @@ def test_graph_svg_without_dot_writes_the_dot_text(script, tmp_path):
     text = dot.read_text()
     assert text.startswith("digraph daqflow {")
     assert "drop_oldest, 3" in text and '"spectra"' in text and "inline" in text
+
+
+@pytest.mark.parametrize("command", ["graph", "top"])
+def test_a_script_importing_a_module_beside_it_works(tmp_path, command):
+    # as with `python FILE.py`, the script's folder is on sys.path (run from another folder)
+    folder = tmp_path / "lab"
+    folder.mkdir()
+    (folder / "lab_blocks.py").write_text(textwrap.dedent("""
+        import daqflow as df
+
+        @df.block
+        def doubled(x):
+            return 2 * x
+    """))
+    (folder / "measure.py").write_text(textwrap.dedent("""
+        import daqflow as df
+        from lab_blocks import doubled
+
+        df.run(df.collect(doubled(df.from_iterable(range(5)))))
+    """))
+    done = subprocess.run([*DAQFLOW, command, str(folder / "measure.py")], capture_output=True,
+                          text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    if command == "graph":
+        assert "doubled" in done.stdout and "->" in done.stdout
+    else:
+        assert "results: collect=[5 items]" in done.stdout

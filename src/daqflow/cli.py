@@ -7,8 +7,10 @@ import argparse
 import asyncio
 import runpy
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -122,8 +124,12 @@ def _record(args: argparse.Namespace) -> int:
           "(Ctrl-C stops)", file=sys.stderr, flush=True)
     report = run(sink, duration=args.duration, progress=args.progress)
     print(report)
-    result = report.results["recording"]
-    print("recorded:", ", ".join(f"{k}={v}" for k, v in result.items() if k != "paths"))
+    result = report.results.get("recording")
+    if result is None:  # cancelled before it could say (a third Ctrl-C)
+        print(f"recorded: the writer was cancelled before it reported; what reached the disk is "
+              f"in {args.output} or its .partial file")
+    else:
+        print("recorded:", ", ".join(f"{k}={v}" for k, v in result.items() if k != "paths"))
     return EXIT_INTERRUPTED if report.stopped_by == "interrupt" else 0
 
 
@@ -219,9 +225,13 @@ def graph_of_script(path: str, command: str = "graph") -> tuple[Stream, ...]:
     """The sinks a script runs, found by executing it with every run call intercepted.
 
     If the script never calls run/start/iterate, its module-level sink streams are used.
+    The script's folder goes first on ``sys.path`` (as with ``python FILE.py``).
     """
     if not Path(path).is_file():
         raise SystemExit(f"daqflow {command}: no such file: {path}")
+    folder = str(Path(path).resolve().parent)
+    if folder not in sys.path:  # as `python FILE.py` does: modules beside it import
+        sys.path.insert(0, folder)
     try:
         with capturing():
             namespace = runpy.run_path(path, run_name="__main__")
@@ -345,10 +355,36 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _interrupt_once(signum: int, frame: object) -> None:
+    """SIGINT outside a run (starting up, ending): one KeyboardInterrupt, then Ctrl-C is
+    ignored so the orderly path that follows is not itself interrupted."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    guard = (threading.current_thread() is threading.main_thread()
+             and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    if guard:
+        signal.signal(signal.SIGINT, _interrupt_once)  # a run installs its own meanwhile
+    try:
+        return _main(argv)
+    finally:
+        if guard:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    try:
+        args = parser().parse_args(argv)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
     try:
         return args.func(args)
+    except KeyboardInterrupt:  # before the graph's own Ctrl-C handling began, or after it ended
+        print(f"daqflow {args.command}: interrupted before the graph ran (or after it ended): "
+              "nothing is left running or half written", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except GraphError as exc:
         print(f"daqflow {args.command}: graph error: {exc}", file=sys.stderr)
         return 2
