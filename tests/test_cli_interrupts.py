@@ -49,7 +49,8 @@ def test_two_quick_ctrl_c_end_a_fast_recording_in_order(tmp_path, delay, name):
     assert "Traceback" not in err and "KeyError" not in err, err
     if "recorded:" in out:
         samples = int(out.split("samples=")[1].split(",")[0].split()[0])
-        assert samples_in(path) == samples
+        if samples or path.exists():  # (a writer that got nothing may leave no file)
+            assert samples_in(path) == samples
     else:  # interrupted before the graph ran: it says so, and wrote nothing
         assert "interrupted before the graph ran" in err
         assert not path.exists()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .core import BlockError, GraphError, Stream, build_graph, run
 from .core.capture import Captured, capturing
-from .core.running import _run_with_signals, make_runtime
+from .core.running import _run_with_signals, make_runtime, signals_held
 
 EXIT_INTERRUPTED = 130
 
@@ -47,7 +47,8 @@ def _demo(args: argparse.Namespace) -> int:
     sinks = demo.build(rate=args.rate, chunk=args.chunk, seed=args.seed, record=record)
     print(f"daqflow demo: simulated ADC at {args.rate / 1e6:g} MS/s for {args.duration:g} s "
           "(Ctrl-C stops)", file=sys.stderr, flush=True)
-    report = run(*sinks, duration=args.duration, progress=args.progress)
+    with signals_held():
+        report = run(*sinks, duration=args.duration, progress=args.progress)
     print(report)
     print(demo.summary(dict(report.results)))
     return EXIT_INTERRUPTED if report.stopped_by == "interrupt" else 0
@@ -69,7 +70,8 @@ def _demo_fm(args: argparse.Namespace) -> int:
     how_long = f"for {args.duration:g} s" if args.duration is not None else "until Ctrl-C"
     print(f"daqflow demo --fm: {args.fm / 1e6:.4f} MHz from {source} at {args.rate / 1e6:g} MS/s "
           f"to {target} {how_long} (Ctrl-C stops)", file=sys.stderr, flush=True)
-    report = run(*sinks, duration=args.duration, progress=args.progress)
+    with signals_held():
+        report = run(*sinks, duration=args.duration, progress=args.progress)
     print(report)
     print(demo_fm.summary(dict(report.results), args.fm))
     return EXIT_INTERRUPTED if report.stopped_by == "interrupt" else 0
@@ -122,7 +124,19 @@ def _record(args: argparse.Namespace) -> int:
         sink = writer(source, args.output, name="recording")  # type: ignore[operator]
     print(f"daqflow record: {kind} from {origin} at {args.rate:g} Hz into {args.output} "
           "(Ctrl-C stops)", file=sys.stderr, flush=True)
-    report = run(sink, duration=args.duration, progress=args.progress)
+    try:
+        with signals_held():
+            report = run(sink, duration=args.duration, progress=args.progress)
+    except BlockError as exc:  # say what the file holds (a full disk: how much was saved)
+        kept = exc.report.results.get("recording") if exc.report is not None else None
+        kept = kept or getattr(exc.cause, "result", None)
+        if kept is None:
+            raise
+        if exc.report is not None:
+            print(exc.report)
+        print("recorded:", ", ".join(f"{k}={v}" for k, v in kept.items() if k != "paths"))
+        print(f"daqflow record: {exc}", file=sys.stderr)
+        return 1
     print(report)
     result = report.results.get("recording")
     if result is None:  # cancelled before it could say (a third Ctrl-C)
@@ -171,6 +185,20 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recover(args: argparse.Namespace) -> int:
+    """Each PATH recovered, or one line saying why not (exit 1 if any was not)."""
+    from . import io
+
+    status = 0
+    for path in args.paths:
+        try:
+            print(io.recover(path))
+        except (OSError, ValueError) as exc:
+            print(f"daqflow recover: {exc}", file=sys.stderr)
+            status = 1
+    return status
+
+
 def _graph(args: argparse.Namespace) -> int:
     sinks = graph_of_script(args.script)
     dot = build_graph(sinks, require_sinks=False).to_dot()
@@ -215,7 +243,7 @@ def _top(args: argparse.Namespace) -> int:
     runtime.progress_interval = args.interval
     print(f"daqflow top: running the graph of {args.script} (Ctrl-C stops)", file=sys.stderr,
           flush=True)
-    with asyncio.Runner() as runner:
+    with signals_held(), asyncio.Runner() as runner:
         report = runner.run(_run_with_signals(runtime, args.duration, True))
     print(report)
     return EXIT_INTERRUPTED if report.stopped_by == "interrupt" else 0
@@ -327,6 +355,17 @@ def parser() -> argparse.ArgumentParser:
     inspect.add_argument("--rate", type=float, default=None, help="sample rate of a raw file, Hz")
     inspect.add_argument("--dataset", default="signal", help="HDF5 dataset (default signal)")
     inspect.set_defaults(func=_inspect)
+    recover = commands.add_parser(
+        "recover", help="finish a recording whose writer was killed (from its .partial files)",
+        description="Turn what a killed writer left (NAME.sigmf-data.partial with its "
+                    "NAME.sigmf-meta.partial, NAME.npy.partial, NAME.wav.partial, or an HDF5 file "
+                    "still marked open) into a valid recording of the samples on disk, under its "
+                    "final name and marked as recovered (daqflow inspect says so). Refuses if the "
+                    "final name exists or a running process still writes the file.",
+    )
+    recover.add_argument("paths", nargs="+", metavar="PATH",
+                         help="the recording: its final name or its .partial file")
+    recover.set_defaults(func=_recover)
     graph = commands.add_parser(
         "graph", help="print the DOT text of the graph a script builds (or draw it as SVG)",
         description="Execute FILE.py with run calls intercepted and print its graph as DOT "
@@ -370,8 +409,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
     finally:
-        if guard:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+        if guard:  # as the command, the process is ending: a late Ctrl-C changes nothing
+            late = signal.SIG_IGN if argv is None else signal.default_int_handler
+            signal.signal(signal.SIGINT, late)
 
 
 def _main(argv: Sequence[str] | None) -> int:

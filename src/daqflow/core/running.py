@@ -93,21 +93,69 @@ def run(
         return runner.run(_run_with_signals(runtime, duration, progress))
 
 
+class _Held:
+    """Stop signals that came while `signals_held` held them, and whether a run began."""
+
+    def __init__(self) -> None:
+        self.came: list[int] = []
+        self.ran = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.came.append(signum)
+
+
+_held: _Held | None = None
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM around a run (main thread only): one that comes while the
+    run is set up becomes its orderly stop as soon as its own handlers are in place, and one
+    that comes as it ends is ignored (the report still prints), instead of a
+    KeyboardInterrupt inside asyncio's start-up or shut-down. If no run began, a held
+    signal raises KeyboardInterrupt when the block ends."""
+    global _held
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in _STOP_SIGNALS}
+    held = _held = _Held()
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, held)
+    try:
+        yield
+    finally:
+        _held = None
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if held.came and not held.ran:
+        raise KeyboardInterrupt
+
+
 async def _run_with_signals(runtime: Any, duration: float | None, progress: bool) -> Report:
     loop = asyncio.get_running_loop()
-    installed = []
+    installed: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in _STOP_SIGNALS:
+            previous = signal.getsignal(sig)
             try:
                 loop.add_signal_handler(sig, runtime.request_stop, "interrupt")
             except (NotImplementedError, RuntimeError, ValueError):
                 continue
-            installed.append(sig)
+            installed[sig] = previous
+    held = _held
+    if held is not None:
+        held.ran = True
+        if held.came:  # a Ctrl-C while the run was set up: it stops in order at once
+            held.came.clear()
+            loop.call_soon(runtime.request_stop, "interrupt")
     try:
         return await runtime.run(duration=duration, progress=progress)
     finally:
-        for sig in installed:
+        for sig, previous in installed.items():
             loop.remove_signal_handler(sig)
+            if previous is not None:
+                signal.signal(sig, previous)  # (asyncio would leave the default one)
 
 
 def start(

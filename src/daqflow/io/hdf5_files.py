@@ -5,7 +5,9 @@ Layout of a recording (dataset name ``D``, default "signal"):
 - ``D``: the samples, resizable along the first axis, chunked, growing as data arrives.
   Attributes: ``rate`` (Hz, of the first segment), ``start_index``, ``start_time`` (s),
   ``center_freq`` (Hz, if known), ``meta`` (JSON of the first chunk's plain meta),
-  ``complete`` (False while writing; True once closed in order).
+  ``complete`` (False while writing; True once closed in order), ``ended`` ("" or why the
+  recording ended early: a block failed upstream, the disk filled up, the run was cancelled;
+  `daqflow recover` sets it, with ``complete=False``, on what a killed writer left).
 - ``D_segments``: rows (file position, stream index, rate Hz, centre frequency Hz or NaN):
   a row at the start, after every gap, and where rate or centre frequency change.
 - ``D_gaps``: rows (file position, samples lost, stream index after the gap, samples skipped
@@ -15,11 +17,15 @@ Layout of a recording (dataset name ``D``, default "signal"):
 
 The file is in SWMR mode while it grows, so another process can read it
 (``h5py.File(path, "r", libver="latest", swmr=True)`` and ``dataset.refresh()``); it is
-flushed every ``flush_interval`` seconds and when it closes.
+flushed every ``flush_interval`` seconds and when it closes. Files are in HDF5 1.10's format
+(`LIBVER`): HDF5 1.10 and later, its command-line tools included, read them. The writer stops
+as on a full disk when less than `MARGIN` bytes would be left, so it can still finish the file.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import time
@@ -31,8 +37,8 @@ import numpy as np
 
 from ..core import Chunk, Stream, block
 from ._deps import require
-from .paths import check_input, check_output
-from .recorder import record
+from .paths import check_input, check_output, hold
+from .recorder import RecordingError, describe, record, write_failed
 from .segments import SegmentTracker, mark_gap
 
 
@@ -47,6 +53,14 @@ def _plain(meta: Any) -> dict[str, Any]:
     return out
 
 
+#: HDF5 file format bounds: files that HDF5 1.10 and later read (h5dump, h5ls of Debian
+#: bookworm), with SWMR (which needs 1.10's format)
+LIBVER = ("v110", "v110")
+#: bytes of free disk kept for HDF5's own records: HDF5 cannot finish a file on a full disk,
+#: so the writer stops (as if the disk were full) before the samples would take them
+MARGIN = 256 * 1024
+
+
 class Hdf5Recorder:
     """Writes Chunks into an HDF5 dataset (no asyncio: used by `hdf5_writer`)."""
 
@@ -54,6 +68,7 @@ class Hdf5Recorder:
                  flush_interval: float = 1.0):
         self.h5py = require("h5py", "io", "hdf5_writer")
         self.path = check_output(path, "hdf5_writer")
+        self.where = f"hdf5_writer {str(self.path)!r}"
         self.name = dataset
         self.chunk = chunk
         self.flush_interval = flush_interval
@@ -63,15 +78,23 @@ class Hdf5Recorder:
         self._data: Any = None
         self._segments: Any = None
         self._gaps: Any = None
+        self._lock: int | None = None  # a descriptor holding the "being written" lock
         self._flushed = time.monotonic()
         self._pending: list[np.ndarray] = []  # rows not yet handed to HDF5
         self._pending_rows = 0
+        self._stored = 0  # rows handed to HDF5 whose writes succeeded
         self._rows_per_chunk = 1
+        self._unopened = False  # the file could not be created
 
     def _create(self, first: Chunk) -> None:
         h5 = self.h5py
         # whole chunks go straight to the file (write_direct_chunk): no chunk cache needed
-        self._file = h5.File(self.path, "w", libver="latest", rdcc_nbytes=0)
+        try:
+            self._file = h5.File(self.path, "w", libver=LIBVER, rdcc_nbytes=0)
+        except OSError:
+            self.path.unlink(missing_ok=True)  # absent rather than broken
+            self._unopened = True
+            raise
         shape = first.data.shape[1:]
         self._rows_per_chunk = max(1, self.chunk // max(1, int(np.prod(shape, dtype=np.int64))))
         self._data = self._file.create_dataset(
@@ -85,12 +108,15 @@ class Hdf5Recorder:
             attrs["center_freq"] = float(first.meta["center_freq"])
         attrs["meta"] = json.dumps(_plain(first.meta))
         attrs["complete"] = False
+        attrs["ended"] = ""  # why the recording ended early ("": it did not)
         self._segments = self._file.create_dataset(
             f"{self.name}_segments", shape=(0, 4), maxshape=(None, 4), dtype=np.float64, chunks=(64, 4))
         self._gaps = self._file.create_dataset(
             f"{self.name}_gaps", shape=(0, 4), maxshape=(None, 4), dtype=np.int64, chunks=(64, 4))
         self._gaps.attrs["columns"] = "position,lost,index,skipped"
-        self._file.swmr_mode = True
+        self._file.swmr_mode = True  # (HDF5 lets go of its file lock: readers may open it)
+        self._lock = os.open(self.path, os.O_RDONLY)
+        hold(self._lock)
 
     def write(self, chunk: Chunk) -> None:
         if self._file is None:
@@ -122,12 +148,14 @@ class Hdf5Recorder:
         if not self._pending:
             return
         data = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
+        self._room(data.nbytes)
         dataset, rows = self._data, self._rows_per_chunk
         position = dataset.shape[0]
         head = min((-position) % rows, len(data))  # up to the next chunk boundary
         if head:
             _append(dataset, data[:head])
             data, position = data[head:], position + head
+            self._stored = dataset.shape[0]
         whole = len(data) // rows
         if whole:
             dataset.resize(position + whole * rows, axis=0)
@@ -135,24 +163,86 @@ class Hdf5Recorder:
             for k in range(whole):
                 block = np.ascontiguousarray(data[k * rows:(k + 1) * rows])
                 dataset.id.write_direct_chunk((position + k * rows, *zeros), block.data)
+                self._stored = position + (k + 1) * rows
             data = data[whole * rows:]
         if everything and len(data):
             _append(dataset, data)
+            self._stored = dataset.shape[0]
             data = data[:0]
         self._pending, self._pending_rows = ([data] if len(data) else []), len(data)
 
-    def close(self) -> dict[str, Any]:
-        """Flush and close; then mark the recording complete."""
-        if self._file is None:  # nothing arrived: still leave a valid, empty recording
-            self._file = self.h5py.File(self.path, "w", libver="latest")
-            self._file.create_dataset(self.name, shape=(0,), maxshape=(None,), dtype=np.complex64)
-        self._write_pending(everything=True)
+    def _room(self, nbytes: int) -> None:
+        """Raise "No space left on device" if writing ``nbytes`` would leave less than
+        `MARGIN` bytes free."""
+        if self._lock is None:
+            return
+        disk = os.fstatvfs(self._lock)
+        if disk.f_bavail * disk.f_frsize < nbytes + MARGIN:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
+
+    def close(self, ended: str | None = None) -> dict[str, Any]:
+        """Flush and close; then mark the recording complete (with attribute ``ended``
+        saying why if it ended early). After a failed write the dataset is cut back to the
+        rows whose writes succeeded: no unwritten (zero) rows are presented as data."""
+        failure: OSError | None = None
+        if self._unopened:
+            return {"path": None, "dataset": self.name, "samples": 0, **({"ended": ended} if ended else {})}
+        try:
+            if self._file is None:  # nothing arrived: still leave a valid, empty recording
+                self._file = self.h5py.File(self.path, "w", libver=LIBVER)
+                self._file.create_dataset(self.name, shape=(0,), maxshape=(None,), dtype=np.complex64)
+            try:
+                self._write_pending(everything=True)
+            except OSError as exc:
+                failure, ended = exc, ended or f"writing failed: {describe(exc)}"
+            self._finish(ended)
+        except (OSError, RuntimeError) as exc:  # (h5py: a failed flush is a RuntimeError)
+            self._abandon()
+            raise RecordingError(f"{self.where}: {describe(exc)} while finishing: it holds what "
+                                 "its last flush saw and says complete=False (daqflow recover "
+                                 "makes it readable by every HDF5 tool)") from None
+        result: dict[str, Any] = {"path": str(self.path), "dataset": self.name, "samples": self.samples}
+        if ended:
+            result["ended"] = ended
+        if failure is not None:
+            raise write_failed(self.where, failure, result)
+        return result
+
+    def _finish(self, ended: str | None) -> None:
+        data = self._file[self.name]
+        if self._data is not None and (self._stored != data.shape[0] or self._stored != self.samples):
+            self._cut(self._stored)
         # an existing attribute may change in SWMR mode (its size stays): no reopening, which
         # a reader's file lock would refuse
-        self._file[self.name].attrs["complete"] = True
+        if ended:
+            data.attrs["ended"] = ended
+        data.attrs["complete"] = True
         self._file.flush()
         self._file.close()
-        return {"path": str(self.path), "dataset": self.name, "samples": self.samples}
+        self._release_lock()
+
+    def _cut(self, rows: int) -> None:
+        """Keep the first ``rows`` samples, and the segments and gaps before them (the tables
+        are written again from the tracker: a row whose write failed is not kept)."""
+        self._data.resize(rows, axis=0)
+        segments = [[s.position, s.index, s.rate, np.nan if s.center_freq is None else s.center_freq]
+                    for s in self.tracker.segments if s.position < rows]
+        gaps = [[g.position, g.lost, g.index, g.skipped] for g in self.tracker.gaps if g.position < rows]
+        for table, kept in ((self._segments, segments), (self._gaps, gaps)):
+            table.resize(len(kept), axis=0)
+            if kept:
+                table[:] = np.asarray(kept, table.dtype)
+        self.samples = rows
+
+    def _abandon(self) -> None:
+        with contextlib.suppress(Exception):
+            self._file.close()
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
 
 def _append(dataset: Any, rows: Any) -> None:
@@ -181,7 +271,12 @@ def hdf5_writer(stream: Stream, path: str | os.PathLike[str], dataset: str = "si
             are handed to HDF5 an HDF5 chunk at a time, or at each flush).
         options: name=, buffer=, policy=, threaded=.
 
-    The sink's result: ``{"path": ..., "dataset": ..., "samples": count}``.
+    The sink's result: ``{"path": ..., "dataset": ..., "samples": count}``, and ``"ended"``:
+    why, if the recording ended early.
+
+    Raises (while running):
+        RecordingError: the disk is (nearly) full; the file keeps the samples whose writes
+            succeeded and the message says how many.
     """
     require("h5py", "io", "hdf5_writer")
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:

@@ -43,6 +43,7 @@ class RecordingInfo:
     gaps: tuple[RecordingGap, ...] = ()
     segments: int = 1
     complete: bool | None = None
+    ended: str | None = None  # why the recording ended early (None: it did not, or unknown)
 
     @property
     def duration(self) -> float | None:
@@ -72,6 +73,8 @@ class RecordingInfo:
         rows.append(("gaps", f"{len(self.gaps)} ({self.lost} samples lost{skipped})"))
         if self.complete is not None:
             rows.append(("complete", "yes" if self.complete else "NO (interrupted while writing)"))
+        if self.ended:
+            rows.append(("ended", f"early: {self.ended}"))
         width = max(len(k) for k, _ in rows)
         return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
 
@@ -129,7 +132,8 @@ def inspect_recording(path: str | os.PathLike[str], dtype: Any = None, rate: flo
         first = rec.segments()[0] if rec.segments() else None
         return RecordingInfo(str(rec.meta_path), "SigMF", rec.handle.get_global_info()["core:datatype"],
                              rec.rate, rec.samples, None if first is None else first[4], gaps,
-                             len(rec.captures) or 1, True)
+                             len(rec.captures) or 1, True,
+                             rec.handle.get_global_info().get("daqflow:ended"))
     if kind == "hdf5":
         from .hdf5_files import Hdf5Recording
 
@@ -139,7 +143,8 @@ def inspect_recording(path: str | os.PathLike[str], dtype: Any = None, rate: flo
         complete = rec.attrs.get("complete")
         return RecordingInfo(str(path), "HDF5", str(rec.dtype), rec.rate, rec.samples,
                              None if center is None else float(center), gaps,
-                             len(rec.segment_list()), None if complete is None else bool(complete))
+                             len(rec.segment_list()), None if complete is None else bool(complete),
+                             str(rec.attrs.get("ended") or "") or None)
     if kind == "wav":
         from .wav_files import WavRecording
 
@@ -147,12 +152,14 @@ def inspect_recording(path: str | os.PathLike[str], dtype: Any = None, rate: flo
         gaps = tuple(RecordingGap(position, overflow, skipped) for position, _, overflow, skipped in rec.gaps)
         return RecordingInfo(str(path), "WAV" if rec.channels == 1 else f"WAV, {rec.channels} channels",
                              rec.dtype.name, rec.rate, rec.samples, rec.center_freq(0), gaps,
-                             max(1, len(rec.segments())), rec.complete)
+                             max(1, len(rec.segments())), rec.complete, rec.daqflow.get("ended"))
     if kind == "npy":
         from .raw_files import read_npy_header
 
         npy_dtype, shape = read_npy_header(path)
-        return RecordingInfo(str(path), "NumPy .npy", str(npy_dtype), rate, shape[0] if shape else 1)
+        ended = path.with_name(path.name + ".ended")  # beside a recovered file (daqflow recover)
+        return RecordingInfo(str(path), "NumPy .npy", str(npy_dtype), rate, shape[0] if shape else 1,
+                             ended=ended.read_text().strip() if ended.is_file() else None)
     if dtype is None:
         raise ValueError(f"{str(path)!r} is a raw file: give its dtype (and rate)")
     raw_dtype = np.dtype(dtype)

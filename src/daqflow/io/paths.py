@@ -1,10 +1,16 @@
 """Output paths: checked before anything runs, written under a temporary name, renamed when
-complete, so an interrupted recording never looks finished."""
+complete, so an interrupted recording never looks finished; unbuffered writes (`write_all`), a
+lock that says a file is still being written (`hold`, `in_use`), and room made for finishing a
+recording on a full disk (`give_back`)."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import io
 import os
 from pathlib import Path
+from typing import Any
 
 
 def check_output(path: str | os.PathLike[str], what: str) -> Path:
@@ -37,3 +43,48 @@ def partial(path: Path) -> Path:
 def commit(temporary: Path, final: Path) -> None:
     """Make a completed file visible under its final name (atomic on one filesystem)."""
     os.replace(temporary, final)
+
+
+def write_all(f: io.RawIOBase, data: Any) -> None:
+    """Write every byte of ``data`` (a C-contiguous array or buffer) to the unbuffered file
+    ``f`` (``open(path, "wb", buffering=0)``): nothing waits in a buffer, so what a failed
+    write left on disk is the file's size, and a killed process leaves all it wrote."""
+    view = memoryview(data).cast("B")
+    while len(view):
+        view = view[f.write(view) or 0:]
+
+
+def hold(fd: int) -> None:
+    """Mark the open file ``fd`` as being written (a shared lock, released when the file is
+    closed or the process dies); see `in_use`."""
+    with contextlib.suppress(OSError):  # a filesystem without locks: nothing to say
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+
+
+def in_use(path: Path) -> bool:
+    """True while a process holds ``path`` open for writing (`hold`) or reading as HDF5."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return False
+
+
+def give_back(path: Path, needed: int, unit: int, keep: int = 0) -> int:
+    """Free disk space for finishing a recording on a full disk: cut whole ``unit``-byte
+    samples off the end of ``path`` (never below ``keep`` bytes), at least ``needed`` bytes
+    plus a filesystem block. Returns the file's new size."""
+    info = os.stat(path)
+    cut = needed + info.st_blksize
+    size = max(keep, info.st_size - cut)
+    size -= (size - keep) % unit
+    os.truncate(path, size)
+    return size

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from ..core import Chunk, Pacer, Stream, block
-from .paths import check_input, check_output, commit, partial
+from .paths import check_input, check_output, commit, hold, partial, write_all
+from .recorder import RecordingError, describe, record
 
 _HEADER = 128  # bytes: magic, version, length and a dict padded with spaces (npy format 1.0)
 
@@ -25,33 +26,96 @@ def _npy_header(dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
     return b"\x93NUMPY\x01\x00" + len(body).to_bytes(2, "little") + body.encode("latin1")
 
 
+class NpyRecorder:
+    """Writes Chunks into one .npy file (no asyncio: used by `npy_writer`).
+
+    The file is ``NAME.partial`` until it closes: a 128-byte header (zeros until the first
+    chunk says the dtype, then a header with 0 rows), then the rows, written unbuffered (a
+    killed process leaves every row it wrote; `daqflow recover` finishes such a file)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.where = f"npy_writer {str(path)!r}"
+        self.temporary = partial(path)
+        self.samples = 0
+        self.dtype: np.dtype | None = None
+        self.shape: tuple[int, ...] = ()
+        self._file = open(self.temporary, "wb", buffering=0)  # noqa: SIM115 - closed in close()
+        hold(self._file.fileno())
+        try:
+            write_all(self._file, bytes(_HEADER))
+        except OSError as exc:
+            self._file.close()
+            self.temporary.unlink()
+            raise RecordingError(f"{self.where}: {describe(exc)}: no samples saved") from None
+
+    def write(self, chunk: Chunk) -> None:
+        data = chunk.data
+        if self.dtype is None:
+            self.dtype, self.shape = data.dtype, data.shape[1:]
+            os.pwrite(self._file.fileno(), _npy_header(self.dtype, (0, *self.shape)), 0)
+        elif data.dtype != self.dtype or data.shape[1:] != self.shape:
+            raise ValueError(f"npy_writer: {str(self.path)!r} holds {self.dtype}{list(self.shape)}, "
+                             f"got {data.dtype}{list(data.shape[1:])}")
+        write_all(self._file, np.ascontiguousarray(data))
+        self.samples += chunk.samples
+
+    def close(self, ended: str | None = None) -> dict[str, Any]:
+        """Finish: the header says how many rows the file holds (all whole rows on disk, also
+        after a failed write), then the file is renamed to its final name."""
+        try:
+            if self.dtype is None:  # nothing arrived: an empty recording
+                os.pwrite(self._file.fileno(), _npy_header(np.dtype(np.complex64), (0,)), 0)
+            self._file.close()
+            self.samples = finish_npy(self.temporary)
+        except OSError as exc:
+            self._file.close()
+            raise RecordingError(f"{self.where}: {describe(exc)} while finishing: its rows are in "
+                                 f"{str(self.temporary)!r} (daqflow recover finishes it)") from None
+        commit(self.temporary, self.path)
+        self.path.with_name(self.path.name + ".ended").unlink(missing_ok=True)  # (an older one's)
+        result: dict[str, Any] = {"path": str(self.path), "samples": self.samples}
+        if ended:
+            result["ended"] = ended
+        return result
+
+
+def finish_npy(path: Path) -> int:
+    """Finish a .npy file as `NpyRecorder` writes it (a killed writer's too): cut to whole
+    rows, and the header says how many. Returns the rows.
+
+    Raises:
+        ValueError naming the path: its writer stopped before the first rows (no dtype yet),
+            or it is not such a file.
+    """
+    with open(path, "r+b") as f:
+        if not f.read(_HEADER).strip(b"\0"):
+            raise ValueError(f"{str(path)!r}: its writer stopped before the first samples (no header)")
+        f.seek(0)
+        try:
+            np.lib.format.read_magic(f)
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+        except ValueError as exc:
+            raise ValueError(f"{str(path)!r} is not a .npy file npy_writer began: {exc}") from None
+        row = dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
+        size = f.seek(0, os.SEEK_END)
+        rows = (size - _HEADER) // row if row and f.tell() >= _HEADER else 0
+        f.truncate(_HEADER + rows * row)
+        f.seek(0)
+        f.write(_npy_header(dtype, (rows, *shape[1:])))
+    return rows
+
+
 @block(name="npy_writer", accepts="chunk")
 async def _npy_writer(stream: Stream, path: Path) -> dict[str, Any]:
-    temporary = partial(path)
-    count, dtype, shape = 0, None, ()
-    try:
-        with open(temporary, "wb") as f:
-            f.write(b"\0" * _HEADER)
-            try:
-                async for chunk in stream:
-                    if dtype is None:
-                        dtype, shape = chunk.data.dtype, chunk.data.shape[1:]
-                    elif chunk.data.dtype != dtype or chunk.data.shape[1:] != shape:
-                        raise ValueError(f"npy_writer: {str(path)!r} holds {dtype}{list(shape)}, "
-                                         f"got {chunk.data.dtype}{list(chunk.data.shape[1:])}")
-                    f.write(np.ascontiguousarray(chunk.data).data)
-                    count += chunk.samples
-            finally:  # what was written stays readable, also when the graph stops on an error
-                f.seek(0)
-                f.write(_npy_header(dtype or np.dtype(np.complex64), (count, *shape)))
-    finally:
-        commit(temporary, path)
-    return {"path": str(path), "samples": count}
+    return await record(NpyRecorder(path), stream)
 
 
 def npy_writer(stream: Stream, path: str | os.PathLike[str], **options: Any) -> Stream:
     """Record a stream's samples into one .npy file (``numpy.load`` reads it), written under
-    ``NAME.partial`` and renamed when complete.
+    ``NAME.partial`` and renamed when complete. The result: ``{"path", "samples"}``, and
+    ``"ended"``: why, if the recording ended early (a block failed upstream, a full disk: then
+    `RecordingError` says how many samples the file keeps).
 
     Args:
         stream: chunks of samples (rows of equal shape).

@@ -6,12 +6,19 @@ follow the stream's segments (start, gaps, rate or centre-frequency changes; the
 ``core:global_index`` is the stream index, so replay restores the gaps), and each gap gets
 an annotation per kind: label "overflow" with ``daqflow:lost_samples`` for samples lost, label
 "skipped" with ``daqflow:skipped_samples`` for samples dropped on purpose (squelch, retune).
+
+A recording that ended early says why in the global ``daqflow:ended`` (a block failed
+upstream, the disk filled up, the run was cancelled, `daqflow recover` finished it). While it
+is written, ``NAME.sigmf-meta.partial`` holds the metadata so far, for `daqflow recover`.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +27,8 @@ import numpy as np
 
 from ..core import Chunk, Pacer, Stream, block
 from ._deps import require
-from .paths import check_input, check_output, commit, partial
-from .recorder import record
+from .paths import check_input, check_output, commit, give_back, hold, partial, write_all
+from .recorder import RecordingError, describe, record
 from .segments import SegmentTracker, mark_gap
 
 DATATYPES = {
@@ -64,20 +71,34 @@ def sigmf_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
     return base.with_name(base.name + ".sigmf-meta"), base.with_name(base.name + ".sigmf-data")
 
 
+NOTE_INTERVAL = 1.0  # seconds between updates of NAME.sigmf-meta.partial while recording
+
+
 class SigmfRecorder:
-    """Writes Chunks into a SigMF recording (no asyncio: used by `sigmf_writer`)."""
+    """Writes Chunks into a SigMF recording (no asyncio: used by `sigmf_writer`).
+
+    While it records, ``NAME.sigmf-data.partial`` holds the samples (written unbuffered: a
+    killed process leaves all it wrote) and ``NAME.sigmf-meta.partial`` the metadata so far
+    (written at the first chunk, then at most every `NOTE_INTERVAL` seconds; its global
+    ``daqflow:known_samples`` says up to which sample its captures and gaps are complete), so
+    `daqflow recover` can finish a recording whose process was killed."""
 
     def __init__(self, path: str | os.PathLike[str], description: str | None = None,
                  author: str | None = None, checksum: bool = False):
+        self.sigmf = require("sigmf", "io", "sigmf_writer")
         self.meta_path, self.data_path = sigmf_paths(path)
         check_output(self.data_path, "sigmf_writer")
+        self.where = f"sigmf_writer {str(self.meta_path)!r}"
         self.description, self.author, self.checksum = description, author, checksum
         self.temporary = partial(self.data_path)
+        self.meta_temporary = partial(self.meta_path)
         self.samples = 0
         self.datatype: str | None = None
         self.source: dict[str, str] = {}  # the device that made the samples (meta hw, device)
         self.tracker = SegmentTracker()
-        self._file = open(self.temporary, "wb")  # noqa: SIM115 - closed in close()
+        self._noted = -NOTE_INTERVAL  # time.monotonic() of the last metadata note
+        self._file = open(self.temporary, "wb", buffering=0)  # noqa: SIM115 - closed in close()
+        hold(self._file.fileno())
 
     def write(self, chunk: Chunk) -> None:
         datatype = datatype_of(chunk.data)
@@ -89,17 +110,22 @@ class SigmfRecorder:
         if not self.samples:
             self.source = {k: str(chunk.meta[k]) for k in ("hw", "device") if k in chunk.meta}
         self.tracker.add(chunk, self.samples)
-        self._file.write(np.ascontiguousarray(chunk.data).data)
+        now = time.monotonic()
+        if now - self._noted >= NOTE_INTERVAL:  # before the data: what it says holds for it
+            self._note(self.samples + chunk.samples)
+            self._noted = now
+        write_all(self._file, np.ascontiguousarray(chunk.data))
         self.samples += chunk.samples
 
-    def close(self) -> dict[str, Any]:
-        """Finish: data renamed to its final name, then the metadata written."""
-        sigmf = require("sigmf", "io", "sigmf_writer")
-        self._file.close()
-        if not self.samples:  # no recording (SigMF readers cannot open an empty data file)
-            self.temporary.unlink()
-            return {"meta": None, "data": None, "samples": 0}
-        commit(self.temporary, self.data_path)
+    def _note(self, known: int) -> None:
+        """Write ``NAME.sigmf-meta.partial`` (atomically: a kill never leaves half of it)."""
+        info = {**self._global(None), "daqflow:known_samples": int(known)}
+        note = self._metadata(info).dumps(pretty=True)
+        temporary = partial(self.meta_temporary)
+        temporary.write_text(note)
+        commit(temporary, self.meta_temporary)
+
+    def _global(self, ended: str | None) -> dict[str, Any]:
         first = self.tracker.segments[0]
         info: dict[str, Any] = {
             "core:datatype": self.datatype,
@@ -115,8 +141,14 @@ class SigmfRecorder:
             info["core:hw"] = self.source["hw"]
         if "device" in self.source:
             info["daqflow:device"] = self.source["device"]
-        meta = sigmf.SigMFFile(data_file=str(self.data_path), global_info=info,
-                               skip_checksum=not self.checksum)
+        if ended:
+            info["daqflow:ended"] = ended
+        return info
+
+    def _metadata(self, info: dict[str, Any]) -> Any:
+        """The SigMF metadata: ``info`` as global, a capture per segment, gap annotations."""
+        meta = self.sigmf.SigMFFile(global_info=info)
+        first = self.tracker.segments[0]
         for segment in self.tracker.segments:
             capture: dict[str, Any] = {"core:global_index": int(segment.index)}
             if segment.center_freq is not None:
@@ -140,11 +172,73 @@ class SigmfRecorder:
                                     "(e.g. squelch or retune), not lost",
                     "daqflow:skipped_samples": int(gap.skipped),
                 })
+        return meta
+
+    def _per_sample(self) -> int:
+        dtype, width = dtype_of(self.datatype or "cf32_le")
+        return dtype.itemsize * width
+
+    def close(self, ended: str | None = None) -> dict[str, Any]:
+        """Finish: the metadata (with ``daqflow:ended`` if the recording ended early) is
+        written, then the data and the metadata are renamed to their final names: the
+        metadata, last, marks a complete recording. After a failed write the recording holds
+        the whole samples on disk; on a full disk the last few are given back to make room
+        for the metadata."""
+        per_sample = self._per_sample()
+        try:
+            samples = os.fstat(self._file.fileno()).st_size // per_sample if self.datatype else 0
+        finally:
+            self._file.close()
+        extra = {"ended": ended} if ended else {}
+        partial(self.meta_temporary).unlink(missing_ok=True)  # a note cut short (a full disk)
+        for attempt in range(4):
+            if samples:
+                os.truncate(self.temporary, samples * per_sample)  # whole samples only
+            else:  # no recording (SigMF readers cannot open an empty data file)
+                for leftover in (self.temporary, self.meta_temporary):
+                    leftover.unlink(missing_ok=True)
+                return {"meta": None, "data": None, "samples": 0, **extra}
+            text = self._final(samples, ended)
+            try:
+                temporary = partial(self.meta_temporary)
+                try:
+                    temporary.write_text(text)
+                except OSError as exc:
+                    temporary.unlink(missing_ok=True)
+                    if exc.errno != errno.ENOSPC or attempt == 3:
+                        raise
+                    samples = give_back(self.temporary, len(text) << attempt, per_sample) // per_sample
+                    continue
+                commit(temporary, self.meta_temporary)
+                commit(self.temporary, self.data_path)
+                commit(self.meta_temporary, self.meta_path)
+                break
+            except OSError as exc:
+                raise RecordingError(f"{self.where}: {describe(exc)} while finishing: its {samples} "
+                                     f"samples are in {str(self.temporary)!r} (daqflow recover "
+                                     "finishes it)") from None
+        return {"meta": str(self.meta_path), "data": str(self.data_path), "samples": self.samples,
+                **extra}
+
+    def _final(self, samples: int, ended: str | None) -> str:
+        """The metadata of the first ``samples`` samples, as text."""
+        self.samples = samples
+        self.tracker.segments = [s for s in self.tracker.segments if s.position < samples]
+        self.tracker.gaps = [g for g in self.tracker.gaps if g.position < samples]
+        info = self._global(ended)
+        if self.checksum:  # (the data is read once more)
+            info["core:sha512"] = _sha512(self.temporary)
+        meta = self._metadata(info)
         meta.validate()
-        temporary_meta = partial(self.meta_path)
-        temporary_meta.write_text(meta.dumps(pretty=True))
-        commit(temporary_meta, self.meta_path)
-        return {"meta": str(self.meta_path), "data": str(self.data_path), "samples": self.samples}
+        return meta.dumps(pretty=True)
+
+
+def _sha512(path: Path) -> str:
+    digest = hashlib.sha512()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @block(name="sigmf_writer", accepts="chunk")
@@ -171,7 +265,11 @@ def sigmf_writer(stream: Stream, path: str | os.PathLike[str], description: str 
         options: name=, buffer=, policy=, threaded= (threaded moves the disk writes off the loop).
 
     The sink's result: ``{"meta": path, "data": path, "samples": count}`` (no files and None
-    paths if no sample arrived).
+    paths if no sample arrived), and ``"ended"``: why, if the recording ended early.
+
+    Raises (while running):
+        RecordingError: the disk is full; the recording keeps the samples on disk (a few less
+            if the metadata needed their room) and the message says how many.
     """
     meta_path, data_path = sigmf_paths(path)
     check_output(data_path, "sigmf_writer")

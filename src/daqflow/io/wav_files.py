@@ -10,20 +10,25 @@ filled: the samples are written one after another and the gaps are listed in the
 - ``gaps``: rows ``[position, index, overflow, skipped]``: before file position ``position``
   the stream index jumps to ``index``; ``overflow`` samples were lost, ``skipped`` dropped on
   purpose (index jump = overflow + skipped);
-- ``center_freq``: rows ``[position, Hz]`` where ``meta["center_freq"]`` changed (if any).
+- ``center_freq``: rows ``[position, Hz]`` where ``meta["center_freq"]`` changed (if any);
+- ``ended``: why the recording ended early (a block failed upstream, a full disk, a
+  cancelled run, `daqflow recover`), if it did.
 
-The comment is appended after libsndfile closed the file (libsndfile keeps only short strings),
-and libsndfile's ``PEAK`` chunk of float files, which scipy.io.wavfile warns about, is turned
-into a ``JUNK`` (filler) chunk.
+libsndfile writes the header; the samples are appended to it unbuffered (a killed writer
+leaves all it wrote, which `daqflow recover` finishes), and when the writer closes the sizes
+are set, the comment is appended (libsndfile keeps only short strings) and libsndfile's
+``PEAK`` chunk of float files, which scipy.io.wavfile warns about, is turned into a ``JUNK``
+(filler) chunk.
 """
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import os
 import struct
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +36,8 @@ import numpy as np
 
 from ..core import Chunk, GraphError, Pacer, Stream, block
 from ._deps import require
-from .paths import check_input, check_output, commit, partial
-from .recorder import record
+from .paths import check_input, check_output, commit, give_back, hold, partial, write_all
+from .recorder import RecordingError, describe, record
 from .segments import mark_gap
 
 #: sample formats written: name -> libsndfile subtype
@@ -43,7 +48,7 @@ READ_DTYPES = {"PCM_S8": "int16", "PCM_U8": "int16", "PCM_16": "int16", "PCM_24"
                "PCM_32": "int32", "FLOAT": "float32", "DOUBLE": "float64"}
 _MAX_RATE = 2**31 - 1  # Hz: libsndfile's samplerate is a C int
 _MAX_RIFF = 2**32 - 1  # bytes: a RIFF file's size field
-_GAP_COLUMNS = ["position", "index", "overflow", "skipped"]
+GAP_COLUMNS = ["position", "index", "overflow", "skipped"]  # of the comment's "gaps" rows
 _WAV_MAGIC = (b"RIFF", b"RF64")
 
 
@@ -76,7 +81,7 @@ class WavRecorder:
         self.clipped = 0
         self._frame_bytes = 0
         self._expected = 0
-        self._file: Any = None
+        self._file: Any = None  # the .partial, unbuffered, after the header libsndfile wrote
 
     def write(self, chunk: Chunk) -> None:
         data = chunk.data
@@ -95,7 +100,7 @@ class WavRecorder:
             raise ValueError(f"{self.where}: a WAV file holds at most 4 GiB; it is full after "
                              f"{self.samples} samples (record long captures with sigmf_writer "
                              "or hdf5_writer)")
-        self._file.write(samples)
+        write_all(self._file, samples.astype(samples.dtype.newbyteorder("<"), copy=False))
         self.samples += chunk.samples
 
     def _open(self, chunk: Chunk) -> None:
@@ -114,12 +119,15 @@ class WavRecorder:
         self._frame_bytes = np.dtype(self.format).itemsize * self.channels
         self.index, self.time, self._expected = chunk.index, float(chunk.time), chunk.index
         sf = require("soundfile", "io", "wav_writer")
-        try:
-            self._file = sf.SoundFile(self.temporary, "w", samplerate=int(rate), channels=self.channels,
-                                      subtype=SUBTYPES[self.format], format="WAV")
+        try:  # libsndfile writes the header; the samples are appended to it here
+            sf.SoundFile(self.temporary, "w", samplerate=int(rate), channels=self.channels,
+                         subtype=SUBTYPES[self.format], format="WAV").close()
         except (sf.SoundFileError, OverflowError) as exc:
+            self.temporary.unlink(missing_ok=True)
             raise ValueError(f"{self.where}: libsndfile cannot write {self.channels} channel(s) of "
                              f"{self.format} at {rate:g} Hz: {exc}") from None
+        self._file = open(self.temporary, "ab", buffering=0)  # noqa: SIM115 - closed in close()
+        hold(self._file.fileno())
 
     def _check(self, chunk: Chunk) -> None:
         data = chunk.data
@@ -171,25 +179,42 @@ class WavRecorder:
         self.clipped += int(np.count_nonzero(outside))
         return np.clip(scaled, info.min, info.max).astype(target)
 
-    def close(self) -> dict[str, Any]:
-        """Finish: libsndfile closes the file, the daqflow comment is appended, then renamed."""
+    def close(self, ended: str | None = None) -> dict[str, Any]:
+        """Finish: the header gets the sizes of the whole frames on disk (all of them, also
+        after a failed write), the daqflow comment (with ``ended`` if the recording ended
+        early) is appended, then the file is renamed."""
+        extra = {"ended": ended} if ended else {}
         if self._file is None:
-            return {"path": None, "samples": 0, "rate": None, "gaps": 0, "overflow": 0, "skipped": 0}
+            return {"path": None, "samples": 0, "rate": None, "gaps": 0, "overflow": 0, "skipped": 0,
+                    **extra}
         self._file.close()
         try:
-            _finish_riff(self.temporary, json.dumps(self.metadata(), separators=(",", ":")))
-        finally:
-            commit(self.temporary, self.path)
+            self.samples = finish_wav(self.temporary, self._comment(ended))
+        except OSError as exc:
+            raise RecordingError(f"{self.where}: {describe(exc)} while finishing: its samples are in "
+                                 f"{str(self.temporary)!r} (daqflow recover finishes it)") from None
+        commit(self.temporary, self.path)
         return {"path": str(self.path), "samples": self.samples, "rate": self.rate,
                 "channels": self.channels, "format": self.format, "gaps": len(self.gaps),
                 "overflow": sum(g[2] for g in self.gaps), "skipped": sum(g[3] for g in self.gaps),
-                "clipped": self.clipped}
+                "clipped": self.clipped, **extra}
 
-    def metadata(self) -> dict[str, Any]:
+    def _comment(self, ended: str | None) -> Callable[[int], str]:
+        """The daqflow comment of the first ``frames`` samples (`finish_wav` says how many)."""
+        def text(frames: int) -> str:
+            self.samples = frames
+            self.gaps = [g for g in self.gaps if g[0] < frames]
+            self.center = [c for c in self.center if c[0] < frames or c[0] == 0]
+            return json.dumps(self.metadata(ended), separators=(",", ":"))
+        return text
+
+    def metadata(self, ended: str | None = None) -> dict[str, Any]:
         meta: dict[str, Any] = {"daqflow": 1, "index": self.index, "time": self.time,
-                                "gap_columns": _GAP_COLUMNS, "gaps": self.gaps}
+                                "gap_columns": GAP_COLUMNS, "gaps": self.gaps}
         if self.center:
             meta["center_freq"] = self.center
+        if ended:
+            meta["ended"] = ended
         return meta
 
 
@@ -220,24 +245,72 @@ def _chunks(f: Any, start: int, stop: int) -> Iterator[tuple[int, bytes, int]]:
         offset += 8 + length + length % 2  # chunks start on even offsets
 
 
-def _finish_riff(path: Path, text: str) -> None:
-    """Turn libsndfile's ``PEAK`` chunk (float files; a chunk scipy.io.wavfile warns about)
-    into ``JUNK`` (filler every reader skips), and append a ``LIST/INFO`` chunk holding
-    ``text`` as its ``ICMT`` comment."""
+def _layout(f: Any, path: Path) -> tuple[int, int, list[tuple[int, bytes, int]]]:
+    """(frame size in bytes, offset of the data chunk, chunks before it) of an open WAV file
+    whose data chunk is its last (as `wav_writer` writes it)."""
+    head = f.read(12)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        raise ValueError(f"{str(path)!r} is not a RIFF/WAVE file")
+    end = f.seek(0, os.SEEK_END)
+    before: list[tuple[int, bytes, int]] = []
+    frame = 0
+    for offset, ident, length in _chunks(f, 12, end):
+        if ident == b"data":
+            if not frame:
+                raise ValueError(f"{str(path)!r}: no fmt chunk before the samples")
+            return frame, offset, before
+        if ident == b"fmt ":
+            f.seek(offset + 8 + 12)
+            frame = struct.unpack("<H", f.read(2))[0]  # nBlockAlign
+        before.append((offset, ident, length))
+    raise ValueError(f"{str(path)!r}: no data chunk")
+
+
+def finish_wav(path: Path, comment: Callable[[int], str]) -> int:
+    """Finish a WAV file being written (header, then samples appended; a killed writer's
+    too): cut to whole frames, then `_finish_riff` with ``comment(frames)``. On a full disk
+    the last frames are given back to make room for the comment. Returns the frames kept."""
+    with open(path, "rb") as f:
+        frame, data, _ = _layout(f, path)
+        size = f.seek(0, os.SEEK_END)
+    start = data + 8
+    for attempt in range(4):
+        frames = (size - start) // frame
+        os.truncate(path, start + frames * frame)
+        text = comment(frames)
+        try:
+            _finish_riff(path, text, frames)
+            return frames
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC or attempt == 3:
+                raise
+            os.truncate(path, start + frames * frame)
+            size = give_back(path, (len(text) + 64) << attempt, frame, keep=start)
+    raise AssertionError("unreachable")
+
+
+def _finish_riff(path: Path, text: str, frames: int) -> None:
+    """Finish a WAV file whose last chunk is ``data`` with ``frames`` frames: the sizes (data,
+    RIFF, float files' ``fact``), libsndfile's ``PEAK`` chunk of float files (a chunk
+    scipy.io.wavfile warns about, and written before the samples were) turned into ``JUNK``
+    (filler every reader skips), and a ``LIST/INFO`` chunk appended holding ``text`` as its
+    ``ICMT`` comment."""
     body = text.encode("utf-8") + b"\0"
     icmt = b"ICMT" + struct.pack("<I", len(body)) + body + b"\0" * (len(body) % 2)
     chunk = b"LIST" + struct.pack("<I", 4 + len(icmt)) + b"INFO" + icmt
     with open(path, "r+b") as f:
-        head = f.read(12)
-        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-            raise ValueError(f"wav_writer {str(path)!r}: libsndfile did not write a RIFF/WAVE file")
-        end = f.seek(0, os.SEEK_END)
-        for offset, ident, _ in _chunks(f, 12, end):
+        frame, data, before = _layout(f, path)
+        size = frames * frame
+        end = data + 8 + size
+        for offset, ident, _ in before:
             if ident == b"PEAK":
                 f.seek(offset)
                 f.write(b"JUNK")
-            if ident == b"data":
-                break
+            if ident == b"fact":
+                f.seek(offset + 8)
+                f.write(struct.pack("<I", frames))
+        f.seek(data + 4)
+        f.write(struct.pack("<I", size))
         if end % 2:
             f.seek(end)
             f.write(b"\0")
@@ -247,6 +320,7 @@ def _finish_riff(path: Path, text: str) -> None:
                              "(4 GiB WAV limit)")
         f.seek(end)
         f.write(chunk)
+        f.truncate()
         f.seek(4)
         f.write(struct.pack("<I", end + len(chunk) - 8))
 
@@ -392,12 +466,14 @@ def wav_writer(stream: Stream, path: str | os.PathLike[str], sample_format: str 
     ``meta["skipped"]``) is listed in the file's comment, which `wav_source` reads back.
 
     The sink's result: ``{"path", "samples", "rate" (Hz), "channels", "format", "gaps",
-    "overflow", "skipped", "clipped"}`` (no file and path None if no chunk arrived).
+    "overflow", "skipped", "clipped"}`` (no file and path None if no chunk arrived), and
+    ``"ended"``: why, if the recording ended early.
 
     Raises:
         GraphError: complex input. FileNotFoundError / PermissionError: the directory.
         While running (naming the path): a rate that is not a whole number of Hz, a rate,
-        channel-count or dtype change, complex samples, a file over 4 GiB.
+        channel-count or dtype change, complex samples, a file over 4 GiB; `RecordingError`
+        on a full disk (the message says how many samples the file keeps).
     """
     path = check_output(path, "wav_writer")
     sample_format = _sample_format(sample_format, f"wav_writer {str(path)!r}")
