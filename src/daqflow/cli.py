@@ -1,4 +1,4 @@
-"""The ``daqflow`` command: ``demo``, ``record``, ``devices``, ``inspect``, ``graph``, ``top``
+"""The ``daqflow`` command: ``demo``, ``record``, ``recover``, ``devices``, ``inspect``, ``graph``, ``top``
 (``daqflow COMMAND --help``)."""
 
 from __future__ import annotations

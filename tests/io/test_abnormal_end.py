@@ -5,6 +5,7 @@ coordinator is SIGKILLed). The file keeps every sample delivered and says why it
 writer's result), and ``daqflow inspect`` shows it. A recording that ran to its end says
 nothing of the kind."""
 
+import asyncio
 import contextlib
 import json
 import os
@@ -148,3 +149,25 @@ def test_writer_whose_parent_process_is_killed_marks_the_recording(tmp_path):
         assert ended is not None and ended.startswith("cancelled: the run was stopped at once"), ended
         info = io.inspect_recording(out / name)
         assert info.samples > 0 and "ended     early: cancelled" in str(info)
+
+
+@df.block
+async def slow_pass(stream: df.Stream, delay: float):
+    """Passes chunks on, ``delay`` seconds each (a drain that cannot finish in time)."""
+    async for chunk in stream:
+        await asyncio.sleep(delay)
+        yield chunk
+
+
+@pytest.mark.parametrize("threaded", [False, True], ids=["loop", "threaded"])
+@pytest.mark.parametrize("ext", ["sigmf-meta", "h5", "wav"])
+def test_a_drain_cut_short_is_marked_in_the_recording(tmp_path, adc, ext, threaded):
+    path = tmp_path / f"rec.{ext}"
+    chunks = slow_pass(source(adc, ext), 0.05, buffer=30)
+    report = df.run(WRITERS[ext](chunks, path, name="recording", threaded=threaded),
+                    duration=0.3, drain_timeout=0.3)
+    assert report.drain_cut == "timeout" and report.discarded_items > 0
+    result = report.results["recording"]
+    assert result["ended"].startswith("the stop's drain was cut short")
+    assert ended_in_file(path) == result["ended"]
+    assert io.inspect_recording(path).samples == result["samples"] > 0

@@ -64,6 +64,7 @@ class Channel:
         "_receiver_closed",
         "blocked",
         "capacity",
+        "cut_short",
         "discarded",
         "discarded_samples",
         "dropped_items",
@@ -90,6 +91,7 @@ class Channel:
         self._receiver_closed = False
         self._pending: Dropped | None = None  # dropped, not yet marked on a delivered item
         self.upstream_error: tuple[str, BaseException] | None = None
+        self.cut_short = False  # ended by a drain cut short (`cut`)
         self._check: Callable[[Any], None] | None = None
         self.items_in = 0
         self.items_out = 0
@@ -295,7 +297,9 @@ class Channel:
 
     def cut(self) -> None:
         """A drain cut short: queued items are discarded (counted in ``discarded``), the
-        producer's next put fails and the consumer's iteration ends at once."""
+        producer's next put fails and the consumer's iteration ends at once (`was_cut`
+        tells a sink so)."""
+        self.cut_short = True
         self.close_receiver()
         self.close()
 
@@ -361,3 +365,9 @@ def upstream_failure(stream: Any) -> tuple[str, BaseException] | None:
     A sink that forwards a stream elsewhere (a server, a file another program reads) uses it
     to pass on a failure rather than a clean end."""
     return getattr(stream, "upstream_error", None)
+
+
+def was_cut(stream: Any) -> bool:
+    """True if an input stream ended because the run's drain was cut short (a timeout, a
+    second Ctrl-C): items still queued upstream were discarded, so a recording lacks its tail."""
+    return bool(getattr(stream, "cut_short", False))

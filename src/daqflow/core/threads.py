@@ -130,6 +130,10 @@ class RemoteInput:
     def upstream_error(self) -> tuple[str, BaseException] | None:
         return self._channel.upstream_error
 
+    @property
+    def cut_short(self) -> bool:
+        return self._channel.cut_short
+
 
 class CallThread:
     """A daemon thread that makes a ``threaded=True`` map's calls, one at a time, in order.

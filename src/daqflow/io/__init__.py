@@ -16,7 +16,7 @@ from .devices import DeviceInfo
 from .hdf5_files import hdf5_source, hdf5_writer
 from .inspection import RecordingInfo, inspect_recording, plot_recording
 from .raw_files import file_source, npy_writer
-from .recovery import recover as recover  # (__all__ and tests/test_face.py: the lead's)
+from .recovery import recover
 from .sigmf_files import sigmf_source, sigmf_writer
 from .simulated import simulated_adc
 from .soapy import soapy_sink, soapy_source
@@ -37,6 +37,7 @@ __all__ = [
     "inspect_recording",
     "npy_writer",
     "plot_recording",
+    "recover",
     "sigmf_source",
     "sigmf_writer",
     "simulated_adc",
