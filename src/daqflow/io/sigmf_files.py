@@ -287,24 +287,28 @@ class SigmfRecording:
         check_input(self.data_path, "SigMF recording")
         where = str(self.meta_path)
         try:
+            json.loads(self.meta_path.read_bytes())  # (sigmf leaks the file on bad JSON)
             self.handle = sigmf.sigmffile.fromfile(where, skip_checksum=True)
-            self.handle.validate()
             info = self.handle.get_global_info()
+            if "core:sample_rate" not in info:
+                raise ValueError(f"{where!r} has no core:sample_rate: the replay rate is unknown")
+            self.rate = _positive_rate(info["core:sample_rate"], where, "core:sample_rate")
             self.dtype, self.width = dtype_of(info["core:datatype"])
-        except (ValueError, KeyError, TypeError, AttributeError, json.JSONDecodeError,
-                sigmf.error.SigMFError) as exc:
+            size = self.data_path.stat().st_size
+            per_sample = self.dtype.itemsize * self.width
+            if size % per_sample:
+                raise ValueError(f"{str(self.data_path)!r}: {size} bytes is not a whole number of "
+                                 f"{info['core:datatype']} samples")
+            self.samples = size // per_sample
+            self.captures = _checked_captures(self.handle.get_captures(), self.samples, where)
+            self.handle.validate()
+        except Exception as exc:  # the boundary of a bad file: one line naming it
+            if isinstance(exc, ValueError) and str(exc).startswith(
+                    (repr(where), repr(str(self.data_path)))):
+                raise  # already one line naming the file
+            first = (str(exc).splitlines() or [""])[0]  # (a schema error runs to 30 lines)
             raise ValueError(f"{where!r} is not a SigMF recording daqflow can read: "
-                             f"{type(exc).__name__}: {exc}") from None
-        if "core:sample_rate" not in info:
-            raise ValueError(f"{where!r} has no core:sample_rate: the replay rate is unknown")
-        self.rate = float(info["core:sample_rate"])
-        size = self.data_path.stat().st_size
-        per_sample = self.dtype.itemsize * self.width
-        if size % per_sample:
-            raise ValueError(f"{str(self.data_path)!r}: {size} bytes is not a whole number of "
-                             f"{info['core:datatype']} samples")
-        self.samples = size // per_sample
-        self.captures = sorted(self.handle.get_captures(), key=lambda c: c["core:sample_start"])
+                             f"{type(exc).__name__}: {first}") from None
         self.annotations = self.handle.get_annotations()
 
     def gaps(self) -> dict[int, tuple[int, int]]:
@@ -344,6 +348,38 @@ class SigmfRecording:
             return np.empty((0, *shape[1:]), self.dtype)
         data = np.memmap(self.data_path, self.dtype, mode="r", shape=shape)
         return np.array(data[start:start + count])
+
+
+def _positive_rate(value: Any, where: str, field: str) -> float:
+    """``value`` as a sample rate in Hz: a finite number > 0, else one line naming the file."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+        raise ValueError(f"{where!r}: {field} must be a sample rate > 0 Hz, got {value!r}")
+    return float(value)
+
+
+def _checked_captures(captures: list[dict[str, Any]], samples: int, where: str) -> list[dict[str, Any]]:
+    """The captures of a recording of ``samples`` samples, checked: each starts at a whole
+    sample within the data, in order, with a stream index >= 0 and a rate > 0 Hz if given."""
+    previous = -1
+    for n, capture in enumerate(captures):
+        start = capture.get("core:sample_start")
+        if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+            raise ValueError(f"{where!r}: capture {n} core:sample_start must be a sample number "
+                             f">= 0, got {start!r}")
+        if start < previous:
+            raise ValueError(f"{where!r}: capture {n} starts at sample {start}, before capture "
+                             f"{n - 1} ({previous}): captures must be in order")
+        if start > samples:
+            raise ValueError(f"{where!r}: capture {n} starts at sample {start}, beyond the data "
+                             f"file's {samples} samples")
+        index = capture.get("core:global_index", start)
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise ValueError(f"{where!r}: capture {n} core:global_index must be an index >= 0, "
+                             f"got {index!r}")
+        if "daqflow:sample_rate" in capture:
+            _positive_rate(capture["daqflow:sample_rate"], where, f"capture {n} daqflow:sample_rate")
+        previous = start
+    return list(captures)
 
 
 @block(name="sigmf_source", produces="chunk")
