@@ -119,3 +119,15 @@ async def why_ended(x: df.Stream):
         n += 1
     failure = upstream_failure(x)
     return [n, None, None] if failure is None else [n, failure[0], str(failure[1])]
+
+
+@df.block
+async def pid_then_ramp(path: str, size: int, delay: float):
+    """Source: writes its process id to ``path``, then a ramp, a chunk per ``delay`` s, for ever."""
+    with open(path, "w") as f:
+        f.write(str(os.getpid()))
+    i = 0
+    while True:
+        await asyncio.sleep(delay)
+        yield Chunk(np.arange(i * size, (i + 1) * size, dtype=np.float64), rate=1e3, index=i * size)
+        i += 1

@@ -15,6 +15,7 @@ from _partition_blocks import (
     fft_mag,
     pid_file_sink,
     pid_of,
+    pid_then_ramp,
     ramp,
     scale,
     sized_chunk,
@@ -330,3 +331,29 @@ def test_a_failure_upstream_in_another_process_reaches_readers_downstream(transp
     assert items == 7
     assert block == "explode"
     assert "bad chunk 7" in message and "in process 'b'" in message
+
+
+@pytest.mark.parametrize("transport", ["shm", "zmq", "http"])
+def test_a_stream_whose_producer_process_is_killed_ends_as_a_failure_not_a_clean_end(
+        tmp_path, transport):
+    # a writer downstream must not take a dead producer for the end of its data
+    pid_path = tmp_path / "pid"
+    src = pid_then_ramp(str(pid_path), 64, 0.01, proc=df.Process("a"))
+    killer = threading.Thread(target=_kill_when_written, args=(pid_path,))
+    killer.start()
+    with pytest.raises(df.BlockError) as info:
+        df.run(why_ended(src), transport=transport)
+    killer.join()
+    n, block, message = info.value.report.results["why_ended"]
+    assert n > 0 and block == "pid_then_ramp"
+    assert "process 'a' ended without closing the link 'pid_then_ramp' -> why_ended.x" in message
+
+
+def _kill_when_written(pid_path):
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if pid_path.exists() and pid_path.read_text():
+            time.sleep(0.3)
+            os.kill(int(pid_path.read_text()), signal.SIGKILL)
+            return
+        time.sleep(0.02)

@@ -125,6 +125,14 @@ class RecvEnd(abc.ABC):
     async def connect(self, address: str) -> None:
         """Connect to the producer's ``address`` (from its `SendEnd.bind`)."""
 
+    def _peer_died(self) -> UpstreamFailed:
+        """The failure a link whose producer's process died ends with (not a clean end: a
+        writer downstream marks its recording as ended early)."""
+        link = self.link
+        return UpstreamFailed(link.producer, LinkError(
+            f"process {link.producer_part!r} ended without closing the link "
+            f"{link.producer!r} -> {link.consumer}.{link.port}"))
+
     @abc.abstractmethod
     def items(self) -> AsyncIterator[Any]:
         """The items, in order, until the producer's end of stream."""
@@ -274,7 +282,7 @@ class ZmqRecvEnd(RecvEnd):
             while True:
                 frames = await self._next_frames()
                 if frames is None:
-                    return
+                    raise self._peer_died()
                 try:
                     header = json.loads(frames[0].bytes)
                     if header.get("seq") != self.received + 1:
@@ -469,7 +477,7 @@ class HttpRecvEnd(RecvEnd):
                         pending.cancel()
                         with contextlib.suppress(BaseException):
                             await pending
-                        return
+                        raise self._peer_died()
                 try:
                     packet = pending.result()
                 except StopAsyncIteration:

@@ -329,7 +329,7 @@ class PartitionedRuntime:
 
     # -- control --
     def request_stop(self, reason: str = "stop") -> None:
-        hard = self._stopping and reason == "interrupt" and self.stopped_by == "interrupt"
+        hard = self._stopping and reason == "interrupt"  # (a Ctrl-C cuts any drain short)
         if not self._stopping:
             self._stopping = True
             if self.stopped_by == "end":
