@@ -116,16 +116,26 @@ class Walker:
     'scan-1'
     """
 
-    def __init__(self, root: str | os.PathLike[str]):
+    def __init__(self, root: str | os.PathLike[str], *, _top: Path | None = None):
         self.path = Path(root).expanduser()
         self.path.mkdir(parents=True, exist_ok=True)
+        self.root = _top if _top is not None else self.path.resolve()  # the tree it stays in
         self._locks: dict[str, asyncio.Lock] = {}
 
+    def _inside(self, target: Path, what: str) -> Path:
+        """``target`` if it resolves (symlinks followed) inside the tree, else ValueError."""
+        if not target.resolve().is_relative_to(self.root):
+            raise ValueError(f"walker: {what} {str(target)!r} leads outside the tree "
+                             f"{str(self.root)!r} (through '..' or a symlink)")
+        return target
+
     def child(self, name: str) -> Walker:
-        """The walker of subdirectory ``name`` (created); refuses names that leave this tree."""
+        """The walker of subdirectory ``name`` (created); refuses names that leave this tree,
+        also through a symlink inside it."""
         if not name or Path(name).is_absolute() or ".." in Path(name).parts:
             raise ValueError(f"walker: {name!r} must be a relative path inside {str(self.path)!r}")
-        return Walker(self.path / name)
+        target = self._inside(self.path / name, "directory")
+        return Walker(target, _top=self.root)
 
     @contextlib.asynccontextmanager
     async def descend(self, name: str) -> AsyncIterator[Walker]:
@@ -141,7 +151,15 @@ class Walker:
         yield self.child(name)
 
     def tiff_writer(self, stream: Stream, pattern: str = "frame-{index:06d}.tif", **options: Any) -> Stream:
-        """`tiff_writer` into this walker's directory."""
+        """`tiff_writer` into this walker's directory; ``pattern`` must name files in it."""
+        try:
+            first = pattern.format(index=0)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"pattern {pattern!r} must have only an {{index}} field: {exc}") from None
+        if Path(first).name != first or first in (".", ".."):
+            raise ValueError(f"walker: pattern {pattern!r} must name files in {str(self.path)!r}, "
+                             "not in another directory")
+        self._inside(self.path, "directory")
         return tiff_writer(stream, self.path, pattern, **options)
 
     def __truediv__(self, name: str) -> Walker:
