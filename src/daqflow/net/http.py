@@ -553,6 +553,22 @@ def parse_packet(headers: Any, body: bytes) -> Packet:
     return Packet(seq, kind, decode_item(header, body), missed)
 
 
+def _check_sequence(url: str, after: int | None, packet: Packet) -> None:
+    """A server's numbering must hold: seq >= 1, missed >= 0, each packet after the one asked
+    for, and a jump exactly as long as the packets it says were missed (ValueError if not)."""
+    if packet.seq < 1 or packet.missed < 0:
+        raise ValueError(f"GET {url}: the server sent sequence number {packet.seq} with "
+                         f"{packet.missed} missed: numbers >= 1 and a count >= 0 expected")
+    if after is None:
+        return
+    if packet.seq <= after:
+        raise ValueError(f"GET {url}: the server sent packet {packet.seq} when asked for the "
+                         f"one after {after} (repeated or out of order)")
+    if packet.seq != after + 1 + packet.missed:
+        raise ValueError(f"GET {url}: the server jumped from packet {after} to {packet.seq} but "
+                         f"said {packet.missed} were missed")
+
+
 async def _read_body(resp: Any, max_packet: int, url: str) -> bytes:
     length = resp.content_length
     if length is not None and length > max_packet:
@@ -630,6 +646,7 @@ async def http_packets(url: str, *, after: int | None = 0, token: str | None = N
             delay = 0.05
             if packet is None:
                 continue
+            _check_sequence(url, after, packet)
             after = packet.seq
             if packet.kind == "error":
                 err = packet.error or {}
