@@ -131,3 +131,23 @@ async def pid_then_ramp(path: str, size: int, delay: float):
         await asyncio.sleep(delay)
         yield Chunk(np.arange(i * size, (i + 1) * size, dtype=np.float64), rate=1e3, index=i * size)
         i += 1
+
+
+def shaped_item_list() -> list:
+    """One item of each shape class: 0-d, empty 1-d and 2-d, n-d, Fortran order, strided,
+    bool and complex, as arrays and as Chunks."""
+    base = np.arange(24, dtype=np.float64).reshape(2, 3, 4)
+    return [
+        np.array(5.0), np.array(True), np.zeros(0, np.complex64), np.zeros((0, 3), np.int16),
+        base, np.asfortranarray(base), base[:, ::2], np.array([[True, False]]),
+        (np.arange(6) + 1j).astype(np.complex128),
+        Chunk(np.zeros((0, 2), np.complex64), rate=1e3, index=5),
+        Chunk(np.asfortranarray(np.ones((3, 2), np.float32)), rate=1e3, index=9),
+        Chunk(np.arange(10, dtype=np.int32)[::2], rate=1e3, index=14),
+    ]
+
+
+@df.block
+async def shaped_items():
+    for item in shaped_item_list():
+        yield item

@@ -60,7 +60,7 @@ def check_dtype(dtype: Any) -> np.dtype:
 def encode_item(item: Any) -> tuple[dict[str, Any], bytes | memoryview]:
     """``item`` as (header, body). Raises TypeError for items that cannot cross."""
     if type(item) is Chunk:
-        data = np.ascontiguousarray(item.data)
+        data = _contiguous(item.data)
         check_dtype(data.dtype)
         try:
             meta = json.loads(dumps(dict(item.meta))) if item.meta else {}
@@ -75,16 +75,14 @@ def encode_item(item: Any) -> tuple[dict[str, Any], bytes | memoryview]:
             "time": float(item.time),
             "meta": meta,
         }
-        return header, memoryview(data).cast("B")
+        return header, _bytes_of(data)
     if isinstance(item, np.ndarray):
-        data = np.ascontiguousarray(item)
+        data = _contiguous(item)
         try:
             check_dtype(data.dtype)
         except ValueError as exc:
             raise TypeError(f"array cannot cross: {exc}") from None
-        return {"kind": "array", "dtype": data.dtype.str, "shape": list(data.shape)}, memoryview(
-            data
-        ).cast("B")
+        return {"kind": "array", "dtype": data.dtype.str, "shape": list(data.shape)}, _bytes_of(data)
     if isinstance(item, (bytes, bytearray, memoryview)):
         return {"kind": "bytes"}, bytes(item)
     try:
@@ -95,6 +93,16 @@ def encode_item(item: Any) -> tuple[dict[str, Any], bytes | memoryview]:
             f"numeric arrays, bytes or JSON values; nothing is pickled): {exc}"
         ) from None
     return {"kind": "json"}, text.encode()
+
+
+def _contiguous(data: np.ndarray) -> np.ndarray:
+    """``data`` in C order, its shape kept (``np.ascontiguousarray`` makes a 0-d array 1-d)."""
+    return data if data.flags.c_contiguous else data.copy(order="C")
+
+
+def _bytes_of(data: np.ndarray) -> memoryview:
+    """The bytes of a C-contiguous array, without a copy (any shape: 0-d, empty, n-d)."""
+    return memoryview(data.reshape(-1)).cast("B")
 
 
 def _array(header: Mapping[str, Any], body: bytes | memoryview) -> np.ndarray:
