@@ -149,17 +149,8 @@ def test_killed_child_process_stops_the_graph_with_an_error(tmp_path):
     pid_path = tmp_path / "pid"
     sink = pid_file_sink(ramp(100000, 64), str(pid_path), 0.001, proc=b)
 
-    def kill_when_started():
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if pid_path.exists() and pid_path.read_text():
-                time.sleep(0.3)
-                os.kill(int(pid_path.read_text()), signal.SIGKILL)
-                return
-            time.sleep(0.02)
-
     before = _private_dirs()
-    killer = threading.Thread(target=kill_when_started)
+    killer = threading.Thread(target=_kill_when_written, args=(pid_path,))
     killer.start()
     t0 = time.monotonic()
     with pytest.raises(df.BlockError) as info:
@@ -350,6 +341,7 @@ def test_a_stream_whose_producer_process_is_killed_ends_as_a_failure_not_a_clean
 
 
 def _kill_when_written(pid_path):
+    """SIGKILL the process whose id a block writes to ``pid_path``, 0.3 s after it does."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if pid_path.exists() and pid_path.read_text():
