@@ -30,6 +30,8 @@ def check_output(path: str | os.PathLike[str], what: str) -> Path:
 
 def check_input(path: str | os.PathLike[str], what: str) -> Path:
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise IsADirectoryError(f"{what}: {str(path)!r} is a directory, not a file")
     if not path.is_file():
         raise FileNotFoundError(f"{what}: no such file: {str(path)!r}")
     return path
