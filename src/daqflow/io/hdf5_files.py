@@ -288,6 +288,15 @@ def hdf5_writer(stream: Stream, path: str | os.PathLike[str], dataset: str = "si
                         **options)
 
 
+def _rate_attr(value: Any, where: str) -> float:
+    """The ``rate`` attribute as Hz (a number > 0), else one line naming the dataset."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+        raise ValueError(f"{where}: attribute rate must be a sample rate > 0 Hz, got {value!r}")
+    return float(value)
+
+
 class Hdf5Recording:
     """An HDF5 recording opened for reading (attributes, segments, gaps, samples)."""
 
@@ -298,8 +307,10 @@ class Hdf5Recording:
         try:
             with h5py.File(self.path, "r", libver="latest", swmr=True) as f:
                 if not isinstance(f.get(dataset), h5py.Dataset):
-                    raise ValueError(f"{str(self.path)!r} has no dataset {dataset!r} "
-                                     f"(it has: {', '.join(sorted(f.keys())) or 'none'})")
+                    what = "a group, not a dataset" if dataset in f else "no such dataset"
+                    names = [k for k in sorted(f.keys()) if isinstance(f[k], h5py.Dataset)]
+                    raise ValueError(f"{str(self.path)!r}: {dataset!r} is {what} (its datasets: "
+                                     f"{', '.join(names) or 'none'})")
                 data = f[dataset]
                 self.dtype, self.shape = data.dtype, data.shape
                 self.attrs = dict(data.attrs)
@@ -307,8 +318,14 @@ class Hdf5Recording:
                 gaps = f[f"{dataset}_gaps"][()] if f"{dataset}_gaps" in f else np.zeros((0, 4), np.int64)
         except OSError as exc:
             raise ValueError(f"{str(self.path)!r} is not an HDF5 file: {exc}") from None
+        where = f"{str(self.path)!r} dataset {dataset!r}"
+        if not self.shape:
+            raise ValueError(f"{where} is a scalar: a recording has samples along its first axis")
         self.samples = self.shape[0]
-        self.rate = float(self.attrs.get("rate", 1.0))
+        self.rate = _rate_attr(self.attrs.get("rate", 1.0), where)
+        if self.segments is not None and (self.segments.ndim != 2 or self.segments.shape[1] != 4):
+            raise ValueError(f"{str(self.path)!r}: {dataset}_segments has shape {self.segments.shape}, "
+                             "expected rows of (position, index, rate, centre frequency)")
         if gaps.ndim != 2 or gaps.shape[1] not in (3, 4):
             raise ValueError(f"{str(self.path)!r}: {dataset}_gaps has shape {gaps.shape}, expected rows of "
                              "(position, lost, index, skipped)")
