@@ -178,13 +178,25 @@ def file_source(path: str | os.PathLike[str], dtype: Any, rate: float, chunk: in
 
 
 def read_npy_header(path: Path) -> tuple[np.dtype, tuple[int, ...]]:
-    """dtype and shape of a .npy file without reading its data."""
-    with open(path, "rb") as f:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-        else:
-            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+    """dtype and shape of a .npy file without reading its data; ValueError naming the file
+    if it is not a .npy file or holds fewer bytes than its header says (truncated)."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+            else:
+                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+            start = f.tell()
+    except (ValueError, EOFError) as exc:
+        raise ValueError(f"{str(path)!r} is not a readable .npy file: {exc}") from None
+    need = start + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    have = path.stat().st_size
+    if have < need:
+        per_row = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize if shape else dtype.itemsize
+        whole = (have - start) // per_row if per_row else 0
+        raise ValueError(f"{str(path)!r} is truncated: its header says shape {shape} ({need} bytes) "
+                         f"but the file has {have} bytes ({whole} whole rows)")
     return dtype, shape
 
 

@@ -1,6 +1,6 @@
-"""An HDF5 file daqflow cannot replay gets one line naming the file, the dataset and what is
-wrong: a group where the dataset should be, a scalar dataset, a rate that is not a number > 0,
-segment rows of the wrong width."""
+"""A file daqflow cannot replay gets one line naming it and what is wrong: HDF5 with a group
+where the dataset should be, a scalar dataset, a rate that is not a number > 0, segment rows
+of the wrong width; a directory; a truncated .npy (SigMF: test_bad_sigmf.py)."""
 
 import h5py
 import numpy as np
@@ -54,3 +54,13 @@ def test_a_directory_is_called_a_directory(tmp_path):
         io.hdf5_source(tmp_path)
     with pytest.raises(IsADirectoryError, match="is a directory, not a file"):
         io.inspect_recording(tmp_path)
+
+
+def test_inspect_of_a_truncated_npy_says_it_is_truncated(tmp_path):
+    path = tmp_path / "cut.npy"
+    np.save(path, np.arange(1000, dtype=np.complex64))
+    with open(path, "r+b") as f:
+        f.truncate(path.stat().st_size - 8 * 300 - 3)
+    with pytest.raises(ValueError, match=r"cut.npy' is truncated: its header says shape \(1000,\) .* "
+                                         r"\(699 whole rows\)"):
+        io.inspect_recording(path)
