@@ -659,13 +659,13 @@ def _fan_out(targets: list[tuple[Callable[[Any], Awaitable[None]], Channel | Non
 
     async def send(item: Any) -> None:
         delivered = False
-        refused = None
+        refused: list[int] = []
         for n, (put, channel) in enumerate(live):
             try:
                 await put(item)
                 delivered = True
             except ReceiverGone:
-                refused = [*(refused or ()), n]
+                refused.append(n)
             except asyncio.CancelledError:
                 if delivered:  # the FIFOs before it hold the item: so do the rest
                     for _, rest in live[n:]:
@@ -675,17 +675,17 @@ def _fan_out(targets: list[tuple[Callable[[Any], Awaitable[None]], Channel | Non
                         channel.discard(item)
                     state.count(item)
                 raise
-        if refused:
-            for n in reversed(refused):
-                _, channel = live.pop(n)
-                if channel is not None:
-                    gone.append(channel)
-                    if delivered:
-                        channel.discard(item)
-            if not live:
-                raise ReceiverGone
-        for channel in gone[:len(gone) - len(refused or ())]:
-            channel.discard(item)
+        if delivered:  # counted as sent: consumers that have gone count it as discarded
+            for channel in gone:
+                channel.discard(item)
+        for n in reversed(refused):
+            _, channel = live.pop(n)
+            if channel is not None:
+                if delivered:
+                    channel.discard(item)
+                gone.append(channel)
+        if not live:
+            raise ReceiverGone
 
     return send
 
