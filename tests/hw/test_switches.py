@@ -1,7 +1,7 @@
 """Switch and Pushbutton on a SimPin driven by scripts with contact bounce.
 
-Timings have wide margins (debounce 20 ms, stable levels >= 50 ms, long press 500 ms, double
-window 300 ms) and the assertions are on callback sequences, plus lower bounds on times
+Timings have wide margins (debounce 20 ms, stable levels >= 50 ms, long press 0.5 s, double
+window 0.3 s) and the assertions are on callback sequences, plus lower bounds on times
 (a callback can come late on a busy machine, never early).
 """
 
@@ -12,8 +12,8 @@ import pytest
 from daqflow.hw import Pushbutton, SimPin, Switch
 
 DEBOUNCE = 0.02  # s
-LONG_MS = 500
-DOUBLE_MS = 300
+LONG = 0.5  # s
+DOUBLE_WINDOW = 0.3  # s
 SLACK = 0.006  # s: one poll period (debounce / 5) plus timer granularity
 
 
@@ -33,7 +33,7 @@ def press(t_down, t_up):
 
 CLICK = press(0.0, 0.10)
 DOUBLE = press(0.0, 0.06) + press(0.14, 0.20)
-LONG = press(0.0, 0.90)
+LONG_PRESS = press(0.0, 0.90)
 BOUNCE_ONLY = bouncy(0.0, True)[:-1]  # chatter that ends where it began (released)
 
 
@@ -67,16 +67,22 @@ async def play(script, make, settle):
     return rec
 
 
-def all_callbacks(pin, rec, **kw):
+def all_callbacks(pin, rec, suppress=True, **kw):
     return Pushbutton(
         pin, on_press=rec("press"), on_release=rec("release"), on_double=rec("double"),
-        on_long=rec("long"), long_ms=LONG_MS, double_ms=DOUBLE_MS, debounce=DEBOUNCE, **kw,
+        on_long=rec("long"), long_press=LONG, double_click=DOUBLE_WINDOW, debounce=DEBOUNCE,
+        suppress=suppress, **kw,
     )
 
 
-def press_release_only(pin, rec):
+def every_release(pin, rec):
+    return all_callbacks(pin, rec, suppress=False)
+
+
+def press_release_only(pin, rec, suppress=True):
     return Pushbutton(pin, on_press=rec("press"), on_release=rec("release"),
-                      long_ms=LONG_MS, double_ms=DOUBLE_MS, debounce=DEBOUNCE)
+                      long_press=LONG, double_click=DOUBLE_WINDOW, debounce=DEBOUNCE,
+                      suppress=suppress)
 
 
 @pytest.mark.parametrize(
@@ -84,33 +90,58 @@ def press_release_only(pin, rec):
     [
         (CLICK, ["press", "release"]),
         (DOUBLE, ["press", "press", "double"]),
-        (LONG, ["press", "long"]),
+        (LONG_PRESS, ["press", "long"]),
         (BOUNCE_ONLY, []),
     ],
     ids=["click", "double", "long", "bounce-only"],
 )
-def test_pushbutton_gestures_with_all_callbacks(script, expected):
-    rec = asyncio.run(play(script, all_callbacks, settle=DOUBLE_MS / 1000 + 0.15))
+def test_suppressed_gestures_with_all_callbacks(script, expected):
+    rec = asyncio.run(play(script, all_callbacks, settle=DOUBLE_WINDOW + 0.15))
     assert rec.names == expected
 
 
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        (CLICK, ["press", "release"]),
+        (DOUBLE, ["press", "release", "press", "double", "release"]),
+        (LONG_PRESS, ["press", "long", "release"]),
+        (BOUNCE_ONLY, []),
+    ],
+    ids=["click", "double", "long", "bounce-only"],
+)
+def test_by_default_every_release_calls_on_release(script, expected):
+    rec = asyncio.run(play(script, every_release, settle=DOUBLE_WINDOW + 0.15))
+    assert rec.names == expected
+
+
+def test_by_default_a_release_is_reported_at_once_not_after_the_double_window():
+    rec = asyncio.run(play(CLICK, every_release, settle=DOUBLE_WINDOW + 0.15))
+    assert rec.time("release") >= 0.10 + DEBOUNCE - SLACK
+    assert rec.time("release") < DOUBLE_WINDOW  # suppressed, it would wait for the window
+
+
+def test_suppress_false_is_the_default():
+    assert Pushbutton(SimPin()).suppress is False
+
+
 def test_click_is_reported_only_when_the_double_window_closes():
-    rec = asyncio.run(play(CLICK, all_callbacks, settle=DOUBLE_MS / 1000 + 0.15))
+    rec = asyncio.run(play(CLICK, all_callbacks, settle=DOUBLE_WINDOW + 0.15))
     assert rec.names == ["press", "release"]
     # released at ~0.11 s, but the click waits for the window from its press edge
-    assert rec.time("release") >= DOUBLE_MS / 1000 - SLACK
+    assert rec.time("release") >= DOUBLE_WINDOW - SLACK
     assert rec.time("press") >= DEBOUNCE - SLACK  # a press counts once stable for debounce
 
 
 def test_long_press_fires_while_held_and_its_release_is_silent():
-    rec = asyncio.run(play(LONG, all_callbacks, settle=0.1))
+    rec = asyncio.run(play(LONG_PRESS, all_callbacks, settle=0.1))
     assert rec.names == ["press", "long"]
-    assert rec.time("long") >= LONG_MS / 1000 - SLACK
+    assert rec.time("long") >= LONG - SLACK
     assert rec.time("long") < 0.9 + DEBOUNCE  # while still held (release edge at 0.9 s)
 
 
 def test_double_click_fires_at_the_second_press():
-    rec = asyncio.run(play(DOUBLE, all_callbacks, settle=DOUBLE_MS / 1000 + 0.15))
+    rec = asyncio.run(play(DOUBLE, all_callbacks, settle=DOUBLE_WINDOW + 0.15))
     assert rec.names == ["press", "press", "double"]
     assert rec.time("double") >= 0.14 + DEBOUNCE - SLACK
     assert rec.time("double") >= rec.time("press", 1)
@@ -121,7 +152,7 @@ def test_double_click_fires_at_the_second_press():
     [
         (CLICK, ["press", "release"]),
         (DOUBLE, ["press", "release", "press", "release"]),  # no on_double: two clicks
-        (LONG, ["press", "release"]),  # no on_long: a long press is a click
+        (LONG_PRESS, ["press", "release"]),  # no on_long: a long press is a click
         (BOUNCE_ONLY, []),
     ],
     ids=["click", "double", "long", "bounce-only"],
@@ -138,13 +169,13 @@ def test_without_on_double_a_click_is_reported_at_the_release():
 
 def test_triple_click_is_a_double_then_a_click():
     script = DOUBLE + press(0.28, 0.34)  # third press inside the first window, after the double
-    rec = asyncio.run(play(script, all_callbacks, settle=DOUBLE_MS / 1000 + 0.15))
+    rec = asyncio.run(play(script, all_callbacks, settle=DOUBLE_WINDOW + 0.15))
     assert rec.names == ["press", "press", "double", "press", "release"]
 
 
 def test_a_click_after_the_window_is_a_new_click():
     script = press(0.0, 0.06) + press(0.45, 0.51)  # second press 450 ms after the first
-    rec = asyncio.run(play(script, all_callbacks, settle=DOUBLE_MS / 1000 + 0.15))
+    rec = asyncio.run(play(script, all_callbacks, settle=DOUBLE_WINDOW + 0.15))
     assert rec.names == ["press", "release", "press", "release"]
 
 
@@ -155,7 +186,7 @@ def test_a_button_held_at_entry_is_no_gesture():
             rec.t0 = asyncio.get_running_loop().time()
             held = button.pressed()
             await pin.play(bouncy(0.05, False) + press(0.15, 0.25))
-            await asyncio.sleep(DOUBLE_MS / 1000 + 0.15)
+            await asyncio.sleep(DOUBLE_WINDOW + 0.15)
             return held, button.pressed(), rec
 
     held, after, rec = asyncio.run(main())
@@ -344,9 +375,10 @@ def test_one_context_at_a_time_and_reusable_after():
         (lambda: Switch(SimPin(), on_open="x"), TypeError, "on_open"),
         (lambda: Switch(object()), TypeError, "pin"),
         (lambda: Pushbutton(SimPin(), debounce=-1), ValueError, "debounce"),
-        (lambda: Pushbutton(SimPin(), long_ms=-5), ValueError, "long_ms"),
-        (lambda: Pushbutton(SimPin(), double_ms=0), ValueError, "double_ms"),
-        (lambda: Pushbutton(SimPin(), long_ms=float("inf")), ValueError, "long_ms"),
+        (lambda: Pushbutton(SimPin(), long_press=-5), ValueError, "long_press"),
+        (lambda: Pushbutton(SimPin(), double_click=0), ValueError, "double_click"),
+        (lambda: Pushbutton(SimPin(), long_press=float("inf")), ValueError, "long_press"),
+        (lambda: Pushbutton(SimPin(), suppress=1), TypeError, "suppress"),
         (lambda: Pushbutton(SimPin(), on_press=1), TypeError, "on_press"),
         (lambda: Pushbutton(SimPin(), on_release=[]), TypeError, "on_release"),
         (lambda: Pushbutton(SimPin(), on_double=True), TypeError, "on_double"),
@@ -356,3 +388,27 @@ def test_one_context_at_a_time_and_reusable_after():
 def test_bad_input_names_the_parameter(make, error, word):
     with pytest.raises(error, match=word):
         make()
+
+
+@pytest.mark.parametrize(
+    ("make", "word"),
+    [
+        (lambda: Pushbutton(SimPin(), debounce=50), "debounce=50 s is implausible"),
+        (lambda: Switch(SimPin(), debounce=20), "debounce=20 s is implausible"),
+        (lambda: Pushbutton(SimPin(), long_press=1000), "long_press=1000 s is implausible"),
+        (lambda: Pushbutton(SimPin(), double_click=400), "double_click=400 s is implausible"),
+        (lambda: Pushbutton(SimPin(), debounce=0.5), "shorter than double_click"),
+        (lambda: Pushbutton(SimPin(), debounce=0.5, long_press=0.4, double_click=1),
+         "shorter than long_press"),
+    ],
+)
+def test_durations_are_all_seconds_and_millisecond_habits_are_refused(make, word):
+    """``debounce=50`` (milliseconds in MicroPython) used to be a silent 50 s wait."""
+    with pytest.raises(ValueError, match=word) as info:
+        make()
+    assert "seconds" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_the_millisecond_names_are_gone():
+    with pytest.raises(TypeError, match="long_ms"):
+        Pushbutton(SimPin(), long_ms=1000)

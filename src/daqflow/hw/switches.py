@@ -52,6 +52,21 @@ class _Debouncer:
         return None
 
 
+MAX_DEBOUNCE = 1.0  # s: a contact that bounces longer is broken; 50 is a value in ms
+
+
+def _plausible(who: str, name: str, value: Any, *, zero: bool, most: float) -> float:
+    """``value`` in seconds, refused in one line unless it is a number in (0, ``most``]
+    (or [0, ``most``] with ``zero``)."""
+    seconds = check_seconds(who, name, value, zero=zero)
+    if seconds > most:
+        raise ValueError(
+            f"{who}: {name}={value!r} s is implausible (at most {most:g} s); durations are in "
+            f"seconds, e.g. {name}={seconds / 1000:g} for {value!r} ms"
+        )
+    return seconds
+
+
 def _ticks(seconds: float, period: float) -> int:
     """Whole ticks of ``period`` covering ``seconds`` (float noise tolerated)."""
     return max(0, math.ceil(seconds / period - 1e-9))
@@ -67,7 +82,7 @@ class _Watcher(abc.ABC):
         if not callable(getattr(pin, "value", None)):
             raise TypeError(f"{who}: pin must have a value() method returning bool, got {pin!r}")
         self.pin = pin
-        self.debounce = check_seconds(who, "debounce", debounce, zero=True)
+        self.debounce = _plausible(who, "debounce", debounce, zero=True, most=MAX_DEBOUNCE)
         if poll is None:
             poll = max(self.debounce / 5, 0.001) if self.debounce > 0 else 0.005
         self.poll = check_seconds(who, "poll", poll, zero=False)
@@ -120,7 +135,7 @@ class Switch(_Watcher):
         pin: a `Pin` (``value()`` True = closed).
         on_close: called when the switch closes (debounced).
         on_open: called when it opens.
-        debounce: seconds the new level must hold before a change counts (>= 0).
+        debounce: seconds the new level must hold before a change counts (>= 0, at most 1).
         poll: sampling period in seconds (default ``debounce / 5``, see the module).
 
     Callbacks take no argument, are plain functions or coroutine functions, and run once
@@ -171,19 +186,27 @@ class Switch(_Watcher):
 
 
 class Pushbutton(_Watcher):
-    """A debounced momentary button that tells presses, clicks, double clicks and long presses.
+    """A debounced momentary button that tells presses, releases, double clicks and long presses.
+
+    Modelled on micropython-async's ``Pushbutton``, with every duration in seconds.
 
     Args:
         pin: a `Pin` (``value()`` True = pressed).
         on_press: every press.
-        on_release: every single click (see the rules: not every release).
+        on_release: every release; with ``suppress=True`` only the release of a single click.
         on_double: a double click.
         on_long: a long press.
-        long_ms: milliseconds held that make a press long (> 0).
-        double_ms: milliseconds from a click's press within which a second press makes a
-            double click (> 0).
-        debounce: seconds a new level must hold before it counts (>= 0).
+        long_press: seconds held that make a press long (> 0, at most 60).
+        double_click: seconds from a click's press within which a second press makes a
+            double click (> 0, at most 5).
+        debounce: seconds a new level must hold before it counts (>= 0, at most 1).
+        suppress: ``on_release`` marks a single click: not the release of a long press or of
+            either press of a double click (micropython-async's ``suppress=True``).
         poll: sampling period in seconds (default ``debounce / 5``, see the module).
+
+    Durations are refused if they are not numbers in those ranges, or if ``debounce`` is not
+    shorter than ``long_press`` and ``double_click``: ``debounce=50`` (a habit from
+    milliseconds) is an error, not a 50 s wait.
 
     Each press begins a *gesture*: a click, a long press or a double click. Times are those
     of debounced edges (the first sample at the new level, see the module docstring);
@@ -191,28 +214,31 @@ class Pushbutton(_Watcher):
 
     - ``on_press``: at every debounced press, immediately (physical: a double click has two
       presses). It says nothing about the gesture yet.
+    - ``on_release``: at every debounced release, immediately, unless ``suppress``.
     - ``on_long`` (only if given): the press is long once it is still held, with no release
-      pending, at a sample ``long_ms`` or more after its edge; ``on_long`` runs then, while
-      the button is held. A long press is not a click: its release calls nothing.
-    - ``on_double`` (only if given): a press whose edge is less than ``double_ms`` after the
-      edge of a click's press makes a double click; ``on_double`` runs at that press's
-      confirmation, after its ``on_press``. Neither release of a double click calls
-      anything, and the second press can be neither long nor the first of another double.
-    - ``on_release`` marks a single click: a press released before it became long (or any
-      press, when ``on_long`` is None) and not part of a double click. Without
-      ``on_double`` it runs at the release. With ``on_double`` it waits for the double
-      window to close: it runs at the first sample ``double_ms`` or more after the click's
-      press edge with no press pending that started inside the window (so at the release
-      itself, if the press was held longer than ``double_ms``). A press that starts after
-      the window is a new gesture.
+      pending, at a sample ``long_press`` or more after its edge; ``on_long`` runs then,
+      while the button is held.
+    - ``on_double`` (only if given): a press whose edge is less than ``double_click`` after
+      the edge of a click's press makes a double click; ``on_double`` runs at that press's
+      confirmation, after its ``on_press``. The second press can be neither long nor the
+      first of another double.
+    - with ``suppress=True``, ``on_release`` marks a single click: a press released before
+      it became long (or any press, when ``on_long`` is None) and not part of a double
+      click. Without ``on_double`` it runs at the release. With ``on_double`` it waits for
+      the double window to close: it runs at the first sample ``double_click`` or more
+      after the click's press edge with no press pending that started inside the window
+      (so at the release itself, if the press was held longer than ``double_click``). A
+      press that starts after the window is a new gesture. On leaving ``async with``, a
+      click still waiting for its window is dropped.
     - a bounce or glitch shorter than ``debounce`` calls nothing. A button already held on
       entering ``async with`` is no gesture: its release calls nothing.
-    - within one sample the order is: ``on_release`` of a click whose window just closed,
-      ``on_press``, ``on_double``, ``on_long``. On leaving ``async with``, a click still
-      waiting for its window is dropped.
+    - within one sample the order is: ``on_release`` (a release, or with ``suppress`` a
+      click whose window just closed), ``on_press``, ``on_double``, ``on_long``.
 
     Sequences (all callbacks given): click ``press, release``; double click ``press,
-    press, double``; long press ``press, long``; bounce only: nothing.
+    release, press, double, release``; long press ``press, long, release``. With
+    ``suppress=True``: click ``press, release``; double ``press, press, double``; long
+    ``press, long``. Bounce only: nothing.
 
     >>> import asyncio
     >>> from daqflow.hw import Pushbutton, SimPin
@@ -221,12 +247,12 @@ class Pushbutton(_Watcher):
     ...     async with Pushbutton(pin, on_press=lambda: seen.append("press"),
     ...                           on_release=lambda: seen.append("release"),
     ...                           on_long=lambda: seen.append("long"),
-    ...                           long_ms=200, debounce=0.01):
-    ...         await pin.play([(0.0, True), (0.1, False)])
+    ...                           long_press=0.2, debounce=0.01):
+    ...         await pin.play([(0.0, True), (0.3, False)])
     ...         await asyncio.sleep(0.1)
     ...     return seen
     >>> asyncio.run(main())
-    ['press', 'release']
+    ['press', 'long', 'release']
     """
 
     def __init__(
@@ -236,21 +262,32 @@ class Pushbutton(_Watcher):
         on_release: Callback | None = None,
         on_double: Callback | None = None,
         on_long: Callback | None = None,
-        long_ms: float = 1000,
-        double_ms: float = 400,
-        debounce: float = 0.05,
         *,
+        long_press: float = 1.0,
+        double_click: float = 0.4,
+        debounce: float = 0.05,
+        suppress: bool = False,
         poll: float | None = None,
     ):
-        self.on_press = check_callback("Pushbutton", "on_press", on_press)
-        self.on_release = check_callback("Pushbutton", "on_release", on_release)
-        self.on_double = check_callback("Pushbutton", "on_double", on_double)
-        self.on_long = check_callback("Pushbutton", "on_long", on_long)
-        self.long_ms = check_seconds("Pushbutton", "long_ms", long_ms, zero=False)
-        self.double_ms = check_seconds("Pushbutton", "double_ms", double_ms, zero=False)
+        who = "Pushbutton"
+        self.on_press = check_callback(who, "on_press", on_press)
+        self.on_release = check_callback(who, "on_release", on_release)
+        self.on_double = check_callback(who, "on_double", on_double)
+        self.on_long = check_callback(who, "on_long", on_long)
+        if not isinstance(suppress, bool):
+            raise TypeError(f"{who}: suppress must be True or False, got {suppress!r}")
+        self.suppress = suppress
+        self.long_press = _plausible(who, "long_press", long_press, zero=False, most=60.0)
+        self.double_click = _plausible(who, "double_click", double_click, zero=False, most=5.0)
         super().__init__(pin, debounce, poll)
-        self._long_ticks = max(1, _ticks(self.long_ms / 1000, self.poll))
-        self._double_ticks = max(1, _ticks(self.double_ms / 1000, self.poll))
+        for name, value in (("long_press", self.long_press), ("double_click", self.double_click)):
+            if self.debounce >= value:
+                raise ValueError(
+                    f"{who}: debounce ({self.debounce} s) must be shorter than {name} "
+                    f"({value} s); durations are in seconds"
+                )
+        self._long_ticks = max(1, _ticks(self.long_press, self.poll))
+        self._double_ticks = max(1, _ticks(self.double_click, self.poll))
         self._gesture: str | None = None  # "held", "long", "double", "ignored" or None
         self._press = 0  # edge tick of the current press
         self._click: int | None = None  # press edge tick of a click waiting for its window
@@ -291,7 +328,8 @@ class Pushbutton(_Watcher):
             and (pending is None or pending - click >= self._double_ticks)
         ):
             self._click = None
-            self._owner.call(self.on_release, "on_release")
+            if self.suppress:
+                self._owner.call(self.on_release, "on_release")
 
     def _pressed(self, edge: int) -> None:
         call = self._owner.call
@@ -299,7 +337,7 @@ class Pushbutton(_Watcher):
         if self._click is not None:
             if edge - self._click < self._double_ticks:
                 double = True
-            else:  # the window closed at this very sample: that click ends first
+            elif self.suppress:  # the window closed at this very sample: that click ends first
                 call(self.on_release, "on_release")
             self._click = None
         call(self.on_press, "on_press")
@@ -312,9 +350,13 @@ class Pushbutton(_Watcher):
 
     def _released(self) -> None:
         gesture, self._gesture = self._gesture, None
+        if gesture == "ignored":  # held since entry: no gesture
+            return
+        if not self.suppress:
+            self._owner.call(self.on_release, "on_release")
         if gesture != "held":
             return
         if self.on_double is not None:
             self._click = self._press
-        else:
+        elif self.suppress:
             self._owner.call(self.on_release, "on_release")
