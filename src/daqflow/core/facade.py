@@ -3,7 +3,9 @@
 The coroutines run on one shared background event-loop thread, so objects that hold loop
 resources (connections, tasks) stay on one loop for their whole life. This works in a
 plain script, in Jupyter (where the main thread already runs a loop) and in Qt apps.
-Calling from the background loop's own thread raises instead of deadlocking.
+Calling from the background loop's own thread raises instead of deadlocking, and so does a
+blocking call of an object whose ``home_loop`` (the loop it lives on, e.g. an instrument's)
+is the loop running in the calling thread: that loop would have to answer while it waits.
 """
 
 from __future__ import annotations
@@ -88,6 +90,25 @@ def _refuse_own_loop(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, 
         )
 
 
+def _refuse_home_loop(obj: Any, name: str, coro: Coroutine[Any, Any, Any] | None = None) -> None:
+    """RuntimeError if ``obj`` lives on the loop running in this thread (see the module)."""
+    home = getattr(obj, "home_loop", None)
+    if home is None or not isinstance(home, asyncio.AbstractEventLoop):
+        return
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    if running is home:
+        if coro is not None:
+            coro.close()
+        who = getattr(obj, "name", None) or type(obj).__name__
+        raise RuntimeError(
+            f"{who!r}: blocking call of {name} from the event loop it lives on would deadlock "
+            "(that loop must answer while it waits); await it there instead"
+        )
+
+
 def _is_async(attr: Any) -> bool:
     return inspect.iscoroutinefunction(attr) or inspect.iscoroutinefunction(
         getattr(attr, "__func__", None)
@@ -123,6 +144,7 @@ class Blocking(Generic[T]):
 
             @functools.wraps(attr)
             def method(*args: Any, **kwargs: Any) -> Any:
+                _refuse_home_loop(self._obj, name)
                 return call(attr(*args, **kwargs))
 
             return method
@@ -132,6 +154,7 @@ class Blocking(Generic[T]):
             def plain(*args: Any, **kwargs: Any) -> Any:
                 result = attr(*args, **kwargs)
                 if inspect.iscoroutine(result):
+                    _refuse_home_loop(self._obj, name, result)
                     return call(result)
                 return result
 
@@ -147,12 +170,14 @@ class Blocking(Generic[T]):
     def __enter__(self) -> Blocking[T]:
         enter = getattr(self._obj, "__aenter__", None)
         if enter is not None:
+            _refuse_home_loop(self._obj, "__aenter__")
             call(enter())
         return self
 
     def __exit__(self, *exc_info: Any) -> bool | None:
         leave = getattr(self._obj, "__aexit__", None)
         if leave is not None:
+            _refuse_home_loop(self._obj, "__aexit__")
             return call(leave(*exc_info))
         return None
 

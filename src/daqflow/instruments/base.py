@@ -9,18 +9,46 @@ Settings are `Setting` descriptors, validated when set (ValueError naming the in
 the setting and its range). Every trace takes a snapshot of the settings when it starts:
 a change made while a stream runs takes effect at the next trace boundary, and that
 trace's ``meta["changed"]`` lists it (``meta["settings"]`` always holds the snapshot).
+
+An instrument lives on the event loop it was connected on (its `home_loop`). Its public
+coroutine methods, and a stream's traces, called from another loop (a graph run in a thread,
+the blocking facade's loop) are sent there and awaited, so one lock orders every trace.
+Calls that cannot be answered are refused in one line: the home loop has ended (close and
+connect again), or a blocking call is made from the home loop itself (await it instead).
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import AsyncIterator, Sequence
-from typing import Any, ClassVar
+import functools
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
 from ..core import Chunk, Stream, block
+
+T = TypeVar("T")
+_ROUTED = "__daqflow_routed__"
+
+
+def _routed(method: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., Awaitable[T]]:
+    """``method`` run on its instrument's home loop, whichever loop awaits it."""
+    if getattr(method, _ROUTED, False):
+        return method
+
+    @functools.wraps(method)
+    async def on_home_loop(self: Instrument, *args: Any, **kwargs: Any) -> T:
+        home = self._home_for_call(method.__name__)
+        if home is None:
+            return await method(self, *args, **kwargs)
+        future = asyncio.run_coroutine_threadsafe(method(self, *args, **kwargs), home)
+        return await asyncio.wrap_future(future)
+
+    setattr(on_home_loop, _ROUTED, True)
+    return on_home_loop
 
 
 class Setting:
@@ -95,12 +123,20 @@ class Instrument(abc.ABC):
 
     kind: ClassVar[str] = "instrument"
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Route the subclass's public coroutine methods to the home loop (see the module)."""
+        super().__init_subclass__(**kwargs)
+        for key, value in list(vars(cls).items()):
+            if not key.startswith("_") and inspect.iscoroutinefunction(value):
+                setattr(cls, key, _routed(value))
+
     def __init__(self, name: str | None = None, **settings: Any):
         self.name = name or type(self).__name__
         self._settings: dict[str, Any] = {}
         self._active: dict[str, Any] | None = None  # snapshot of the trace in progress
         self._open = False
         self._lock: asyncio.Lock | None = None
+        self._home: asyncio.AbstractEventLoop | None = None  # the loop it was connected on
         self._traces = 0
         for key, value in settings.items():
             if not isinstance(getattr(type(self), key, None), Setting):
@@ -110,16 +146,53 @@ class Instrument(abc.ABC):
 
     # -- life cycle ------------------------------------------------------------------------
     async def connect(self) -> None:
-        """Open the instrument (idempotent)."""
+        """Open the instrument on the running loop, its home from now on (idempotent)."""
+        home = self._home_for_call("connect")
+        if home is not None:
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.connect(), home))
+            return
         if not self._open:
-            await self._connect()
+            self._home, self._lock = asyncio.get_running_loop(), None
+            try:
+                await self._connect()
+            except BaseException:
+                self._home = None
+                raise
             self._open = True
 
     async def close(self) -> None:
-        """Close the instrument (idempotent); later acquisitions raise."""
+        """Close the instrument (idempotent); later acquisitions raise. From any loop: on
+        its home loop while that runs, here once it has ended."""
+        home = self._home_for_call("close", ended_ok=True)
+        if home is not None:
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.close(), home))
+            return
         if self._open:
             self._open = False
-            await self._disconnect()
+            try:
+                await self._disconnect()
+            finally:
+                self._home, self._lock = None, None
+
+    @property
+    def home_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop it was connected on (None when closed)."""
+        return self._home
+
+    def _home_for_call(self, what: str, *, ended_ok: bool = False) -> asyncio.AbstractEventLoop | None:
+        """The home loop if a call of ``what`` must be sent there, None to run it here;
+        RuntimeError when the home loop has ended (unless ``ended_ok``)."""
+        home = self._home
+        if home is None or home is asyncio.get_running_loop():
+            return None
+        if home.is_closed() or not home.is_running():
+            if ended_ok:
+                return None
+            raise RuntimeError(
+                f"instrument {self.name!r}: {what} cannot run: it was connected on an event "
+                "loop that is no longer running; close() it and connect() it on this loop"
+            )
+        return home
 
     async def __aenter__(self) -> Instrument:
         await self.connect()
@@ -183,6 +256,7 @@ class Instrument(abc.ABC):
         """Subclass hook: acquire one trace with the settings of `active` (a Chunk whose
         meta may add to what the base records)."""
 
+    @_routed
     async def acquire(self, avg: int = 1) -> Chunk:
         """One trace, or the mean of ``avg`` traces, as a Chunk with ``meta["settings"]``."""
         self._check_open()
@@ -196,10 +270,12 @@ class Instrument(abc.ABC):
         mean = np.mean([t.data for t in traces], axis=0, dtype=work).astype(first.data.dtype)
         return Chunk(mean, first.rate, first.index, first.time, {**first.meta, "average": int(avg)})
 
+    @_routed
     async def run_single(self, avg: int = 1) -> np.ndarray:
         """Acquire ``avg`` traces and return their mean (pyrpl's ``run_single``)."""
         return (await self.acquire(avg)).data
 
+    @_routed
     async def _one_trace(self) -> Chunk:
         if self._lock is None:
             self._lock = asyncio.Lock()
