@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import glob
 import json
 import multiprocessing
 import os
@@ -100,13 +101,14 @@ class _Part:
         for lid, end in self.recv_ends.items():
             await end.connect(addresses[lid])
 
-    def abort_peer(self, part: str) -> None:
-        """Stop waiting on links to or from partition ``part`` (its process died)."""
+    def abort_peer(self, part: str | None) -> None:
+        """Stop waiting on links to or from partition ``part`` (its process died; None:
+        every partition, when the coordinator died and with it the run)."""
         for end in self.send_ends.values():
-            if end.link.consumer_part == part:
+            if part is None or end.link.consumer_part == part:
                 end.abort()
         for end in self.recv_ends.values():
-            if end.link.producer_part == part:
+            if part is None or end.link.producer_part == part:
                 end.abort()
 
     async def close(self) -> None:
@@ -165,6 +167,7 @@ async def run_partition(
     ctl.setsockopt(zmq.LINGER, 5000)
     secure(ctl, keys, server=False)
     ctl.connect(control)
+    orphaned = _parent_watch() if watch_parent else asyncio.Event()
     part: _Part | None = None
     try:
         try:
@@ -175,19 +178,55 @@ async def run_partition(
         addresses = await part.bind(where)
         await _send_json(ctl, {"type": "ready", "token": token, "addresses": addresses,
                                "worker": worker})
-        if not await ctl.poll(READY_TIMEOUT * 1000 * 2):
+        if not await _poll_unless(ctl, READY_TIMEOUT * 2, orphaned):
             return  # the coordinator is gone
         message = json.loads(await ctl.recv())
         if message.get("type") != "start":
             return
         await part.connect(message["addresses"])
-        await _serve_partition(part, ctl, token, watch_parent,
+        await _serve_partition(part, ctl, token, orphaned,
                                float(message.get("drain_timeout", DRAIN_TIMEOUT)))
     finally:
-        if part is not None:
-            await part.close()
-        ctl.close()
-        context.term()
+        if orphaned.is_set():  # nobody is left to read what is unsent: do not linger
+            context.destroy(linger=0)
+        else:
+            if part is not None:
+                await part.close()
+            ctl.close()
+            context.term()
+
+
+def _parent_watch() -> asyncio.Event:
+    """An event set as soon as this spawned process's parent dies (its sentinel pipe
+    becomes readable), without polling."""
+    gone = asyncio.Event()
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return gone
+    loop = asyncio.get_running_loop()
+
+    def parent_died() -> None:
+        loop.remove_reader(parent.sentinel)
+        gone.set()
+
+    loop.add_reader(parent.sentinel, parent_died)
+    return gone
+
+
+async def _poll_unless(socket: Any, timeout: float, gone: asyncio.Event) -> bool:
+    """True once ``socket`` has a message; False after ``timeout`` seconds or once ``gone``."""
+    if gone.is_set():
+        return False
+    polling = asyncio.ensure_future(socket.poll(timeout * 1000))
+    waiting = asyncio.ensure_future(gone.wait())
+    try:
+        await asyncio.wait([polling, waiting], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (polling, waiting):
+            task.cancel()
+        await asyncio.gather(polling, waiting, return_exceptions=True)
+    return not gone.is_set() and polling.done() and not polling.cancelled() and bool(
+        polling.result())
 
 
 def _failure(desc: PartitionDesc, exc: BaseException) -> str:
@@ -208,7 +247,7 @@ def _error_info(block: str, exc: BaseException) -> dict[str, Any]:
 
 
 async def _serve_partition(
-    part: _Part, ctl: Any, token: str, watch_parent: bool, drain_timeout: float
+    part: _Part, ctl: Any, token: str, orphaned: asyncio.Event, drain_timeout: float
 ) -> None:
     assert part.graph is not None
     runtime = Runtime(part.graph, passive=part.passive, drain_timeout=drain_timeout)
@@ -219,7 +258,6 @@ async def _serve_partition(
 
     runtime.on_error = tell_at_once
     task = asyncio.ensure_future(runtime.run())
-    parent = multiprocessing.parent_process() if watch_parent else None
 
     async def listen() -> None:
         while True:
@@ -237,11 +275,16 @@ async def _serve_partition(
             await asyncio.sleep(SNAPSHOT_INTERVAL)
             tree, _ = pack_report(runtime.report(), results=False)
             await _send_json(ctl, {"type": "snapshot", "token": token, "report": tree})
-            if parent is not None and not parent.is_alive():
-                runtime.request_stop("interrupt")
-                runtime._cancel_all()
 
-    helpers = [asyncio.ensure_future(listen()), asyncio.ensure_future(snapshots())]
+    async def stop_when_orphaned() -> None:
+        """The parent is gone, and with it the graph's other ends: stop without draining
+        (sinks still see their inputs end, so writers close their files)."""
+        await orphaned.wait()
+        part.abort_peer(None)
+        runtime.cut_drain("interrupt")
+
+    helpers = [asyncio.ensure_future(listen()), asyncio.ensure_future(snapshots()),
+               asyncio.ensure_future(stop_when_orphaned())]
     error = None
     try:
         report = await task
@@ -252,6 +295,8 @@ async def _serve_partition(
         for helper in helpers:
             helper.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)
+    if orphaned.is_set():
+        return
     tree, buffers = pack_report(report)
     await _send_json(ctl, {"type": "done", "token": token, "report": tree, "error": error}, buffers)
 
@@ -658,10 +703,35 @@ class PartitionedRuntime:
 
 def _private_dir() -> str:
     """A directory only this user can enter, for ipc socket files and shared rings: in
-    /dev/shm (memory) where there is one."""
+    /dev/shm (memory) where there is one, named ``daqflow-<pid>-*``. Those of this user's
+    processes that have died (a SIGKILL leaves them) are removed first."""
     shm = "/dev/shm"
     base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
-    return tempfile.mkdtemp(prefix="daqflow-", dir=base)
+    _remove_stale_dirs(base or tempfile.gettempdir())
+    return tempfile.mkdtemp(prefix=f"daqflow-{os.getpid()}-", dir=base)
+
+
+def _remove_stale_dirs(base: str) -> None:
+    """Remove ``base/daqflow-<pid>-*`` directories of this user whose process is gone."""
+    uid = os.getuid()
+    for path in glob.glob(os.path.join(glob.escape(base), "daqflow-*-*")):
+        pid = os.path.basename(path).split("-")[1]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            if os.lstat(path).st_uid == uid and os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (as any user)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _as_concurrent(future: Any) -> Any:
