@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import dsp
-from .core import Chunk, SampleClock, Stream, block
+from .core import Chunk, SampleClock, Stream, block, note_lost
 
 DEVIATION = 75e3  # Hz: peak deviation of broadcast FM
 TAU = 75e-6  # s: de-emphasis time constant (Americas, Korea); 50e-6 in Europe and elsewhere
@@ -210,6 +210,9 @@ async def _simulated_fm(rate: float, chunk: int, tones: tuple[tuple[float, float
                 noise / np.sqrt(2))
         if clock is not None:
             await clock.wait_for(index + chunk)
+            if clock.ended(index + chunk):  # the run stopped before this chunk was complete
+                note_lost(clock.existed_at_stop(index - lost, index))
+                return
         marks = meta if not lost else MappingProxyType({**tuned, "overflow": lost})
         yield Chunk(x, rate, index, index / rate, marks)
         index += chunk

@@ -135,6 +135,40 @@ def test_a_source_held_back_by_the_loop_loses_what_its_clock_ran_past(source):
         assert c.time == c.index / rate
         end = c.end_index
     delivered = sum(c.samples for c in got)
-    assert report.blocks[source].lost == last.end_index - delivered > rate * 0.5
-    assert report.overflow == report.source_lost == report.blocks[source].lost
+    lost = report.blocks[source].lost
+    assert lost >= last.end_index - delivered > rate * 0.5
+    # delivered + lost = what the clock produced from the start to the stop, to one chunk
+    assert rate * duration - chunk <= delivered + lost <= rate * duration
+    assert report.overflow == report.source_lost == lost
     assert "at the sources" in str(report)
+
+
+@df.block
+async def collect_holding_at(x: df.Stream, at: float, hold: float):
+    """``collect`` that holds the event loop ``hold`` seconds once, at the first chunk whose
+    samples reach ``at`` seconds (so the loop is busy when a stop falls due)."""
+    items, held = [], False
+    async for item in x:
+        items.append(item)
+        if not held and item.end_index / item.rate >= at:
+            held = True
+            time.sleep(hold)
+    return items
+
+
+@pytest.mark.parametrize("source", ["simulated_adc", "simulated_fm"])
+def test_duration_gives_the_samples_the_clock_produced_in_that_time_though_the_loop_is_late(source):
+    """The stop falls due while the loop is held: the source still delivers everything its
+    clock produced until the deadline (it used to be cancelled ~0.2 s short of it)."""
+    from daqflow.demo_fm import simulated_fm
+
+    rate, chunk, duration = 1e6, 10_000, 1.0
+    make = io.simulated_adc if source == "simulated_adc" else simulated_fm
+    report = df.run(collect_holding_at(make(rate, chunk=chunk), duration - 0.1, 0.2),
+                    duration=duration)
+    got = report.results["collect_holding_at"]
+    delivered = sum(c.samples for c in got)
+    assert report.blocks[source].lost == 0
+    assert [c.index for c in got] == [k * chunk for k in range(len(got))]  # no gap
+    assert delivered == rate * duration  # its clock started with the block
+    assert report.stopped_by == "duration"

@@ -4,6 +4,7 @@ Imports nothing above it and no optional dependency.
 """
 
 from .basic import collect, from_iterable, null_sink
+from .block_state import note_lost
 from .channel import Channel, ChannelStatistics
 from .chunk import Chunk
 from .clock import Pacer, SampleClock
@@ -15,7 +16,7 @@ from .params import Param, param
 from .placement import Process
 from .report import BlockReport, EdgeReport, Report
 from .running import Running, iterate, run, start
-from .runtime import arun, note_lost
+from .runtime import arun
 from .stream import Stream
 
 __all__ = [

@@ -91,7 +91,7 @@ class Channel:
         self._receiver_closed = False
         self._pending: Dropped | None = None  # dropped, not yet marked on a delivered item
         self.upstream_error: tuple[str, BaseException] | None = None
-        self.cut_short = False  # ended by a drain cut short (`cut`)
+        self.cut_short: str | None = None  # why a drain cut short ended it (`cut`)
         self._check: Callable[[Any], None] | None = None
         self.items_in = 0
         self.items_out = 0
@@ -295,11 +295,11 @@ class Channel:
         self._items.clear()
         self._wake_putter()
 
-    def cut(self) -> None:
-        """A drain cut short: queued items are discarded (counted in ``discarded``), the
-        producer's next put fails and the consumer's iteration ends at once (`was_cut`
-        tells a sink so)."""
-        self.cut_short = True
+    def cut(self, why: str = "interrupt") -> None:
+        """A drain cut short (``why``: a key of `DRAIN_CUT_BY`): queued items are discarded
+        (counted in ``discarded``), the producer's next put fails and the consumer's iteration
+        ends at once (`was_cut` tells a sink so)."""
+        self.cut_short = why
         self.close_receiver()
         self.close()
 
@@ -367,7 +367,9 @@ def upstream_failure(stream: Any) -> tuple[str, BaseException] | None:
     return getattr(stream, "upstream_error", None)
 
 
-def was_cut(stream: Any) -> bool:
-    """True if an input stream ended because the run's drain was cut short (a timeout, a
-    second Ctrl-C): items still queued upstream were discarded, so a recording lacks its tail."""
-    return bool(getattr(stream, "cut_short", False))
+def was_cut(stream: Any) -> str | None:
+    """Why an input stream ended because the run's drain was cut short (a timeout, a second
+    Ctrl-C, the death of the process that ran the graph), or None: items still queued upstream
+    were discarded, so a recording lacks its tail."""
+    why = getattr(stream, "cut_short", None)
+    return why if isinstance(why, str) and why else None

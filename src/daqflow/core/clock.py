@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import math
 
+from .block_state import running_block
+
 
 def _wake(future: asyncio.Future[None]) -> None:
     if not future.done():
@@ -99,7 +101,8 @@ BACKLOG = 0.25  # seconds of samples a simulated device buffers before it loses 
 
 class SampleClock:
     """The clock of a real-time sampler at ``rate`` Hz: sample k exists from loop time
-    ``t0 + (k + 1) / rate``, t0 being the first `lost_before` call.
+    ``t0 + (k + 1) / rate``, t0 being when its block started (in a run; else the first
+    `lost_before` call).
 
     Like a device's buffer it holds at most ``backlog`` seconds (at least two chunks) of
     samples nobody has taken yet. A reader that falls further behind (a block that holds the
@@ -107,12 +110,17 @@ class SampleClock:
     many samples to skip, so what is delivered never claims a time the clock has left behind
     and the loss is counted (the caller marks it ``meta["overflow"]``).
 
+    An orderly stop of the run (``duration``, ``stop()``, Ctrl-C) takes effect at a loop
+    time; the source is not cancelled but ends by itself once `ended` says its next chunk did
+    not exist by then, so it delivers everything its clock produced until the stop, however
+    far behind the loop was: ``duration=5`` at 1 MHz yields 5 M samples (whole chunks).
+
     Args:
         rate: samples per second (> 0).
         backlog: seconds of samples held before the oldest are lost (> 0).
     """
 
-    __slots__ = ("backlog", "rate", "t0")
+    __slots__ = ("backlog", "block", "rate", "t0")
 
     def __init__(self, rate: float, backlog: float = BACKLOG):
         if not rate > 0:
@@ -122,6 +130,7 @@ class SampleClock:
         self.rate = float(rate)
         self.backlog = float(backlog)
         self.t0: float | None = None
+        self.block = None  # the running block whose clock this is (the first caller's)
 
     def produced(self) -> int:
         """Samples the clock has produced so far (0 before it starts)."""
@@ -134,7 +143,13 @@ class SampleClock:
         ``index``: 0 while the reader is within the backlog; otherwise enough that the next
         chunk is the newest one not yet complete. Starts the clock on the first call."""
         if self.t0 is None:
-            self.t0 = asyncio.get_running_loop().time() - index / self.rate
+            block = self.block = running_block()
+            start = asyncio.get_running_loop().time()
+            if block is not None:
+                block.clocked = True  # the run lets it end itself (see `ended`)
+                if block.started_at is not None:  # the device started with its block
+                    start = block.started_at
+            self.t0 = start - index / self.rate
             return 0
         behind = self.produced() - index
         if behind <= max(self.backlog * self.rate, 2 * chunk):
@@ -145,3 +160,18 @@ class SampleClock:
         """Sleep until the samples before index ``end`` exist."""
         assert self.t0 is not None, "lost_before starts the clock"
         await sleep_until(self.t0 + end / self.rate)
+
+    def ended(self, end: int) -> bool:
+        """Whether the run has stopped before the samples before index ``end`` existed: the
+        source delivers the chunk ending there only if this is False, else it returns."""
+        stop = None if self.block is None else self.block.stop_time
+        return stop is not None and self.t0 is not None and self.t0 + end / self.rate > stop + 1e-9
+
+    def existed_at_stop(self, start: int, end: int) -> int:
+        """How many of the samples [start, end) existed when the run stopped (all of them
+        while it runs): what a source that ends counts as lost of those it skipped."""
+        stop = None if self.block is None else self.block.stop_time
+        if stop is None or self.t0 is None:
+            return max(0, end - start)
+        produced = math.floor((stop - self.t0) * self.rate + 1e-9)
+        return max(0, min(end, produced) - start)

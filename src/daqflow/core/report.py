@@ -6,6 +6,12 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+DRAIN_CUT_BY = {  # why a drain was cut short (`Runtime.cut_drain`), in words
+    "timeout": "the drain timeout",
+    "interrupt": "an interrupt",
+    "parent died": "the death of the process that ran the graph",
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class BlockReport:
@@ -188,7 +194,7 @@ class Report:
             lines.append(f"discarded unread in FIFOs: {self.discarded_items} items "
                          f"({self.discarded_samples} samples)")
         if self.drain_cut:
-            why = {"timeout": "the drain timeout", "interrupt": "an interrupt"}
+            why = DRAIN_CUT_BY
             cut = f"drain cut short by {why.get(self.drain_cut, self.drain_cut)}"
             if self.cut_short:
                 cut += "; still running then: " + ", ".join(map(repr, self.cut_short))

@@ -4,6 +4,9 @@ Stop rules (structured: nothing outlives ``arun``):
 
 - end: every source finished; end of stream flows down; each block ends after its inputs.
 - duration / stop() / Ctrl-C: sources are cancelled, data already in FIFOs drains to sinks.
+  ``duration`` counts from when every source has started (not from window start-up). A
+  source on a `SampleClock` is not cancelled: it delivers what its clock produced until the
+  stop took effect and ends by itself (cancelled `CUT_GRACE` later if it does not).
 - a block raises: it stops, its outputs end (downstream drains), its inputs are released (an
   upstream block with no reader left stops), sources stop; ``arun`` raises `BlockError`
   carrying the partial report.
@@ -18,13 +21,13 @@ Stop rules (structured: nothing outlives ``arun``):
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import inspect
 from collections.abc import Awaitable, Callable
 from time import perf_counter
 from typing import Any
 
 from . import capture
+from .block_state import _RUNNING, _State
 from .channel import Channel
 from .chunk import Chunk
 from .errors import BlockError, ReceiverGone, UpstreamFailed
@@ -32,55 +35,10 @@ from .graph import Edge, Graph, build_graph, is_fused
 from .kinds import first_item_checker
 from .report import BlockReport, EdgeReport, Report
 from .stream import Stream
-from .threads import Busy, CallThread, RemoteInput, Worker, in_worker, timed
+from .threads import CallThread, RemoteInput, Worker, in_worker, timed
 
 DRAIN_TIMEOUT = 10.0  # seconds allowed for FIFOs to drain after a stop
 CUT_GRACE = 2.0  # seconds a sink gets to return once a drain is cut short (and cancelled ones to end)
-
-
-class _State:
-    """Mutable counters of one block while it runs."""
-
-    __slots__ = (
-        "busy", "error", "has_result", "items_out", "lost", "result", "samples_out", "skipped",
-        "started", "t_end", "worker",
-    )
-
-    def __init__(self) -> None:
-        self.items_out = 0
-        self.samples_out = 0
-        self.lost = 0  # samples a real-time source marked lost in its output (meta["overflow"])
-        self.skipped = 0  # ... and dropped on purpose (meta["skipped"])
-        self.started = False  # its task has taken its first step
-        self.busy = 0.0  # added to on the graph's loop only
-        self.worker = Busy()  # added to by the block's worker thread only
-        self.t_end: float | None = None
-        self.result: Any = None
-        self.has_result = False
-        self.error: str | None = None
-
-    def count(self, item: Any) -> None:
-        """One item (of so many samples) went out."""
-        self.items_out += 1
-        self.samples_out += item.samples if type(item) is Chunk else 1
-
-    def count_marks(self, item: Any) -> None:
-        """The gap marks a source put on ``item`` (samples lost or skipped before it)."""
-        if type(item) is Chunk and item.meta:
-            self.lost += int(item.meta.get("overflow", 0))
-            self.skipped += int(item.meta.get("skipped", 0))
-
-
-_RUNNING: contextvars.ContextVar[_State] = contextvars.ContextVar("daqflow_running_block")
-
-
-def note_lost(samples: int) -> None:
-    """Count ``samples`` a real-time source lost where no chunk can carry the mark (dropped
-    after the last chunk it delivered, as the run stopped) in its `BlockReport.lost` and the
-    report's totals. Call it from the source's own code; elsewhere it does nothing."""
-    state = _RUNNING.get(None)
-    if state is not None and samples > 0:
-        state.lost += int(samples)
 
 
 class Runtime:
@@ -115,6 +73,9 @@ class Runtime:
         self._stopping = False
         self._hard = False
         self._stop_at: float | None = None
+        self._duration: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._waiting_sources = {n for n in graph.nodes if self._stops_on_request(n)}
         self._tasks: dict[Stream, asyncio.Task[Any]] = {}
         self._orphaned: set[Stream] = set()  # stopped because nobody reads them any more
         self._failures: dict[Stream, BaseException] = {}
@@ -140,10 +101,11 @@ class Runtime:
         return node.realtime
 
     # -- control -------------------------------------------------------------------------
-    def request_stop(self, reason: str = "stop") -> None:
+    def request_stop(self, reason: str = "stop", at: float | None = None) -> None:
         """Orderly stop: sources are cancelled, FIFOs drain. An ``"interrupt"`` (Ctrl-C,
         SIGTERM) while a stop drains cuts the drain short (see `cut_drain`); a third cancels
-        every block."""
+        every block. ``at``: the loop time the stop takes effect for sources on a clock
+        (default now; a ``duration`` stop is due at its deadline even if the loop is late)."""
         if self._stopping:
             if reason == "interrupt":
                 self.cut_drain("interrupt")
@@ -152,12 +114,15 @@ class Runtime:
         if self.stopped_by == "end":
             self.stopped_by = reason
         self._stop_at = perf_counter()
+        if self.loop is not None:
+            self._set_stop_time(self.loop.time() if at is None else at)
         self._cancel_sources()
         self._wake_up()
 
     def cut_drain(self, why: str) -> None:
         """Stop draining (``why``: "timeout" when the drain took longer than
-        ``drain_timeout``, "interrupt" on a second Ctrl-C): what is queued in the FIFOs is
+        ``drain_timeout``, "interrupt" on a second Ctrl-C, "parent died" in a partition
+        whose coordinator died; see `DRAIN_CUT_BY`): what is queued in the FIFOs is
         discarded (counted per edge), every block but the sinks is cancelled, and the sinks
         see their inputs end, so they return their results (files close). A block still
         running after `CUT_GRACE` is cancelled; called again, every block is cancelled."""
@@ -171,19 +136,49 @@ class Runtime:
         names = self.graph.names
         self.cut_short = tuple(names[n] for n, t in self._tasks.items() if not t.done())
         for channel in self.channels.values():
-            channel.cut()
+            channel.cut(why)
         self._hard = True  # a cancelled block ends now, not at its leisure
         for node, task in self._tasks.items():
             if node.kind != "sink" and not task.done():
                 task.cancel()
         self._wake_up()
 
-    def _cancel_sources(self) -> None:
+    def _stops_on_request(self, node: Stream) -> bool:
+        return node.kind == "source" and node not in self.passive and not is_fused(node)
+
+    def _cancel_sources(self, clocked: bool = False) -> None:
+        """Cancel the started sources; those on a clock end by themselves at their stop time
+        (``clocked``: cancel them too, they had `CUT_GRACE` to do so)."""
+        late = False
         for node, task in self._tasks.items():
-            if node.kind != "source" or node in self.passive or task.done():
+            if not self._stops_on_request(node) or task.done():
                 continue
-            if self.states[node].started:  # (one not started yet ends when it starts)
+            state = self.states[node]
+            if state.clocked and not clocked:
+                late = True
+            elif state.started:  # (one not started yet ends when it starts)
                 task.cancel()
+        if late and self.loop is not None:
+            self.loop.call_later(CUT_GRACE, self._cancel_sources, True)
+
+    def _set_stop_time(self, stop_time: float) -> None:
+        """Tell the sources when the stop takes effect (the earliest said counts)."""
+        for node in self.graph.nodes:
+            if self._stops_on_request(node):
+                state = self.states[node]
+                if state.stop_time is None or stop_time < state.stop_time:
+                    state.stop_time = stop_time
+
+    def _source_started(self, node: Stream | None) -> None:
+        """``duration`` counts from when the last source has taken its first step. Sources
+        on a clock learn the deadline at once: they end there even if the loop is late."""
+        self._waiting_sources.discard(node)
+        if not self._waiting_sources and self._duration and self._timer is None:
+            assert self.loop is not None
+            deadline = (self.loop.time() if node is None else self.states[node].started_at) + \
+                self._duration
+            self._set_stop_time(deadline)
+            self._timer = self.loop.call_at(deadline, self.request_stop, "duration", deadline)
 
     def _cancel_all(self) -> None:
         self._hard = True
@@ -351,6 +346,9 @@ class Runtime:
     async def _drive(self, node: Stream) -> None:
         state = self.states[node]
         state.started = True
+        state.started_at = asyncio.get_running_loop().time()
+        if node in self._waiting_sources:
+            self._source_started(node)
         _RUNNING.set(state)  # this task's own context: `note_lost` finds its block
         inputs = self._inputs(node)
         try:
@@ -362,6 +360,8 @@ class Runtime:
                 await self._drive_map(node, state, inputs[0])
             else:
                 await self._drive_generator(node, state, inputs)
+                if state.clocked and state.stop_time is not None and not self._stopping:
+                    self.request_stop("duration", state.stop_time)  # it reached the deadline
         except ReceiverGone:
             pass  # no reader left downstream
         except UpstreamFailed as relayed:
@@ -467,7 +467,9 @@ class Runtime:
             self._tasks[node] = loop.create_task(coro, name=f"daqflow:{name}")
         if self._stopping:  # stop() came before the tasks existed
             self._cancel_sources()
-        timer = loop.call_later(duration, self.request_stop, "duration") if duration else None
+        self._duration = duration
+        if not self._waiting_sources:  # nothing to wait for (a process fed only by others)
+            self._source_started(None)
         printer = loop.create_task(self._progress()) if progress else None
         try:
             await self._wait()
@@ -477,8 +479,8 @@ class Runtime:
             raise
         finally:
             self.t_end = perf_counter()
-            if timer is not None:
-                timer.cancel()
+            if self._timer is not None:
+                self._timer.cancel()
             if printer is not None:
                 printer.cancel()
                 await asyncio.gather(printer, return_exceptions=True)

@@ -131,7 +131,7 @@ class RemoteInput:
         return self._channel.upstream_error
 
     @property
-    def cut_short(self) -> bool:
+    def cut_short(self) -> str | None:
         return self._channel.cut_short
 
 

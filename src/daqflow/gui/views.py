@@ -598,6 +598,10 @@ class WaterfallPlot(View):
     the same whatever the rate. Colours follow ``levels`` (dB), or follow the data: from
     just below the noise floor to just above the strongest peak, smoothed.
 
+    Each row stays at its own frequencies: after a retune (``meta["freqs"]`` moves by whole
+    bins) the history shifts with the axis, and what it never covered is blank; when the
+    bins change width or fall between the old ones, the history is cleared.
+
     Args:
         rows: rows of history shown.
         db: as `SpectrumPlot`.
@@ -624,6 +628,7 @@ class WaterfallPlot(View):
         self._pos = 0
         self._filled = 0
         self._freqs: np.ndarray | None = None
+        self._axis: tuple[float, float] | None = None  # (first bin, bin width) in Hz
         self._rate = 1.0
         self._rect: tuple[float, ...] | None = None
 
@@ -640,6 +645,7 @@ class WaterfallPlot(View):
         self._ring = None
         self._filled = 0
         self._rect = None
+        self._axis = None
         self.levels = self.fixed_levels
 
     @property
@@ -663,8 +669,10 @@ class WaterfallPlot(View):
             self._ring = np.zeros((2 * self.rows, bins, 3), np.uint8)
             self._pos = 0
             self._filled = 0
+            self._axis = None
         freqs = meta.get("freqs")
         self._freqs = None if freqs is None or len(freqs) != bins else freqs
+        self._follow_axis(self._freqs)
         per_row = data.shape[-2] if data.ndim == 3 else 1  # waterfall images: rows per sample
         if isinstance(item, Chunk) and item.rate:
             self._rate = float(item.rate) * per_row
@@ -680,6 +688,29 @@ class WaterfallPlot(View):
             self._ring[pos + self.rows] = colours[k]
         self._pos = (self._pos + n) % self.rows
         self._filled = min(self.rows, self._filled + n)
+
+    def _follow_axis(self, freqs: np.ndarray | None) -> None:
+        """Keep the rows already shown at their own frequencies when the axis moves."""
+        if freqs is None or len(freqs) < 2:
+            return
+        axis = (float(freqs[0]), (float(freqs[-1]) - float(freqs[0])) / (len(freqs) - 1))
+        old, self._axis = self._axis, axis
+        if old is None or old == axis or self._ring is None or not self._filled:
+            return
+        (start, step), (old_start, old_step) = axis, old
+        shift = (old_start - start) / step  # a row's bin c now shows at column c + shift
+        columns = round(shift)
+        whole = abs(old_step - step) <= 1e-9 * abs(step) and abs(shift - columns) <= 1e-6
+        ring = self._ring
+        if not whole or abs(columns) >= ring.shape[1]:
+            ring[:] = 0  # the history cannot be placed on the new bins: start again
+            self._filled = 0
+        elif columns > 0:
+            ring[:, columns:] = ring[:, :-columns].copy()
+            ring[:, :columns] = 0
+        elif columns < 0:
+            ring[:, :columns] = ring[:, -columns:].copy()
+            ring[:, columns:] = 0
 
     def _follow_levels(self, row: np.ndarray) -> None:
         if self.fixed_levels is not None:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from ..core import Chunk
 from ..core.channel import upstream_failure, was_cut
+from ..core.report import DRAIN_CUT_BY
 
 CANCELLED = ("cancelled: the run was stopped at once (its parent process died or its stop "
              "was cut short); samples still on their way were not written")
@@ -88,6 +89,7 @@ async def record(recorder: Recorder, stream: AsyncIterable[Chunk]) -> dict[str, 
     if failure is not None:
         block, cause = failure
         ended = f"upstream block {block!r} failed: {describe(cause)}"
-    elif was_cut(stream):
-        ended = "the stop's drain was cut short: what was still queued upstream was discarded"
+    elif (why := was_cut(stream)) is not None:
+        ended = (f"the stop's drain was cut short by {DRAIN_CUT_BY.get(why, why)}: what was "
+                 "still queued upstream was discarded")
     return recorder.close(ended)

@@ -7,7 +7,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ..core import Chunk, SampleClock, Stream, block
+from ..core import Chunk, SampleClock, Stream, block, note_lost
 from ..core.clock import BACKLOG
 
 _DTYPES = ("complex64", "complex128", "float32", "float64", "int16")
@@ -57,6 +57,9 @@ async def _adc(
                 data = signal.astype(out)
         if clock is not None:
             await clock.wait_for(index + chunk)  # they exist once the last one is converted
+            if clock.ended(index + chunk):  # the run stopped before this chunk was complete
+                note_lost(clock.existed_at_stop(index - lost, index))
+                return
         marks = meta if not lost else MappingProxyType({**tuned, "overflow": lost})
         yield Chunk(data, rate, index, index / rate, marks)
         index += chunk

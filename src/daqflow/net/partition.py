@@ -281,7 +281,7 @@ async def _serve_partition(
         (sinks still see their inputs end, so writers close their files)."""
         await orphaned.wait()
         part.abort_peer(None)
-        runtime.cut_drain("interrupt")
+        runtime.cut_drain("parent died")
 
     helpers = [asyncio.ensure_future(listen()), asyncio.ensure_future(snapshots()),
                asyncio.ensure_future(stop_when_orphaned())]
