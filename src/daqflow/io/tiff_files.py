@@ -1,9 +1,17 @@
-"""Image sequences (tifffile): `tiff_writer`, `tiff_source`, and the directory `Walker`."""
+"""Image sequences (tifffile): `tiff_writer`, `tiff_source`, and the directory `Walker`.
+
+Each file holds one frame and, as JSON in its ImageDescription tag (where tifffile keeps its
+own metadata), what the stream said of it: ``{"daqflow": 1, "index": frame index, "rate": Hz,
+"time": s, "meta": {...}}`` (``meta``: its JSON-able entries, loss marks included). The
+source reads them back, so a sequence replays with its indices, gaps, times and marks.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import math
 import os
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -16,19 +24,51 @@ from ..core import Chunk, Stream, block
 from ._deps import require
 from .paths import check_output, commit, partial
 
+FORMAT = 1  # the "daqflow" key of a frame's description
+MARKS = ("overflow", "skipped")  # meta entries that belong to the first frame of a chunk
 
-def _frames(item: Any) -> tuple[list[np.ndarray], int]:
+
+def _frames(item: Any) -> tuple[list[np.ndarray], Chunk | None]:
     """The 2-D frames in an item (a Chunk of one or several frames, or an array) and the
-    index of the first."""
-    if isinstance(item, Chunk):
-        data, index = item.data, item.index
-    else:
-        data, index = np.asarray(item), None
+    Chunk they came in (None for a plain array)."""
+    chunk = item if isinstance(item, Chunk) else None
+    data = item.data if chunk is not None else np.asarray(item)
     if data.ndim == 2:
-        return [data], index if index is not None else -1
+        return [data], chunk
     if data.ndim == 3:
-        return list(data), index if index is not None else -1
+        return list(data), chunk
     raise ValueError(f"tiff_writer: frames must be 2-D (or a stack of them), got shape {data.shape}")
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with what JSON cannot hold left out (arrays, objects) and numpy scalars as
+    Python numbers; None if nothing is left of it."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict) or hasattr(value, "items"):
+        out = {str(k): json_safe(v) for k, v in dict(value).items()}
+        return {k: v for k, v in out.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return None
+
+
+def _description(chunk: Chunk | None, k: int, number: int) -> str:
+    """The JSON kept with frame ``k`` of ``chunk`` (``number``: its stream index)."""
+    about: dict[str, Any] = {"daqflow": FORMAT, "index": number}
+    if chunk is not None:
+        rate = float(chunk.rate) if chunk.rate else None
+        about["rate"] = rate
+        if chunk.time is not None:
+            about["time"] = float(chunk.time) + (k / rate if rate else 0.0)
+        meta = dict(chunk.meta) if k == 0 else {
+            key: v for key, v in chunk.meta.items() if key not in MARKS}
+        about["meta"] = json_safe(meta) or {}
+    return json.dumps(about)
 
 
 @block(name="tiff_writer")
@@ -37,12 +77,13 @@ async def _tiff_writer(stream: Stream, directory: Path, pattern: str) -> dict[st
     paths: list[str] = []
     count = 0
     async for item in stream:
-        frames, index = _frames(item)
+        frames, chunk = _frames(item)
         for k, frame in enumerate(frames):
-            number = index + k if index >= 0 else count
+            number = chunk.index + k if chunk is not None else count
             path = directory / pattern.format(index=number)
             temporary = partial(path)
-            tifffile.imwrite(temporary, frame)
+            tifffile.imwrite(temporary, frame, description=_description(chunk, k, number),
+                             metadata=None)
             commit(temporary, path)  # a frame file appears only once complete
             paths.append(str(path))
             count += 1
@@ -53,6 +94,7 @@ def tiff_writer(stream: Stream, directory: str | os.PathLike[str],
                 pattern: str = "frame-{index:06d}.tif", **options: Any) -> Stream:
     """Write each 2-D frame as a TIFF file named by ``pattern`` (``{index}``: the frame's
     stream index, or its count for plain arrays). A chunk of shape (n, h, w) is n frames.
+    Each file keeps the frame's index, rate, time and meta (see the module).
 
     Args:
         stream: 2-D frames (Chunks or arrays).
@@ -74,31 +116,79 @@ def tiff_writer(stream: Stream, directory: str | os.PathLike[str],
     return _tiff_writer(stream, directory, pattern, **options)
 
 
+def _stored(path: Path, tiff: Any) -> dict[str, Any] | None:
+    """What `tiff_writer` kept in the file (None for a file daqflow did not write); ValueError
+    naming the file if its description is daqflow's but malformed."""
+    text = tiff.pages[0].description if len(tiff.pages) else ""
+    if '"daqflow"' not in text:
+        return None
+    try:
+        about = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"tiff_source: {str(path)!r}: its description is not valid JSON "
+                         f"({exc})") from None
+    if not isinstance(about, dict) or "daqflow" not in about:
+        return None
+    index, rate, meta = about.get("index"), about.get("rate"), about.get("meta", {})
+    time = about.get("time")
+    if (isinstance(index, bool) or not isinstance(index, int) or index < 0
+            or (rate is not None and not (isinstance(rate, int | float) and rate > 0))
+            or (time is not None and not isinstance(time, int | float))
+            or not isinstance(meta, dict)):
+        raise ValueError(f"tiff_source: {str(path)!r}: its daqflow description needs an index "
+                         f">= 0, a rate > 0, a numeric time and a meta object, got {text!r}")
+    return about
+
+
 @block(name="tiff_source", produces=Chunk)
-async def _tiff_source(paths: tuple[Path, ...], rate: float) -> AsyncIterator[Chunk]:
+async def _tiff_source(paths: tuple[Path, ...], rate: float | None) -> AsyncIterator[Chunk]:
     tifffile = require("tifffile", "io", "tiff_source")
-    for k, path in enumerate(paths):
-        frame = tifffile.imread(path)
-        yield Chunk(frame[None, ...], rate, k, k / rate, {"path": str(path)})
+    end = 0  # the index after the last frame read
+    for path in paths:
+        with tifffile.TiffFile(path) as tiff:
+            frame = tiff.asarray()
+            about = _stored(path, tiff)
+        if about is None:  # a file from elsewhere: numbered by its place in the sequence
+            about = {"index": end}
+        index = about["index"]
+        if index < end:
+            raise ValueError(f"tiff_source: {str(path)!r} holds frame {index}, but frames up to "
+                             f"{end - 1} came before it (two sequences in one directory?)")
+        fps = rate or about.get("rate") or 1.0
+        time = about.get("time") if rate is None and about.get("time") is not None else index / fps
+        meta = {**about.get("meta", {}), "path": str(path)}
+        unmarked = index - end - int(meta.get("overflow", 0)) - int(meta.get("skipped", 0))
+        if unmarked > 0:  # frames missing from the directory: lost, and said so
+            meta["overflow"] = int(meta.get("overflow", 0)) + unmarked
+        yield Chunk(frame[None, ...], fps, index, time, meta)
+        end = index + 1
 
 
-def tiff_source(directory: str | os.PathLike[str], pattern: str = "*.tif", rate: float = 1.0,
-                **options: Any) -> Stream:
+def tiff_source(directory: str | os.PathLike[str], pattern: str = "*.tif",
+                rate: float | None = None, **options: Any) -> Stream:
     """The TIFF files of a directory matching ``pattern``, in natural name order, as Chunks of
-    shape (1, h, w) (one frame each; index = position in the sequence).
+    shape (1, h, w), one frame each.
+
+    Files written by `tiff_writer` come back with their index, rate, time and meta: gaps
+    stay gaps, marked as they were (frames missing from the directory are marked lost,
+    ``meta["overflow"]``). Other TIFF files are numbered by their place in the sequence.
 
     Args:
         directory: where the files are.
         pattern: glob pattern.
-        rate: frames per second to label the chunks with (no pacing).
+        rate: frames per second to label the chunks with (no pacing; times become index /
+            rate). Default: the rate kept in the files, else 1.
         options: name=, buffer=, policy=, threaded=.
     """
     require("tifffile", "io", "tiff_source")
     directory = Path(directory).expanduser()
     if not directory.is_dir():
         raise FileNotFoundError(f"tiff_source: directory {str(directory)!r} does not exist")
+    if rate is not None and not (isinstance(rate, int | float) and not isinstance(rate, bool)
+                                 and rate > 0):
+        raise ValueError(f"tiff_source: rate must be a number > 0 (frames per second), got {rate!r}")
     paths = tuple(sorted(directory.glob(pattern), key=_natural))
-    return _tiff_source(paths, float(rate), **options)
+    return _tiff_source(paths, None if rate is None else float(rate), **options)
 
 
 def _natural(path: Path) -> list[Any]:
