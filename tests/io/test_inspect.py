@@ -168,8 +168,8 @@ NOT_SIGMF = {
     "no datatype": json.dumps({"global": {"core:version": "1.0.0"}}),
     "wrong types": json.dumps({"global": {"core:datatype": 5}, "captures": [], "annotations": []}),
     "array": "[1, 2]",
-    "big endian": json.dumps({"global": {"core:datatype": "cf32_be", "core:version": "1.0.0",
-                                         "core:sample_rate": 1.0}, "captures": [], "annotations": []}),
+    "unknown type": json.dumps({"global": {"core:datatype": "xf32_le", "core:version": "1.0.0",
+                                           "core:sample_rate": 1.0}, "captures": [], "annotations": []}),
 }
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # sigmf leaks a file
 @pytest.mark.parametrize("kind", list(NOT_SIGMF))

@@ -17,7 +17,8 @@ from .hdf5_files import hdf5_source, hdf5_writer
 from .inspection import RecordingInfo, inspect_recording, plot_recording
 from .raw_files import file_source, npy_writer
 from .recovery import recover
-from .sigmf_files import sigmf_source, sigmf_writer
+from .sigmf_files import sigmf_writer
+from .sigmf_reading import sigmf_source
 from .simulated import simulated_adc
 from .soapy import soapy_sink, soapy_source
 from .soapy_radio import soapy_devices

@@ -118,19 +118,24 @@ def inspect_recording(path: str | os.PathLike[str], dtype: Any = None, rate: flo
     Raises:
         FileNotFoundError / ValueError naming the path.
     """
-    path = Path(path).expanduser()
-    if path.name.endswith((".sigmf-meta", ".sigmf-data", ".sigmf")):
-        path = _sigmf_target(path)
-    check_input(path, "inspect")
-    kind = detect_format(path)
-    if kind == "sigmf":
-        from .sigmf_files import SigmfRecording
+    from .sigmf_files import sigmf_archive
 
-        rec = SigmfRecording(path)
+    path = Path(path).expanduser()
+    archive = sigmf_archive(path)
+    if archive is None and path.name.endswith((".sigmf-meta", ".sigmf-data", ".sigmf")):
+        path = _sigmf_target(path)
+    check_input(archive or path, "inspect")
+    kind = "sigmf" if archive is not None else detect_format(path)
+    if kind == "sigmf":
+        from .sigmf_reading import SigmfRecording
+
+        rec = SigmfRecording(archive or path)
         gaps = tuple(RecordingGap(position, lost, skipped)
                      for position, (lost, skipped) in sorted(rec.gaps().items()))
         first = rec.segments()[0] if rec.segments() else None
-        return RecordingInfo(str(rec.meta_path), "SigMF", rec.handle.get_global_info()["core:datatype"],
+        form = "SigMF" + (" archive" if archive is not None else "") + (
+            f", {rec.channels} channels" if rec.channels > 1 else "")
+        return RecordingInfo(str(rec.meta_path), form, rec.handle.get_global_info()["core:datatype"],
                              rec.rate, rec.samples, None if first is None else first[4], gaps,
                              len(rec.captures) or 1, True,
                              rec.handle.get_global_info().get("daqflow:ended"))
@@ -170,14 +175,16 @@ def inspect_recording(path: str | os.PathLike[str], dtype: Any = None, rate: flo
 
 
 def read_samples(info: RecordingInfo, count: int, dataset: str = "signal") -> np.ndarray:
-    """Up to ``count`` samples from the start of a recording (1-D)."""
+    """Up to ``count`` samples from the start of a recording (1-D: its first channel)."""
     path = Path(info.path)
-    if info.format == "SigMF":
-        from .sigmf_files import SigmfRecording
+    if info.format.startswith("SigMF"):
+        from .sigmf_reading import SigmfRecording
 
         rec = SigmfRecording(path)
         data = rec.read(0, min(count, rec.samples))
-        return data[:, 0] + 1j * data[:, 1] if data.ndim == 2 else data
+        if rec.width == 2:  # complex integers: I and Q on the last axis
+            data = data[..., 0] + 1j * data[..., 1]
+        return data[:, 0] if data.ndim == 2 else data  # the first channel
     if info.format == "HDF5":
         from .hdf5_files import Hdf5Recording
 

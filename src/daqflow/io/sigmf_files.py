@@ -1,4 +1,5 @@
-"""SigMF recordings (the ``sigmf`` library): `sigmf_writer` and `sigmf_source`.
+"""SigMF recordings (the ``sigmf`` library): `sigmf_writer`; datatypes and paths. The reader,
+`sigmf_source`, is in `sigmf_reading`.
 
 The data file is written as ``NAME.sigmf-data.partial`` and renamed when the recording
 ends, and the metadata file, written last, is the mark of a complete recording. Captures
@@ -16,20 +17,18 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import json
 import os
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..core import Chunk, Pacer, Stream, block
+from ..core import Chunk, Stream, block
 from ._deps import require
-from .paths import check_input, check_output, commit, give_back, hold, partial, write_all
+from .paths import check_output, commit, give_back, hold, partial, write_all
 from .recorder import RecordingError, describe, record
-from .segments import SegmentTracker, mark_gap
+from .segments import SegmentTracker
 
 DATATYPES = {
     "complex64": "cf32_le", "complex128": "cf64_le", "float32": "rf32_le", "float64": "rf64_le",
@@ -50,14 +49,29 @@ def datatype_of(data: np.ndarray) -> str:
 
 
 def dtype_of(datatype: str) -> tuple[np.dtype, int]:
-    """numpy dtype and values per sample (2 for complex integers) of a SigMF datatype."""
-    for name, code in DATATYPES.items():
-        if code == datatype or code.removesuffix("_le") == datatype:
-            return np.dtype(name), 1
-    for name, code in COMPLEX_INTEGERS.items():
-        if code == datatype or code.removesuffix("_le") == datatype:
-            return np.dtype(name), 2
-    raise ValueError(f"unsupported SigMF datatype {datatype!r} (big-endian types are not read)")
+    """numpy dtype (in the file's byte order: ``_be`` types are big-endian) and values per
+    sample (2 for complex integers) of a SigMF datatype."""
+    big = isinstance(datatype, str) and datatype.endswith("_be")
+    wanted = datatype[:-3] + "_le" if big else datatype
+    for table, width in ((DATATYPES, 1), (COMPLEX_INTEGERS, 2)):
+        for name, code in table.items():
+            if code == wanted or code.removesuffix("_le") == wanted:
+                dtype = np.dtype(name)
+                return (dtype.newbyteorder(">") if big else dtype), width
+    raise ValueError(f"unsupported SigMF datatype {datatype!r}")
+
+
+def sigmf_archive(path: str | os.PathLike[str]) -> Path | None:
+    """The ``.sigmf`` archive (a tar of NAME.sigmf-meta and NAME.sigmf-data) a path names:
+    the archive itself, or a name with no extension where only the archive exists."""
+    path = Path(path).expanduser()
+    if path.name.endswith(".sigmf"):
+        return path if path.is_file() else None
+    if path.name.endswith((".sigmf-meta", ".sigmf-data")):
+        return None
+    archive = path.with_name(path.name + ".sigmf")
+    meta, _ = sigmf_paths(path)
+    return archive if archive.is_file() and not meta.exists() else None
 
 
 def sigmf_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -275,152 +289,3 @@ def sigmf_writer(stream: Stream, path: str | os.PathLike[str], description: str 
     check_output(data_path, "sigmf_writer")
     return _sigmf_writer(stream, meta_path, description, author, bool(checksum),
                          **options)
-
-
-class SigmfRecording:
-    """A SigMF recording opened for reading: its metadata, checked, and its samples."""
-
-    def __init__(self, path: str | os.PathLike[str]):
-        sigmf = require("sigmf", "io", "sigmf_source")
-        self.meta_path, self.data_path = sigmf_paths(path)
-        check_input(self.meta_path, "SigMF recording")
-        check_input(self.data_path, "SigMF recording")
-        where = str(self.meta_path)
-        try:
-            json.loads(self.meta_path.read_bytes())  # (sigmf leaks the file on bad JSON)
-            self.handle = sigmf.sigmffile.fromfile(where, skip_checksum=True)
-            info = self.handle.get_global_info()
-            if "core:sample_rate" not in info:
-                raise ValueError(f"{where!r} has no core:sample_rate: the replay rate is unknown")
-            self.rate = _positive_rate(info["core:sample_rate"], where, "core:sample_rate")
-            self.dtype, self.width = dtype_of(info["core:datatype"])
-            size = self.data_path.stat().st_size
-            per_sample = self.dtype.itemsize * self.width
-            if size % per_sample:
-                raise ValueError(f"{str(self.data_path)!r}: {size} bytes is not a whole number of "
-                                 f"{info['core:datatype']} samples")
-            self.samples = size // per_sample
-            self.captures = _checked_captures(self.handle.get_captures(), self.samples, where)
-            self.handle.validate()
-        except Exception as exc:  # the boundary of a bad file: one line naming it
-            if isinstance(exc, ValueError) and str(exc).startswith(
-                    (repr(where), repr(str(self.data_path)))):
-                raise  # already one line naming the file
-            first = (str(exc).splitlines() or [""])[0]  # (a schema error runs to 30 lines)
-            raise ValueError(f"{where!r} is not a SigMF recording daqflow can read: "
-                             f"{type(exc).__name__}: {first}") from None
-        self.annotations = self.handle.get_annotations()
-
-    def gaps(self) -> dict[int, tuple[int, int]]:
-        """(samples lost, samples skipped on purpose) before each file position with a gap,
-        from the "overflow" and "skipped" annotations."""
-        out: dict[int, tuple[int, int]] = {}
-        for annotation in self.annotations:
-            label = annotation.get("core:label")
-            if label not in ("overflow", "skipped"):
-                continue
-            position = int(annotation["core:sample_start"])
-            lost, skipped = out.get(position, (0, 0))
-            if label == "overflow":
-                lost += int(annotation.get("daqflow:lost_samples", 0))
-            else:
-                skipped += int(annotation.get("daqflow:skipped_samples", 0))
-            out[position] = (lost, skipped)
-        return out
-
-    def segments(self) -> list[tuple[int, int, int, float, float | None, float | None]]:
-        """(first position, end position, stream index, rate, centre frequency, gain) per
-        capture."""
-        out = []
-        captures = self.captures or [{"core:sample_start": 0}]
-        for k, capture in enumerate(captures):
-            start = int(capture["core:sample_start"])
-            end = int(captures[k + 1]["core:sample_start"]) if k + 1 < len(captures) else self.samples
-            index = int(capture.get("core:global_index", start))
-            rate = float(capture.get("daqflow:sample_rate", self.rate))
-            out.append((start, end, index, rate, capture.get("core:frequency"),
-                        capture.get("daqflow:gain")))
-        return out
-
-    def read(self, start: int, count: int) -> np.ndarray:
-        shape = (self.samples, self.width) if self.width > 1 else (self.samples,)
-        if not self.samples:
-            return np.empty((0, *shape[1:]), self.dtype)
-        data = np.memmap(self.data_path, self.dtype, mode="r", shape=shape)
-        return np.array(data[start:start + count])
-
-
-def _positive_rate(value: Any, where: str, field: str) -> float:
-    """``value`` as a sample rate in Hz: a finite number > 0, else one line naming the file."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
-        raise ValueError(f"{where!r}: {field} must be a sample rate > 0 Hz, got {value!r}")
-    return float(value)
-
-
-def _checked_captures(captures: list[dict[str, Any]], samples: int, where: str) -> list[dict[str, Any]]:
-    """The captures of a recording of ``samples`` samples, checked: each starts at a whole
-    sample within the data, in order, with a stream index >= 0 and a rate > 0 Hz if given."""
-    previous = -1
-    for n, capture in enumerate(captures):
-        start = capture.get("core:sample_start")
-        if isinstance(start, bool) or not isinstance(start, int) or start < 0:
-            raise ValueError(f"{where!r}: capture {n} core:sample_start must be a sample number "
-                             f">= 0, got {start!r}")
-        if start < previous:
-            raise ValueError(f"{where!r}: capture {n} starts at sample {start}, before capture "
-                             f"{n - 1} ({previous}): captures must be in order")
-        if start > samples:
-            raise ValueError(f"{where!r}: capture {n} starts at sample {start}, beyond the data "
-                             f"file's {samples} samples")
-        index = capture.get("core:global_index", start)
-        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-            raise ValueError(f"{where!r}: capture {n} core:global_index must be an index >= 0, "
-                             f"got {index!r}")
-        if "daqflow:sample_rate" in capture:
-            _positive_rate(capture["daqflow:sample_rate"], where, f"capture {n} daqflow:sample_rate")
-        previous = start
-    return list(captures)
-
-
-@block(name="sigmf_source", produces="chunk")
-async def _sigmf_source(recording: SigmfRecording, paced: bool, chunk: int) -> AsyncIterator[Chunk]:
-    expected: int | None = None
-    pacer: Pacer | None = None
-    gaps = recording.gaps()
-    for start, end, index, rate, center, gain in recording.segments():
-        if paced and (pacer is None or pacer.period != chunk / rate):
-            pacer = Pacer(chunk / rate)
-        for position in range(start, end, chunk):
-            data = recording.read(position, min(chunk, end - position))
-            at = index + position - start
-            meta: dict[str, Any] = {} if center is None else {"center_freq": float(center)}
-            if gain is not None:
-                meta["gain"] = float(gain)
-            if expected is not None and at > expected:
-                mark_gap(meta, at - expected, gaps.get(position, (0, 0))[1])
-            expected = at + len(data)
-            if pacer is not None:
-                await pacer.wait()
-            yield Chunk(data, rate, at, at / rate, meta)
-
-
-def sigmf_source(path: str | os.PathLike[str], realtime: bool = False, chunk: int = 8192,
-                 **options: Any) -> Stream:
-    """Replay a SigMF recording: Chunks with the recorded rate, centre frequency and stream
-    indices (gaps come back as index jumps marked ``meta["overflow"]`` for samples lost and
-    ``meta["skipped"]`` for samples dropped on purpose).
-
-    Args:
-        path: the recording, with or without extension.
-        realtime: pace at the recorded rate (else as fast as the graph takes it).
-        chunk: samples per chunk.
-        options: name=, buffer=, policy=, threaded=.
-
-    Raises:
-        FileNotFoundError / ValueError naming the path: missing files, not SigMF, a data file
-            that is not a whole number of samples.
-    """
-    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-        raise ValueError(f"chunk must be an int >= 1 sample, got {chunk!r}")
-    recording = SigmfRecording(path)
-    return _sigmf_source(recording, bool(realtime), chunk, **options)
