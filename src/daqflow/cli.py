@@ -1,5 +1,5 @@
-"""The ``daqflow`` command: ``demo``, ``record``, ``recover``, ``devices``, ``inspect``, ``graph``, ``top``
-(``daqflow COMMAND --help``)."""
+"""The ``daqflow`` command: ``demo``, ``record``, ``recover``, ``devices``, ``inspect``, ``graph``, ``top``,
+``serve`` (``daqflow COMMAND --help``)."""
 
 from __future__ import annotations
 
@@ -238,6 +238,11 @@ def _top(args: argparse.Namespace) -> int:
         raise ValueError(f"--interval must be > 0 seconds, got {args.interval!r}")
     if args.duration is not None and not args.duration > 0:
         raise ValueError(f"--duration must be > 0 seconds, got {args.duration!r}")
+    if (args.script is None) == (args.attach is None):
+        raise ValueError("give either FILE.py (run its graph here) or --attach URL (watch a "
+                         "graph that daqflow serve runs elsewhere)")
+    if args.attach is not None:
+        return _attach(args)
     sinks = graph_of_script(args.script, command="top")
     runtime = make_runtime(build_graph(sinks))
     runtime.progress_interval = args.interval
@@ -245,6 +250,35 @@ def _top(args: argparse.Namespace) -> int:
           flush=True)
     with signals_held(), asyncio.Runner() as runner:
         report = runner.run(_run_with_signals(runtime, args.duration, True))
+    print(report)
+    return EXIT_INTERRUPTED if report.stopped_by == "interrupt" else 0
+
+
+def _attach(args: argparse.Namespace) -> int:
+    from .net.attach import GraphGone, attach
+
+    print(f"daqflow top: watching the graph at {args.attach} (Ctrl-C stops watching, not the "
+          "graph)", file=sys.stderr, flush=True)
+    try:
+        with asyncio.Runner() as runner:
+            report = runner.run(attach(args.attach, token=args.token, interval=args.interval))
+    except GraphGone as exc:
+        print(f"daqflow top: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    print(report)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if args.duration is not None and not args.duration > 0:
+        raise ValueError(f"--duration must be > 0 seconds, got {args.duration!r}")
+    sinks = graph_of_script(args.script, command="serve")
+    runtime = make_runtime(build_graph(sinks))
+    serve = {"host": args.host, "port": args.port, "token": args.token}
+    with signals_held(), asyncio.Runner() as runner:
+        report = runner.run(_run_with_signals(runtime, args.duration, False, serve))
     print(report)
     return EXIT_INTERRUPTED if report.stopped_by == "interrupt" else 0
 
@@ -382,15 +416,37 @@ def parser() -> argparse.ArgumentParser:
         description="Execute FILE.py with its run call intercepted, run that graph here with a "
                     "live table on stderr (per block items/s, MS/s, busy %, FIFO fill, drops, "
                     "overflow; one plain line per interval when stderr is not a terminal), then "
-                    "print the report. Ctrl-C stops in order. top runs the graph itself: "
-                    "attaching to a graph already running in another process is not supported.",
+                    "print the report. Ctrl-C stops in order. With --attach URL it watches a graph "
+                    "that 'daqflow serve' runs elsewhere instead.",
     )
-    top_.add_argument("script", metavar="FILE.py", help="a script that builds and runs a graph")
+    top_.add_argument("script", metavar="FILE.py", nargs="?",
+                      help="a script that builds and runs a graph")
+    top_.add_argument("--attach", metavar="URL", default=None,
+                      help="watch the graph that 'daqflow serve' (or serve=) runs at URL instead")
+    top_.add_argument("--token", default=None, help="the bearer token of that server (--attach)")
     top_.add_argument("--interval", type=float, default=1.0,
                       help="seconds between updates (default 1)")
     top_.add_argument("--duration", type=float, default=None,
                       help="stop after this many seconds (default: until the sources end or Ctrl-C)")
     top_.set_defaults(func=_top)
+    serve = commands.add_parser(
+        "serve", help="run a script's graph with an HTTP control API and a live page",
+        description="Execute FILE.py with its run call intercepted and run that graph here with "
+                    "a control server: the page at http://HOST:PORT/ (graph, live figures, a "
+                    "control per Param and instrument setting, the web_view sinks), and the JSON "
+                    "API of docs/control.md (GET /report, /params, PUT /params/NAME, POST /stop, "
+                    "GET /graph). Prints the report when the graph ends; POST /stop or Ctrl-C "
+                    "stops it in order.",
+    )
+    serve.add_argument("script", metavar="FILE.py", help="a script that builds and runs a graph")
+    serve.add_argument("--port", type=int, default=8765, help="TCP port (default 8765; 0: a free one)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default 127.0.0.1; anything else needs --token)")
+    serve.add_argument("--token", default=None, help="bearer token every request must carry")
+    serve.add_argument("--duration", type=float, default=None,
+                       help="stop after this many seconds (default: until the sources end, "
+                            "POST /stop or Ctrl-C)")
+    serve.set_defaults(func=_serve)
     return top
 
 

@@ -46,6 +46,7 @@ def run(
     cluster: Any = None,
     transport: str | None = None,
     drain_timeout: float = DRAIN_TIMEOUT,
+    serve: Any = None,
 ) -> Report:
     """Run the graph above ``sinks`` and wait for it to end.
 
@@ -67,6 +68,8 @@ def run(
             "shm" (the default on one machine: a shared ring with ZeroMQ ipc for control),
             "zmq" (ipc locally; tcp and the default with a cluster) or "http".
         drain_timeout: seconds the FIFOs may take to drain after a stop.
+        serve: watch and steer the run over HTTP (extra ``net``; docs/control.md): a port on
+            127.0.0.1 (0: a free one), or a mapping of ``host``, ``port``, ``token``.
 
     Returns:
         The `Report` (``report.results[sink_name]`` is each sink's result).
@@ -83,14 +86,26 @@ def run(
     except RuntimeError:
         pass
     else:  # a loop runs in this thread (Jupyter): run beside it
-        running = Running(graph, duration, progress, runtime=runtime)
+        running = Running(graph, duration, progress, runtime=runtime, serve=serve)
         try:
             return running.wait()
         except KeyboardInterrupt:
             running.stop()
             return running.wait()
     with asyncio.Runner() as runner:
-        return runner.run(_run_with_signals(runtime, duration, progress))
+        return runner.run(_run_with_signals(runtime, duration, progress, serve))
+
+
+def control(runtime: Any, serve: Any) -> Any:
+    """An async context serving ``runtime``'s control API (`daqflow.net.control`), or doing
+    nothing when ``serve`` is None."""
+    if serve is None:
+        return contextlib.nullcontext()
+    try:
+        from daqflow.net.control import serving
+    except ImportError as exc:
+        raise ImportError(f"serve= needs daqflow.net: pip install 'daqflow[net]' ({exc})") from exc
+    return serving(runtime, serve)
 
 
 class _Held:
@@ -132,7 +147,8 @@ def signals_held() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-async def _run_with_signals(runtime: Any, duration: float | None, progress: bool) -> Report:
+async def _run_with_signals(runtime: Any, duration: float | None, progress: bool,
+                            serve: Any = None) -> Report:
     loop = asyncio.get_running_loop()
     installed: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
@@ -150,7 +166,8 @@ async def _run_with_signals(runtime: Any, duration: float | None, progress: bool
             held.came.clear()
             loop.call_soon(runtime.request_stop, "interrupt")
     try:
-        return await runtime.run(duration=duration, progress=progress)
+        async with control(runtime, serve):
+            return await runtime.run(duration=duration, progress=progress)
     finally:
         for sig, previous in installed.items():
             loop.remove_signal_handler(sig)
@@ -165,13 +182,14 @@ def start(
     cluster: Any = None,
     transport: str | None = None,
     drain_timeout: float = DRAIN_TIMEOUT,
+    serve: Any = None,
 ) -> Running:
     """Run the graph above ``sinks`` on a background thread; returns its `Running` handle
-    (arguments as for `run`)."""
+    (arguments as for `run`; with ``serve``, ``running.control_url`` is the control API's)."""
     capture.intercept(sinks)
     graph = build_graph(sinks)
     runtime = make_runtime(graph, cluster, transport, drain_timeout)
-    return Running(graph, duration, progress, runtime=runtime)
+    return Running(graph, duration, progress, runtime=runtime, serve=serve)
 
 
 class Running:
@@ -188,8 +206,10 @@ class Running:
         progress: bool = False,
         *,
         runtime: Any = None,
+        serve: Any = None,
     ):
         self._runtime = runtime if runtime is not None else Runtime(graph)
+        self._serve = serve
         self._duration = duration
         self._progress = progress
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -204,8 +224,9 @@ class Running:
     def _main(self) -> None:
         async def main() -> Report:
             self._loop = asyncio.get_running_loop()
-            self._ready.set()
-            return await self._runtime.run(duration=self._duration, progress=self._progress)
+            async with control(self._runtime, self._serve):
+                self._ready.set()
+                return await self._runtime.run(duration=self._duration, progress=self._progress)
 
         try:
             self._report = asyncio.run(main())
@@ -214,6 +235,11 @@ class Running:
         finally:
             self._ready.set()
             self._done.set()
+
+    @property
+    def control_url(self) -> str | None:
+        """The control API's base URL ("http://127.0.0.1:PORT") when started with ``serve``."""
+        return getattr(self._runtime, "control_url", None)
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop | None:

@@ -8,64 +8,23 @@ any thread. `find_params` finds the Params the blocks of a graph use.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import math
-import numbers
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
-from ..core import Chunk, Stream
+from ..core import Stream
+from ..core.finding import find_in_blocks
 from ..core.params import Param
 from ._qt import QtCore, QtWidgets, isValid
 from .views import View
 
 SLIDER_STEPS = 1000  # slider positions across a float Param's range
-_SCAN = 256  # items of a container argument searched for Params (not a whole data list)
 
 
 def find_params(nodes: Iterable[Stream], depth: int = 4) -> list[Param[Any]]:
-    """The Params the blocks use, in graph order, each once.
-
-    A block may keep a Param inside a helper object (``dsp.mix`` keeps its tuning state);
-    the block's arguments are searched ``depth`` levels deep (containers and object
-    attributes), never into views, streams or arrays.
-    """
-    found: dict[int, Param[Any]] = {}
-    seen: set[int] = set()
-
-    def visit(value: Any, level: int) -> None:
-        if isinstance(value, Param):
-            found.setdefault(id(value), value)
-            return
-        if level == 0 or id(value) in seen or value is None:
-            return
-        if isinstance(value, str | bytes | numbers.Number | np.ndarray | np.generic | Stream |
-                      Chunk | View | QtCore.QObject | type):
-            return
-        seen.add(id(value))
-        if isinstance(value, dict):
-            children: Iterable[Any] = list(itertools.islice(value.values(), _SCAN))
-        elif isinstance(value, list | tuple | set | frozenset):
-            children = list(itertools.islice(value, _SCAN))
-        else:
-            children = []
-            for cls in type(value).__mro__:
-                slots = cls.__dict__.get("__slots__", ())
-                for slot in (slots,) if isinstance(slots, str) else slots:
-                    if slot not in ("__weakref__", "__dict__"):
-                        children.append(getattr(value, slot, None))
-            children += list(getattr(value, "__dict__", {}).values())
-            if callable(value) and not children:
-                return
-        for child in children:
-            visit(child, level - 1)
-
-    for node in nodes:
-        for value in node.params.values():
-            visit(value, depth)
-    return list(found.values())
+    """The Params the blocks use, in graph order, each once (see `core.finding`; views and
+    Qt objects are not searched)."""
+    return find_in_blocks(nodes, Param, depth=depth, skip=(View, QtCore.QObject))
 
 
 def _decimals(param: Param[Any]) -> int:

@@ -3,6 +3,8 @@
 - `serve` / `http_source`: the HTTP boundary (long-poll, sequence numbers, raw bodies); any
   client can read it (docs/protocol.md).
 - `zmq_source` / `zmq_sink`: wire-compatible with GNU Radio's gr-zeromq blocks.
+- `web_view` and `ControlServer`: watch and steer a running graph from a browser or any HTTP
+  client (``df.run(..., serve=PORT)``, ``daqflow serve``; docs/control.md).
 - Process partitions (``proc=df.Process("name")``, ``df.run(..., cluster=client)``):
   `partition` runs them, `plan` splits the graph, `links` carries the edges between them.
 """
@@ -16,6 +18,8 @@ _NAMES = {
     "http_source": ".http",
     "zmq_source": ".zmq_bridge",
     "zmq_sink": ".zmq_bridge",
+    "web_view": ".web_views",
+    "ControlServer": ".control",
 }
 
 __all__ = sorted(_NAMES)

@@ -383,33 +383,41 @@ class PacketServer:
         return _aiohttp().web
 
     async def _dispatch(self, request: Any) -> Any:
-        """Every request: the token, then its route (GET /streams, GET /streams/NAME)."""
+        """Every request: the token (before any body is read), the body limit, its route."""
         web = self._web
         self.requests += 1
         with self._server.busy(request.protocol):  # type: ignore[union-attr]
-            if self.token is not None:
-                got = request.headers.get("Authorization", "")
-                scheme, _, credential = got.partition(" ")
-                if scheme.lower() != "bearer" or not hmac.compare_digest(
-                    credential.strip().encode("utf-8", "replace"), self.token.encode()
-                ):
-                    return _error(web, 401, "a bearer token is required (Authorization: Bearer "
-                                            "<token>)", {"WWW-Authenticate": 'Bearer realm="daqflow"'})
-            path = request.path
-            name = path.removeprefix("/streams/") if path.startswith("/streams/") else None
-            if path != "/streams" and (not name or "/" in name):
-                return _error(web, 404, f"no such resource {path[:80]!r}: GET /streams or "
-                                        "/streams/NAME")
-            if request.method != "GET":
-                return _error(web, 405, f"{request.method[:20]} is not allowed: GET only",
-                              {"Allow": "GET"})
+            if self.token is not None and not self._authorized(request):
+                return _error(web, 401, "a bearer token is required (Authorization: Bearer "
+                                        "<token>)", {"WWW-Authenticate": 'Bearer realm="daqflow"'})
             if (request.content_length or 0) > MAX_REQUEST or (
                     "chunked" in request.headers.get("Transfer-Encoding", "").lower()):
-                return _error(web, 413, f"a request body of more than {MAX_REQUEST} bytes (GET "
-                                        "requests need none)")
-            if name is None:
-                return await self._list(request)
-            return await self._poll(request, name)
+                return _error(web, 413, f"a request body of more than {MAX_REQUEST} bytes (or "
+                                        "chunked): requests need at most a small JSON body")
+            return await self._route(request, request.path)
+
+    def _authorized(self, request: Any) -> bool:
+        """The bearer token in the Authorization header (or, for a browser's first page
+        load, the ``token`` query parameter), compared in constant time."""
+        assert self.token is not None
+        scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            credential = request.query.get("token", "")
+        return hmac.compare_digest(credential.strip().encode("utf-8", "replace"),
+                                   self.token.encode())
+
+    async def _route(self, request: Any, path: str) -> Any:
+        """GET /streams and GET /streams/NAME (subclasses add routes and fall back here)."""
+        web = self._web
+        name = path.removeprefix("/streams/") if path.startswith("/streams/") else None
+        if path != "/streams" and (not name or "/" in name):
+            return _error(web, 404, f"no such resource {path[:80]!r}")
+        if request.method != "GET":
+            return _error(web, 405, f"{request.method[:20]} is not allowed: GET only",
+                          {"Allow": "GET"})
+        if name is None:
+            return await self._list(request)
+        return await self._poll(request, name)
 
     async def _list(self, request: Any) -> Any:
         web = self._web
