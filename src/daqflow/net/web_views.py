@@ -25,7 +25,19 @@ KINDS = ("auto", "time", "spectrum", "waterfall")
 
 
 def reduce_item(item: Any, kind: str, max_points: int) -> tuple[np.ndarray, dict[str, Any]]:
-    """What the page draws of ``item``: float32 values and the meta that places them."""
+    """What the page draws of ``item``: float32 values, the meta that places them and the
+    item's own scalar meta (centre frequency, gain, marks)."""
+    values, meta = _reduce(item, kind, max_points)
+    if isinstance(item, Chunk):
+        for key, value in list(item.meta.items())[:32]:
+            if isinstance(value, np.generic):
+                value = value.item()
+            if isinstance(value, str | int | float | bool) and key not in meta:
+                meta[key] = value
+    return values, meta
+
+
+def _reduce(item: Any, kind: str, max_points: int) -> tuple[np.ndarray, dict[str, Any]]:
     chunk = item if isinstance(item, Chunk) else Chunk(np.asarray(item), 1.0)
     meta = chunk.meta
     if kind == "auto":
@@ -98,7 +110,7 @@ async def _web_view(stream: Stream, kind: str, view: str | None, max_fps: float,
 
 
 def web_view(stream: Stream, kind: str = "auto", *, name: str | None = None,
-             max_fps: float = 20.0, max_points: int = 2048, **options: Any) -> Stream:
+             max_fps: float = 10.0, max_points: int = 1024, **options: Any) -> Stream:
     """Show ``stream`` on the control server's page (``df.run(..., serve=PORT)``, ``daqflow
     serve``): a time trace, a spectrum or a waterfall.
 

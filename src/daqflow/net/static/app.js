@@ -31,7 +31,8 @@ async function drawGraph() {
     names.forEach((name, k) => (place[name] = [(+col + 0.5) * width / ncol, (k + 0.5) * height / names.length]));
   const ns = "http://www.w3.org/2000/svg";
   svg.innerHTML = '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0L10,5L0,10z" fill="#8895b3"/></marker></defs>';
-  const box = Math.min(130, width / ncol - 10);
+  const longest = Math.max(...graph.nodes.map(n => n.name.length), 4);
+  const box = Math.min(Math.max(60, 7 * longest + 12), width / ncol - 12);
   for (const e of graph.edges) {
     const [x1, y1] = place[e.from], [x2, y2] = place[e.to];
     const line = document.createElementNS(ns, "line");
@@ -174,12 +175,13 @@ const painters = {
     const [w, h] = fit(view.canvas), ctx = view.ctx, n = item.values.length, m = item.meta;
     const key = `${m.f0}/${m.df}/${n}`;
     if (view.axis !== key) { ctx.fillStyle = "#0b1020"; ctx.fillRect(0, 0, w, h); view.axis = key; } // a retune: rows on the old axis go
-    ctx.drawImage(view.canvas, 0, 0, w, h - 1, 0, 1, w, h - 1); // scroll down one row
+    const tall = 3; // pixels per row
+    ctx.drawImage(view.canvas, 0, 0, w, h - tall, 0, tall, w, h - tall); // scroll down one row
     let lo = Infinity, hi = -Infinity; for (const v of item.values) if (isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-    const row = ctx.createImageData(w, 1);
+    const row = ctx.createImageData(w, tall);
     for (let x = 0; x < w; x++) {
       const v = (item.values[Math.floor((x / w) * n)] - lo) / (hi - lo || 1);
-      row.data.set([255 * v, 255 * Math.sqrt(v) * 0.8, 255 * (1 - v) * 0.6, 255], 4 * x);
+      for (let y = 0; y < tall; y++) row.data.set([255 * v, 255 * Math.sqrt(v) * 0.8, 255 * (1 - v) * 0.6, 255], 4 * (y * w + x));
     }
     ctx.putImageData(row, 0, 0);
     let peak = 0; for (let k = 1; k < n; k++) if (item.values[k] > item.values[peak]) peak = k;
@@ -193,12 +195,13 @@ async function follow(spec) {
   div.innerHTML = `<h3></h3><canvas></canvas><div class="caption"></div>`;
   div.querySelector("h3").textContent = spec.name;
   document.getElementById("views").appendChild(div);
-  const view = (daqflow.views[spec.name] = { kind: spec.kind, canvas: div.querySelector("canvas"), caption: div.querySelector(".caption"), shown: 0, missed: 0, meta: null, params: {} });
+  const view = (daqflow.views[spec.name] = { kind: spec.kind, canvas: div.querySelector("canvas"), caption: div.querySelector(".caption"), shown: 0, missed: 0, meta: null, params: {}, latencies: [] });
   view.ctx = view.canvas.getContext("2d");
-  let after = 0;
+  let after = null; // the first request asks for the newest packet: no replay of old ones
   for (;;) {
     let response;
-    try { response = await fetch(`${spec.url}?after=${after}&timeout=10`, { headers: auth }); }
+    const from = after === null ? "" : `after=${after}&`;
+    try { response = await fetch(`${spec.url}?${from}timeout=10`, { headers: auth }); }
     catch (e) { await new Promise(r => setTimeout(r, 500)); continue; }
     if (response.status === 204) { if (response.headers.get("X-Daqflow-Ended")) return; continue; }
     if (!response.ok) return;
@@ -206,12 +209,20 @@ async function follow(spec) {
     view.missed += Number(response.headers.get("X-Daqflow-Missed") || 0);
     if (response.headers.get("X-Daqflow-Kind") !== "chunk") { await response.arrayBuffer(); continue; }
     const item = decode(response, await response.arrayBuffer());
-    const kind = item.meta.kind || spec.kind;
+    Object.assign(view.params, item.meta.params || {});
+    const waiting = view.pending;
+    view.pending = item; // only the newest is drawn: one drawing per animation frame
+    if (waiting) { view.skipped = (view.skipped || 0) + 1; continue; }
     requestAnimationFrame(() => {
-      painters[kind in painters ? kind : "time"](view, item);
-      view.shown++; daqflow.drawn++; view.meta = item.meta;
-      Object.assign(view.params, item.meta.params || {});
-      if (item.meta.sent) daqflow.latencies.push(Date.now() / 1000 - item.meta.sent);
+      const newest = view.pending;
+      view.pending = null;
+      const kind = newest.meta.kind || spec.kind;
+      painters[kind in painters ? kind : "time"](view, newest);
+      view.shown++; daqflow.drawn++; view.meta = newest.meta;
+      // seconds from the chunk's birth (meta "made", wall clock, if a block stamped it) or
+      // from the view's publishing it, to its drawing
+      const born = newest.meta.made ?? newest.meta.sent;
+      if (born) { const age = Date.now() / 1000 - born; daqflow.latencies.push(age); view.latencies.push(age); }
     });
   }
 }
