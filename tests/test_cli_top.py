@@ -155,7 +155,11 @@ def test_top_missing_file_and_help(tmp_path):
     assert out.returncode != 0 and "daqflow top: no such file" in out.stderr
     text = " ".join(run_cli("top", "--help").stdout.split())
     assert "usage: daqflow top" in text and "--interval" in text and "--duration" in text
-    assert "another process is not supported" in text
+    assert "--attach URL" in text and "daqflow serve" in text
+    both = run_cli("top", str(tmp_path / "x.py"), "--attach", "http://127.0.0.1:1")
+    assert both.returncode == 2 and "either FILE.py" in both.stderr
+    nobody = run_cli("top", "--attach", "http://127.0.0.1:1")  # nothing listens on port 1
+    assert nobody.returncode == 1 and "no graph answers there" in nobody.stderr
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot is not installed")

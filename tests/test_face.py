@@ -56,7 +56,8 @@ def test_dsp_names():
 def test_net_names():
     import daqflow.net
 
-    assert set(daqflow.net.__all__) == {"http_source", "serve", "zmq_sink", "zmq_source"}
+    assert set(daqflow.net.__all__) == {"ControlServer", "http_source", "serve", "web_view",
+                                        "zmq_sink", "zmq_source"}
     for name in daqflow.net.__all__:
         assert callable(getattr(daqflow.net, name))
 

@@ -92,12 +92,13 @@ function controlFor(p) {
   const error = document.createElement("div");
   error.className = "error";
   let input, slider = document.createElement("span");
-  if (p.choices) {
+  const choices = p.choices || (p.kind === "bool" ? [true, false] : null);
+  if (choices) {
     input = document.createElement("select");
-    for (const c of p.choices) input.add(new Option(c, c, false, c === p.value));
+    for (const c of choices) input.add(new Option(c, c, false, c === p.value));
   } else {
     input = document.createElement("input");
-    input.type = "number";
+    input.type = p.kind === "str" ? "text" : "number";
     input.value = p.value;
     if (p.low !== null && p.high !== null && p.kind !== "str" && p.kind !== "bool") {
       slider = document.createElement("input");
@@ -109,7 +110,8 @@ function controlFor(p) {
   }
   input.name = p.name;
   const send = async value => {
-    const v = p.kind === "str" ? value : p.kind === "bool" ? value === "true" : Number(value);
+    const v = p.kind === "str" ? value : p.kind === "bool" ? value === "true"
+      : p.choices && typeof p.choices[0] === "string" ? value : Number(value);
     try {
       const got = await api("/params/" + encodeURIComponent(p.name), { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ value: v }) });
       input.value = got.value; if (slider.value !== undefined) slider.value = got.value;
