@@ -98,3 +98,41 @@ def test_the_stop_button_stops_the_graph_in_order(page_of_a_running_graph):
     page.wait_for_function("document.getElementById('state').textContent.startsWith('ended')"
                            " || document.getElementById('state').textContent.startsWith("
                            "'stopping')", timeout=15000)
+
+
+def test_an_instrument_in_the_graph_gets_its_settings_as_controls_on_the_page(tmp_path):
+    from daqflow.instruments import SimScope
+
+    scope = SimScope(name="scope", points=200)
+    with df.blocking(scope):
+        running = df.start(net.web_view(scope.stream(), "time", name="traces"),
+                           serve=0)
+        try:
+            deadline = time.monotonic() + 10
+            while running.control_url is None:
+                assert time.monotonic() < deadline, "no control server"
+                time.sleep(0.02)
+            with playwright.sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+                try:
+                    page = browser.new_page()
+                    page.goto(running.control_url + "/")
+                    page.wait_for_function("window.daqflow.ready && window.daqflow.views.traces "
+                                           "&& window.daqflow.views.traces.shown > 0",
+                                           timeout=15000)
+                    box = page.locator('.control[data-name="scope.timebase"] input[type=number]')
+                    box.fill("0.002")
+                    box.dispatch_event("change")
+                    page.wait_for_function("window.daqflow.views.traces.meta && "
+                                           "window.daqflow.errors.length === 0", timeout=10000)
+                    deadline = time.monotonic() + 10
+                    while scope.timebase != 0.002:
+                        assert time.monotonic() < deadline, "the setting did not reach the scope"
+                        time.sleep(0.02)
+                    channels = page.locator('.control[data-name="scope.channels"] input')
+                    assert channels.count() >= 1  # every setting has its control
+                finally:
+                    browser.close()
+        finally:
+            running.stop()
+            running.wait(15)

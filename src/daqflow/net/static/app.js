@@ -224,7 +224,10 @@ async function follow(spec) {
       // seconds from the chunk's birth (meta "made", wall clock, if a block stamped it) or
       // from the view's publishing it, to its drawing
       const born = newest.meta.made ?? newest.meta.sent;
-      if (born) { const age = Date.now() / 1000 - born; daqflow.latencies.push(age); view.latencies.push(age); }
+      if (born) {
+        const age = Date.now() / 1000 - born;
+        for (const list of [daqflow.latencies, view.latencies]) { list.push(age); if (list.length > 5000) list.splice(0, 1000); }
+      }
     });
   }
 }
