@@ -67,7 +67,10 @@ async def retune_every(x: df.Stream, tune: df.Param, every: int, values: tuple[f
 def test_retunes_are_sample_aligned_by_hardware_time(loopback_radio):
     tune = df.param(100e6, name="tune", low=1e6, high=6e9, unit="Hz")
     values = (101e6, 102.5e6, 99e6)
-    radio = io.soapy_source(f"{loopback_radio},latency=3000", rate=RATE, freq=tune, chunk=4096)
+    # a radio buffer of 0.26 s (not 16 ms): this test is about retunes, and a busy 2-core
+    # machine must not make it overflow (losses have their own test above)
+    radio = io.soapy_source(f"{loopback_radio},latency=3000,buffer=1048576", rate=RATE, freq=tune,
+                            chunk=4096)
     report = df.run(retune_every(radio, tune, 10, values), duration=1.0)
     chunks = report.results["retune_every"]
     # every sample was captured at the frequency its chunk says: no chunk straddles a retune
