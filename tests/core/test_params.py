@@ -284,3 +284,10 @@ def test_average_refuses_a_param_that_could_be_zero_or_fractional():
         dsp.average(traces(3), n=df.param(4, name="n", kind=int))
     with pytest.raises(ValueError, match="int Param with low >= 1"):
         dsp.average(traces(3), n=df.param(4.0, name="n", low=1))
+
+
+def test_an_integer_beyond_any_float_is_refused_as_not_finite():
+    tune = df.param(0.0, name="tune", low=-1e6, high=1e6)
+    with pytest.raises(ValueError, match=r"tune.*finite"):
+        tune.set(10**400)  # it used to escape as an OverflowError
+    assert tune.value == 0.0

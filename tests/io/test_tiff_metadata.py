@@ -63,9 +63,26 @@ def test_an_explicit_rate_relabels_the_frames(tmp_path, replay):
                                                              (4, 2.0, 2.0)]
 
 
+def test_the_description_is_strict_json_even_for_a_non_finite_time(tmp_path, replay):
+    chunk = df.Chunk(_frame(7)[None], float("inf"), 7, float("nan"), {"note": "é", "bad": float("nan")})
+    df.run(io.tiff_writer(df.from_iterable([chunk]), tmp_path))
+    with tifffile.TiffFile(tmp_path / "frame-000007.tif") as tiff:
+        text = tiff.pages[0].description
+
+    def strict(constant):
+        raise ValueError(constant)
+
+    assert json.loads(text, parse_constant=strict) == {"daqflow": 1, "index": 7, "rate": None,
+                                                       "meta": {"note": "é"}}
+    (back,) = replay(io.tiff_source(tmp_path)).items
+    assert (back.index, back.rate, back.time, back.meta["note"]) == (7, 1.0, 7.0, "é")
+
+
 def test_files_from_elsewhere_are_numbered_in_order(tmp_path, replay):
-    for k in range(3):
+    for k in range(2):
         tifffile.imwrite(tmp_path / f"img{k}.tif", _frame(k))  # tifffile's own metadata
+    tifffile.imwrite(tmp_path / "img2.tif", _frame(2), description='made with "daqflow", by hand',
+                     metadata=None)  # plain text that names daqflow is not daqflow's JSON
     back = replay(io.tiff_source(tmp_path, rate=4.0)).items
     assert [(c.index, c.time, c.rate) for c in back] == [(0, 0.0, 4.0), (1, 0.25, 4.0),
                                                          (2, 0.5, 4.0)]
@@ -76,6 +93,11 @@ def test_files_from_elsewhere_are_numbered_in_order(tmp_path, replay):
     '{"daqflow": 1, "index": ',  # cut short
     '{"daqflow": 1, "index": -3, "rate": 1.0}',
     '{"daqflow": 1, "index": 0, "rate": "fast"}',
+    '{"daqflow": 1, "index": 0, "rate": true}',
+    '{"daqflow": 1, "index": 0, "time": NaN}',
+    '{"daqflow": 1, "index": 2, "meta": {"overflow": "x"}}',
+    '{"daqflow": 1, "index": 2, "meta": {"skipped": -1}}',
+    '{"daqflow": 2, "index": 0}',  # a format this version does not know
 ])
 def test_a_broken_daqflow_description_is_one_line_naming_the_file(tmp_path, description):
     path = tmp_path / "frame-000000.tif"

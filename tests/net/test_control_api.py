@@ -65,6 +65,8 @@ def test_params_report_graph_and_stop():
         assert status == 400 and "out of range" in error["error"] and "tune" in error["error"]
         assert tune.value == 50e3  # refused: unchanged
         assert call(f"{base}/params/tune", "PUT", {"v": 1})[0] == 400
+        huge = call(f"{base}/params/tune", "PUT", {"value": 10**400})  # not a 500
+        assert huge[0] == 400 and "finite" in huge[1]["error"]
         assert call(f"{base}/params/nope")[0] == 404
         assert call(f"{base}/params", "DELETE")[0] == 405
 

@@ -159,13 +159,16 @@ class Param(Generic[T]):
         if self.kind is int:
             if isinstance(value, numbers.Integral):
                 return int(value)  # type: ignore[return-value]
-            number = float(value)
+            number = float(value)  # (a real that is not an Integral: finite or not)
             if not number.is_integer():
                 raise ValueError(f"param {self.name!r}: {what} must be an integer, got {value!r}")
             return int(number)  # type: ignore[return-value]
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float
+            number = math.inf
         if not math.isfinite(number):
-            raise ValueError(f"param {self.name!r}: {what} must be finite, got {value!r}")
+            raise ValueError(f"param {self.name!r}: {what} must be finite, got {value!r:.40}")
         return number  # type: ignore[return-value]
 
     def _check(self, value: Any) -> T:

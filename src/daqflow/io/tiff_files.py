@@ -61,14 +61,15 @@ def _description(chunk: Chunk | None, k: int, number: int) -> str:
     """The JSON kept with frame ``k`` of ``chunk`` (``number``: its stream index)."""
     about: dict[str, Any] = {"daqflow": FORMAT, "index": number}
     if chunk is not None:
-        rate = float(chunk.rate) if chunk.rate else None
+        rate = json_safe(float(chunk.rate)) or None  # Hz; non-finite or 0: not kept
         about["rate"] = rate
-        if chunk.time is not None:
-            about["time"] = float(chunk.time) + (k / rate if rate else 0.0)
+        time = json_safe(float(chunk.time)) if chunk.time is not None else None
+        if time is not None:  # s; a non-finite time is not kept (JSON has no NaN)
+            about["time"] = time + (k / rate if rate else 0.0)
         meta = dict(chunk.meta) if k == 0 else {
             key: v for key, v in chunk.meta.items() if key not in MARKS}
         about["meta"] = json_safe(meta) or {}
-    return json.dumps(about)
+    return json.dumps(about, allow_nan=False)
 
 
 @block(name="tiff_writer")
@@ -120,7 +121,7 @@ def _stored(path: Path, tiff: Any) -> dict[str, Any] | None:
     """What `tiff_writer` kept in the file (None for a file daqflow did not write); ValueError
     naming the file if its description is daqflow's but malformed."""
     text = tiff.pages[0].description if len(tiff.pages) else ""
-    if '"daqflow"' not in text:
+    if not text.lstrip().startswith("{") or '"daqflow"' not in text:  # not a JSON object of ours
         return None
     try:
         about = json.loads(text)
@@ -129,15 +130,28 @@ def _stored(path: Path, tiff: Any) -> dict[str, Any] | None:
                          f"({exc})") from None
     if not isinstance(about, dict) or "daqflow" not in about:
         return None
+    if about["daqflow"] != FORMAT:
+        raise ValueError(f"tiff_source: {str(path)!r}: daqflow format {about['daqflow']!r}, "
+                         f"this version reads format {FORMAT}")
     index, rate, meta = about.get("index"), about.get("rate"), about.get("meta", {})
     time = about.get("time")
-    if (isinstance(index, bool) or not isinstance(index, int) or index < 0
-            or (rate is not None and not (isinstance(rate, int | float) and rate > 0))
-            or (time is not None and not isinstance(time, int | float))
-            or not isinstance(meta, dict)):
+    if (not _count(index) or (rate is not None and not (_number(rate) and rate > 0))
+            or (time is not None and not _number(time)) or not isinstance(meta, dict)
+            or not all(_count(meta.get(mark, 0)) for mark in MARKS)):
         raise ValueError(f"tiff_source: {str(path)!r}: its daqflow description needs an index "
-                         f">= 0, a rate > 0, a numeric time and a meta object, got {text!r}")
+                         f">= 0, a rate > 0, a finite time and a meta object (overflow, skipped: "
+                         f"counts >= 0), got {text[:300]!r}")
     return about
+
+
+def _count(value: Any) -> bool:
+    """Whether ``value`` is an int >= 0 (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _number(value: Any) -> bool:
+    """Whether ``value`` is a finite int or float (not a bool)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @block(name="tiff_source", produces=Chunk)

@@ -188,7 +188,7 @@ class ControlServer(PacketServer):
             return _error(web, 400, 'the body must be a JSON object {"value": ...}')
         try:
             value = self.controls.set(name, body["value"])
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             return _error(web, 400, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         log.info("control %s set to %r", name, value)
         return self._json({"name": name, "value": value})
