@@ -111,7 +111,8 @@ def inspect_recording(path: str | os.PathLike[str], dtype: Any = None, rate: flo
     """Open a recording and say what it holds.
 
     Args:
-        path: a SigMF (either file), HDF5, WAV, .npy or raw file.
+        path: a SigMF recording (either file, a ``.sigmf`` archive, or their name without
+            extension), HDF5, WAV, .npy or raw file.
         dtype, rate: for raw files, which do not record them.
         dataset: the HDF5 dataset.
 
@@ -122,7 +123,8 @@ def inspect_recording(path: str | os.PathLike[str], dtype: Any = None, rate: flo
 
     path = Path(path).expanduser()
     archive = sigmf_archive(path)
-    if archive is None and path.name.endswith((".sigmf-meta", ".sigmf-data", ".sigmf")):
+    if archive is None and (path.name.endswith((".sigmf-meta", ".sigmf-data", ".sigmf")) or (
+            not path.exists() and _sigmf_target(path).is_file())):  # NAME for NAME.sigmf-meta
         path = _sigmf_target(path)
     check_input(archive or path, "inspect")
     kind = "sigmf" if archive is not None else detect_format(path)

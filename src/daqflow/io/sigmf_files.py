@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,8 @@ DATATYPES = {
     "int8": "ri8", "uint8": "ru8", "int16": "ri16_le", "uint16": "ru16_le", "int32": "ri32_le",
     "uint32": "ru32_le",
 }
-COMPLEX_INTEGERS = {"int8": "ci8", "uint8": "cu8", "int16": "ci16_le", "int32": "ci32_le"}
+COMPLEX_INTEGERS = {"int8": "ci8", "uint8": "cu8", "int16": "ci16_le", "uint16": "cu16_le",
+                    "int32": "ci32_le", "uint32": "cu32_le"}
 
 
 def datatype_of(data: np.ndarray) -> str:
@@ -48,24 +50,33 @@ def datatype_of(data: np.ndarray) -> str:
     return DATATYPES[name]
 
 
+_DATATYPE = re.compile(r"([cr])(f32|f64|i32|i16|u32|u16|i8|u8)(_le|_be)?")  # the spec's
+
+
 def dtype_of(datatype: str) -> tuple[np.dtype, int]:
-    """numpy dtype (in the file's byte order: ``_be`` types are big-endian) and values per
-    sample (2 for complex integers) of a SigMF datatype."""
-    big = isinstance(datatype, str) and datatype.endswith("_be")
-    wanted = datatype[:-3] + "_le" if big else datatype
-    for table, width in ((DATATYPES, 1), (COMPLEX_INTEGERS, 2)):
-        for name, code in table.items():
-            if code == wanted or code.removesuffix("_le") == wanted:
-                dtype = np.dtype(name)
-                return (dtype.newbyteorder(">") if big else dtype), width
-    raise ValueError(f"unsupported SigMF datatype {datatype!r}")
+    """numpy dtype of a value in the file (``_be`` types big-endian, ``_le`` little-endian) and
+    values per sample (2 for complex integers: I and Q) of a SigMF datatype."""
+    match = _DATATYPE.fullmatch(datatype) if isinstance(datatype, str) else None
+    if match is None:
+        raise ValueError(f"unsupported SigMF datatype {datatype!r}")
+    kind, code, order = match.groups()
+    size = int(code[1:]) // 8  # bytes per value
+    if code[0] == "f":
+        dtype, width = np.dtype(f"c{2 * size}" if kind == "c" else f"f{size}"), 1
+    else:
+        dtype, width = np.dtype(f"{code[0]}{size}"), 2 if kind == "c" else 1
+    return dtype.newbyteorder({"_be": ">", "_le": "<"}.get(order, "=")), width
+
+
+COMPRESSED_ARCHIVES = (".sigmf.gz", ".sigmf.xz", ".sigmf.zip")  # refused by the reader: unpack them
 
 
 def sigmf_archive(path: str | os.PathLike[str]) -> Path | None:
     """The ``.sigmf`` archive (a tar of NAME.sigmf-meta and NAME.sigmf-data) a path names:
-    the archive itself, or a name with no extension where only the archive exists."""
+    the archive itself (or a compressed one), or a name with no extension where only the
+    archive exists."""
     path = Path(path).expanduser()
-    if path.name.endswith(".sigmf"):
+    if path.name.endswith((".sigmf", *COMPRESSED_ARCHIVES)):
         return path if path.is_file() else None
     if path.name.endswith((".sigmf-meta", ".sigmf-data")):
         return None

@@ -7,7 +7,8 @@ Every layout the ``sigmf`` library opens is read as it reads it:
 - ``core:header_bytes`` (per capture: bytes before that capture's samples) and the global
   ``core:trailing_bytes`` (after the last sample) are not samples;
 - big-endian types (``cf32_be``, ``ri16_be``, ...) come back in native byte order;
-- a ``.sigmf`` archive (a tar of NAME.sigmf-meta and NAME.sigmf-data) is read in place.
+- a ``.sigmf`` archive (a tar of NAME.sigmf-meta and NAME.sigmf-data) is read in place;
+- a Non-Conforming Dataset's data file is the one its ``core:dataset`` names.
 
 A file daqflow cannot read correctly is refused in one line naming it.
 """
@@ -47,13 +48,14 @@ class SigmfRecording:
             self.meta_path = self.data_path = self.archive
         else:
             check_input(self.meta_path, "SigMF recording")
-            check_input(self.data_path, "SigMF recording")
         where = str(self.meta_path)
         try:
             text, self._data_offset, size = self._locate()
             doc = json.loads(text)  # (sigmf leaks the file on bad JSON)
             info, captures = (doc.get("global"), doc.get("captures", [])) if isinstance(
                 doc, dict) else (None, None)
+            if size is None:  # a data file of its own
+                size = self._dataset(info, where)
             if isinstance(info, dict) and isinstance(captures, list) and all(
                     isinstance(c, dict) for c in captures):
                 self._layout(info, captures, size, where)  # before sigmf, which may choke on it
@@ -69,6 +71,8 @@ class SigmfRecording:
             self.captures = _checked_captures(captures, self.samples, where)
             self._starts, self._bytes = self._capture_bytes(headers)
             self.handle.validate()
+        except (FileNotFoundError, IsADirectoryError):
+            raise  # (the data file: check_input's one line)
         except Exception as exc:  # the boundary of a bad file: one line naming it
             if isinstance(exc, ValueError) and str(exc).startswith(
                     (repr(where), repr(str(self.data_path)))):
@@ -100,15 +104,16 @@ class SigmfRecording:
         self.samples = payload // self._frame
         return headers
 
-    def _locate(self) -> tuple[bytes, int, int]:
-        """(metadata text, byte offset of the data in its file, data size in bytes)."""
+    def _locate(self) -> tuple[bytes, int, int | None]:
+        """(metadata text, byte offset of the data in its file, data size in bytes; None for
+        a data file of its own, which `_dataset` finds)."""
         if self.archive is None:
-            return self.meta_path.read_bytes(), 0, self.data_path.stat().st_size
+            return self.meta_path.read_bytes(), 0, None
         try:
             tar = tarfile.open(self.archive, "r:")  # noqa: SIM115 - closed below; a plain tar only
         except tarfile.ReadError:
-            raise ValueError(f"{str(self.archive)!r} is not an uncompressed .sigmf archive (a tar); "
-                             "a compressed one must be extracted first") from None
+            raise ValueError(f"{str(self.archive)!r} is not an uncompressed .sigmf archive (a plain "
+                             "tar): unpack a compressed one first (gunzip, unxz, unzip)") from None
         with tar:
             members = [m for m in tar.getmembers() if m.isfile()]
             metas = [m for m in members if m.name.endswith(".sigmf-meta")]
@@ -117,9 +122,25 @@ class SigmfRecording:
                 raise ValueError(f"{str(self.archive)!r}: a .sigmf archive daqflow reads holds one "
                                  f".sigmf-meta and one .sigmf-data, it has "
                                  f"{[m.name for m in members]}")
+            if datas[0].issparse():  # (its bytes are not in one piece)
+                raise ValueError(f"{str(self.archive)!r}: its data member {datas[0].name!r} is "
+                                 "a sparse file, which daqflow does not read in place")
             stream = tar.extractfile(metas[0])
             assert stream is not None
             return stream.read(), datas[0].offset_data, datas[0].size
+
+    def _dataset(self, info: Any, where: str) -> int:
+        """Find the data file: NAME.sigmf-data, or for a Non-Conforming Dataset the file its
+        ``core:dataset`` names beside the metadata (a WAV file, say, whose header is the
+        first capture's ``core:header_bytes``), as the ``sigmf`` library does. Its size in
+        bytes."""
+        name = info.get("core:dataset") if isinstance(info, dict) else None
+        if name is not None:
+            if not isinstance(name, str) or not name.strip():
+                raise ValueError(f"{where!r}: core:dataset must be a file name, got {name!r}")
+            self.data_path = self.meta_path.parent / name
+        check_input(self.data_path, "SigMF recording")
+        return self.data_path.stat().st_size
 
     def _capture_bytes(self, headers: list[int]) -> tuple[list[int], list[int]]:
         """Each capture's first sample and the byte where it lies (header bytes skipped)."""
@@ -173,16 +194,20 @@ class SigmfRecording:
                 *((self.width,) if self.width > 1 else ()))
 
     def read(self, start: int, count: int) -> np.ndarray:
-        """``count`` samples from sample ``start`` (within one capture), native byte order."""
+        """``count`` samples from sample ``start`` (across captures: the header bytes between
+        them skipped), native byte order."""
         count = max(0, min(count, self.samples - start))
-        shape = self.sample_shape
-        if not count:
-            return np.empty((0, *shape), self.dtype)
-        k = bisect.bisect_right(self._starts, start) - 1
-        offset = self._bytes[k] + (start - self._starts[k]) * self._frame
-        data = np.memmap(self.data_path, self._stored, mode="r", offset=offset,
-                         shape=(count, *shape))
-        return np.array(data, dtype=self.dtype)
+        out = np.empty((count, *self.sample_shape), self.dtype)
+        done = 0
+        while done < count:
+            k = bisect.bisect_right(self._starts, start + done) - 1
+            end = self._starts[k + 1] if k + 1 < len(self._starts) else self.samples
+            n = min(count - done, end - start - done)
+            offset = self._bytes[k] + (start + done - self._starts[k]) * self._frame
+            out[done:done + n] = np.memmap(self.data_path, self._stored, mode="r", offset=offset,
+                                           shape=(n, *self.sample_shape))
+            done += n
+        return out
 
 
 def _positive_rate(value: Any, where: str, field: str) -> float:
