@@ -26,6 +26,15 @@ def chromium() -> str:
     return found
 
 
+def control_url(running) -> str:
+    """The control server's URL once it is up."""
+    deadline = time.monotonic() + 10
+    while running.control_url is None:
+        assert time.monotonic() < deadline and not running.done(), "no control server"
+        time.sleep(0.02)
+    return running.control_url
+
+
 @pytest.fixture
 def page_of_a_running_graph(tmp_path):
     tune = df.param(0.0, name="tune", low=-200e3, high=200e3, unit="Hz", doc="mixer frequency")
@@ -34,15 +43,12 @@ def page_of_a_running_graph(tmp_path):
     running = df.start(net.web_view(spectra, "spectrum", name="spectrum"),
                        net.web_view(spectra, "waterfall", name="waterfall"),
                        net.web_view(adc, "time", name="trace"), serve=0)
-    deadline = time.monotonic() + 10
-    while running.control_url is None:
-        assert time.monotonic() < deadline, "no control server"
-        time.sleep(0.02)
+    url = control_url(running)
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(running.control_url + "/")
+            page.goto(url + "/")
             yield page, tune
             shot = Path(os.environ.get("DAQFLOW_ARTIFACTS", tmp_path)) / "control-page.png"
             shot.parent.mkdir(parents=True, exist_ok=True)
@@ -108,15 +114,12 @@ def test_an_instrument_in_the_graph_gets_its_settings_as_controls_on_the_page(tm
         running = df.start(net.web_view(scope.stream(), "time", name="traces"),
                            serve=0)
         try:
-            deadline = time.monotonic() + 10
-            while running.control_url is None:
-                assert time.monotonic() < deadline, "no control server"
-                time.sleep(0.02)
+            url = control_url(running)
             with playwright.sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
                 try:
                     page = browser.new_page()
-                    page.goto(running.control_url + "/")
+                    page.goto(url + "/")
                     page.wait_for_function("window.daqflow.ready && window.daqflow.views.traces "
                                            "&& window.daqflow.views.traces.shown > 0",
                                            timeout=15000)
