@@ -33,7 +33,20 @@ from .core import (
     run,
     start,
 )
+from .core import running as _running
 from .core.graph import build_graph
+
+
+def _control_server(runtime: object, serve: object) -> object:
+    """`serve=`'s control server (extra ``net``): the face joins core and net."""
+    try:
+        from .net.control import serving
+    except ImportError as exc:
+        raise ImportError(f"serve= needs daqflow.net: pip install 'daqflow[net]' ({exc})") from exc
+    return serving(runtime, serve)
+
+
+_running.control_server = _control_server
 
 
 def validate(*sinks: Stream) -> None:

@@ -96,16 +96,19 @@ def run(
         return runner.run(_run_with_signals(runtime, duration, progress, serve))
 
 
+#: ``(runtime, serve) -> async context`` serving a run's control API: set by the package's
+#: face to `daqflow.net.control.serving` (core imports nothing above it)
+control_server: Any = None
+
+
 def control(runtime: Any, serve: Any) -> Any:
-    """An async context serving ``runtime``'s control API (`daqflow.net.control`), or doing
+    """An async context serving ``runtime``'s control API (`control_server`), or doing
     nothing when ``serve`` is None."""
     if serve is None:
         return contextlib.nullcontext()
-    try:
-        from daqflow.net.control import serving
-    except ImportError as exc:
-        raise ImportError(f"serve= needs daqflow.net: pip install 'daqflow[net]' ({exc})") from exc
-    return serving(runtime, serve)
+    if control_server is None:
+        raise ImportError("serve= needs daqflow.net's control server (import daqflow)")
+    return control_server(runtime, serve)
 
 
 class _Held:
