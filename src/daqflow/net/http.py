@@ -47,6 +47,12 @@ from .http_server import (
     _check_int,
     is_loopback,
 )
+from .http_server import HEADER_TIMEOUT as HEADER_TIMEOUT  # the server's limits, importable here
+from .http_server import IDLE_TIMEOUT as IDLE_TIMEOUT
+from .http_server import MAX_HEADERS as MAX_HEADERS
+from .http_server import MAX_LINE as MAX_LINE
+from .http_server import MAX_POLLERS as MAX_POLLERS
+from .http_server import MAX_REQUEST as MAX_REQUEST
 
 log = logging.getLogger(__name__)
 
@@ -263,9 +269,10 @@ def _own_name(default: str) -> str:
 @block(name="serve")
 async def _serve(stream: Stream, host: str, port: int, stream_name: str, token: str | None,
                  retention: int, retention_bytes: int, max_meta: int, window: int | None,
-                 on_ready: Callable[[str], None] | None, linger: float) -> dict[str, Any]:
+                 on_ready: Callable[[str], None] | None, linger: float,
+                 limits: dict[str, Any]) -> dict[str, Any]:
     server = PacketServer(host=host, port=port, token=token, retention=retention,
-                          retention_bytes=retention_bytes, max_meta=max_meta)
+                          retention_bytes=retention_bytes, max_meta=max_meta, **limits)
     feed = server.add_stream(stream_name, window=window)
     me = _own_name("serve")
     try:
@@ -302,7 +309,9 @@ def serve(stream: Stream, *, host: str = "127.0.0.1", port: int = 0, name: str =
           token: str | None = None, retention: int = 256, retention_bytes: int = 256 * 2**20,
           max_meta: int = 16384, window: int | None = None,
           on_ready: Callable[[str], None] | None = None, linger: float = 0.0,
-          block_name: str | None = None, **options: Any) -> Stream:
+          header_timeout: float = HEADER_TIMEOUT, idle_timeout: float = IDLE_TIMEOUT,
+          max_connections: int | None = None, block_name: str | None = None,
+          **options: Any) -> Stream:
     """A sink serving ``stream`` over HTTP (protocol: docs/protocol.md).
 
     Every item is published as a packet (Chunks, numeric arrays, bytes, JSON values); the
@@ -320,6 +329,8 @@ def serve(stream: Stream, *, host: str = "127.0.0.1", port: int = 0, name: str =
         window: credit window in packets for one lossless consumer (None: never wait).
         on_ready: called with the stream's URL once the server is bound.
         linger: seconds to keep serving after the end (late readers get the end packet).
+        header_timeout, idle_timeout, max_connections: the server's connection limits (seconds,
+            seconds, connections), as `PacketServer`'s.
         block_name: the block's name in reports (default "serve").
         options: buffer=, policy=, threaded=.
 
@@ -330,15 +341,17 @@ def serve(stream: Stream, *, host: str = "127.0.0.1", port: int = 0, name: str =
         limits.
     """
     _check_bind(host, token, "serve")
-    PacketServer(host=host, port=port, token=token, retention=retention,
-                 retention_bytes=retention_bytes, max_meta=max_meta).add_stream(name, window=window)
+    limits = {"header_timeout": header_timeout, "idle_timeout": idle_timeout,
+              "max_connections": max_connections}
+    PacketServer(host=host, port=port, token=token, retention=retention, retention_bytes=retention_bytes,
+                 max_meta=max_meta, **limits).add_stream(name, window=window)
     if not 0 <= linger < math.inf:
         raise ValueError(f"serve: linger must be seconds >= 0, got {linger!r}")
     if on_ready is not None and not callable(on_ready):
         raise ValueError(f"serve: on_ready must be callable, got {on_ready!r}")
     _aiohttp()
     return _serve(stream, host, port, name, token, retention, retention_bytes, max_meta, window,
-                  on_ready, float(linger), name=block_name, **options)
+                  on_ready, float(linger), limits, name=block_name, **options)
 
 
 @block(name="http_source")

@@ -1,12 +1,15 @@
 """`GuardedServer`: aiohttp's low-level server with the limits that keep a reader served.
 
 - a connection that has not sent a whole request head within ``header_timeout`` seconds of
-  opening (or of its last answer) is closed: half-open connections are not held for ever;
-- one idle between requests longer than ``idle_timeout`` is closed;
+  opening, or of the first bytes of a later request, is closed: half-open connections are
+  not held for ever (the server reads a request's small body within the same time);
+- one idle between requests longer than ``idle_timeout`` is closed, and so is one whose
+  reader takes none of an answer being written for ``idle_timeout``;
 - beyond ``max_connections`` the connection idle the longest is closed to make room; when
   every one is busy (long polls waiting for data), the new one is answered 503 and closed;
-- the HTTP parser's own errors (a request line or header too long, bad bytes) are answered
-  with the JSON error body and logged in one line at debug level, not with a traceback.
+- every error answer aiohttp makes itself (the parser's: a request line or header too long,
+  bad bytes; a handler's failure: 500) has the JSON error body; the parser's are logged in
+  one line at debug level, not with a traceback.
 
 A connection is *busy* while a request is being handled (`busy`) or an answer is still being
 written; only connections that are not busy count as idle. Imported only with aiohttp.
@@ -26,30 +29,49 @@ log = logging.getLogger("daqflow.net.http")
 
 
 class _Connection:
-    __slots__ = ("busy", "requests", "since", "transport")
+    __slots__ = ("busy", "heard", "requests", "since", "transport", "unsent")
 
     def __init__(self, transport: Any, now: float):
         self.transport = transport
         self.busy = 0  # requests being handled
         self.requests = 0  # requests handled so far
-        self.since = now  # loop time it last became idle (or opened)
+        self.since = now  # loop time it last became idle (or opened, or its reader took bytes)
+        self.heard: float | None = None  # loop time a later request's first bytes came
+        self.unsent = 0  # bytes of an answer not yet taken by the reader, at the last sweep
+
+    def writing(self) -> int:
+        """Bytes of an answer still waiting in the transport."""
+        return 0 if self.transport.is_closing() else self.transport.get_write_buffer_size()
 
     def idle(self) -> bool:
-        writing = self.transport.get_write_buffer_size() if not self.transport.is_closing() else 0
-        return not self.busy and not writing
+        return not self.busy and not self.writing()
 
 
 class _JsonErrors(web_protocol.RequestHandler):
-    """aiohttp's connection handler, answering the parser's errors as daqflow's protocol does."""
+    """aiohttp's connection handler, answering its own errors (the parser's, a failed or timed
+    out handler's) with daqflow's JSON error body, and telling the server when bytes come."""
+
+    def data_received(self, data: bytes) -> None:
+        self._manager.heard(self)  # type: ignore[union-attr]
+        super().data_received(data)
 
     def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> web.StreamResponse:
         manager: GuardedServer = self._manager  # type: ignore[assignment]
-        if status >= 500:
-            return super().handle_error(request, status, exc, message)
-        text = (message or getattr(exc, "message", None) or str(exc or "bad request")).strip()
-        text = text.splitlines()[0] if text else "bad request"
-        log.debug("answered %d to %s: %s", status, getattr(request, "remote", "?"), text)
+        remote = getattr(request, "remote", "?")
+        if status == 500:  # a handler failed: a bug, its traceback is logged
+            self.log_exception("Error handling request from %s", remote, exc_info=exc)
+            text = "internal server error" + (f" ({type(exc).__name__})" if exc is not None else "")
+        elif status == 504:
+            text = "the request handler timed out"
+            log.debug("answered 504 to %s: %s", remote, text)
+        else:
+            text = (message or getattr(exc, "message", None) or str(exc or "bad request")).strip()
+            text = text.splitlines()[0] if text else "bad request"
+            log.debug("answered %d to %s: %s", status, remote, text)
+        if request.writer.output_size > 0:  # as aiohttp: part of an answer is out already
+            raise ConnectionError("Response is sent already, cannot send another response "
+                                  "with the error message")
         response = web.Response(status=status, text=manager.error_body(status, text),
                                 content_type="application/json")
         response.force_close()
@@ -117,6 +139,14 @@ class GuardedServer(web.Server):
             self.closed_idle += 1
             connection.transport.abort()
 
+    def heard(self, handler: Any) -> None:
+        """Bytes came on ``handler``'s connection: between requests, a request head is begun
+        and must be whole within ``header_timeout``."""
+        connection = self._held.get(handler)
+        if connection is not None and connection.requests and connection.heard is None and (
+                not connection.busy):
+            connection.heard = asyncio.get_running_loop().time()
+
     @contextlib.contextmanager
     def busy(self, handler: Any) -> Iterator[None]:
         """Mark ``handler``'s connection busy while a request is handled."""
@@ -126,6 +156,7 @@ class GuardedServer(web.Server):
             return
         connection.busy += 1
         connection.requests += 1
+        connection.heard = None
         try:
             yield
         finally:
@@ -152,12 +183,23 @@ class GuardedServer(web.Server):
             now = loop.time()
             late = []
             for handler, connection in self._held.items():
-                if not connection.idle():
-                    if not connection.busy:  # an answer is still being written
-                        connection.since = now
+                if connection.busy:
                     continue
-                limit = self.idle_timeout if connection.requests else self.header_timeout
-                if now - connection.since > limit:
+                unsent = connection.writing()
+                if unsent:  # an answer is being written: late if its reader takes none of it
+                    if unsent != connection.unsent:
+                        connection.since, connection.unsent = now, unsent
+                    if now - connection.since > self.idle_timeout:
+                        late.append(handler)
+                    continue
+                connection.unsent = 0
+                if not connection.requests:
+                    late_after, start = self.header_timeout, connection.since
+                elif connection.heard is not None:
+                    late_after, start = self.header_timeout, connection.heard
+                else:
+                    late_after, start = self.idle_timeout, connection.since
+                if now - start > late_after:
                     late.append(handler)
             for handler in late:
                 self._drop(handler)

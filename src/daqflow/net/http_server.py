@@ -2,11 +2,12 @@
 `StreamFeed` (one stream's retention ring). The protocol: docs/protocol.md.
 
 The server keeps every well-behaved reader served, whatever others do: a connection that has
-not sent a whole request head within ``header_timeout`` seconds, or sits idle between
-requests for ``idle_timeout`` seconds, is closed; beyond ``max_connections`` the longest idle
-connection makes room (a long poll that waits for data is not idle). Every error answer,
-those of the HTTP parser included (a request line or header too long: 400/431), has the JSON
-body ``{"status": ..., "error": "..."}`` and is logged in one line at debug level.
+not sent a whole request head within ``header_timeout`` seconds, sits idle between requests
+for ``idle_timeout`` seconds or leaves an answer unread that long, is closed; beyond
+``max_connections`` the longest idle connection makes room (a long poll that waits for data
+is not idle). Every error answer, those of the HTTP parser included (a request line or header
+too long: 400/431), has the JSON body ``{"status": ..., "error": "..."}``; refusals are
+logged in one line at debug level (a handler's failure, a 500, with its traceback).
 """
 
 from __future__ import annotations
@@ -274,10 +275,13 @@ class PacketServer:
         retention: packets kept per stream for late or reconnecting readers.
         retention_bytes: bytes of bodies kept per stream (the newest packet is always kept).
         max_meta: bytes of a chunk's meta JSON (one response header); more fails `publish`.
-        header_timeout: seconds a connection may take to send a whole request head (> 0).
-        idle_timeout: seconds a connection may wait between requests (> 0).
+        header_timeout: seconds a connection may take to send a whole request head, from
+            connecting or from a later request's first bytes; also the seconds its small
+            body may take (> 0; then 408).
+        idle_timeout: seconds a connection may wait between requests, or leave an answer
+            unread (> 0).
         max_connections: connections held at once; beyond, the longest idle one is closed
-            (default: a quarter of the process's file descriptors, at most 1024).
+            (default: a quarter of the process's file descriptors, between 16 and 1024).
 
     Raises:
         ValueError: a non-loopback ``host`` without ``token``, or a bad limit.
@@ -383,7 +387,8 @@ class PacketServer:
         return _aiohttp().web
 
     async def _dispatch(self, request: Any) -> Any:
-        """Every request: the token (before any body is read), the body limit, its route."""
+        """Every request: the token (before any body is read), the body limit, the body read
+        within ``header_timeout``, its route."""
         web = self._web
         self.requests += 1
         with self._server.busy(request.protocol):  # type: ignore[union-attr]
@@ -394,7 +399,22 @@ class PacketServer:
                     "chunked" in request.headers.get("Transfer-Encoding", "").lower()):
                 return _error(web, 413, f"a request body of more than {MAX_REQUEST} bytes (or "
                                         "chunked): requests need at most a small JSON body")
-            return await self._route(request, request.path)
+            if request.body_exists:  # at most MAX_REQUEST bytes: read now, kept for the route
+                try:
+                    await asyncio.wait_for(request.read(), self.header_timeout)
+                except TimeoutError:
+                    response = _error(web, 408, f"the request body did not come whole within "
+                                                f"header_timeout={self.header_timeout:g} s")
+                    response.force_close()
+                    return response
+            try:
+                return await self._route(request, request.path)
+            except web.HTTPException as exc:  # aiohttp's own refusals get the JSON body too
+                if exc.status < 400:
+                    raise
+                headers = {k: v for k, v in exc.headers.items()
+                           if k.lower() not in ("content-type", "content-length")}
+                return _error(web, exc.status, exc.reason or "refused", headers)
 
     def _authorized(self, request: Any) -> bool:
         """The bearer token in the Authorization header (or, for a browser's first page
