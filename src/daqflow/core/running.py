@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from . import capture
+from .bootstrap import refuse_while_bootstrapping
 from .decorator import block
 from .errors import BlockError, EndOfStream, ReceiverGone
 from .graph import Graph, build_graph
@@ -25,6 +26,7 @@ def make_runtime(graph: Graph, cluster: Any = None, transport: str | None = None
                  drain_timeout: float = DRAIN_TIMEOUT) -> Any:
     """The runtime for ``graph``: in this process, or split over processes (``proc=``) or
     Dask workers (``cluster=``) by `daqflow.net.partition` (extra ``net``)."""
+    refuse_while_bootstrapping()
     if not drain_timeout > 0:
         raise ValueError(f"drain_timeout must be > 0 seconds, got {drain_timeout!r}")
     if cluster is None and transport is None and not any(n.proc for n in graph.nodes):

@@ -34,6 +34,7 @@ from time import perf_counter
 from typing import Any
 from urllib.parse import urlparse
 
+from ..core.bootstrap import PARTITION_PREFIX, UNGUARDED_MAIN_EXIT, unguarded_main_advice
 from ..core.errors import BlockError, GraphError
 from ..core.graph import Graph, build_graph
 from ..core.placement import TRANSPORTS
@@ -521,7 +522,7 @@ class PartitionedRuntime:
             else:
                 ctx = multiprocessing.get_context("spawn")
                 handle = ctx.Process(target=child_main, args=(desc, control, where, self._token),
-                                     name=f"daqflow-{name}")
+                                     name=f"{PARTITION_PREFIX}{name}")
                 handle.start()
             self._children[name] = _Child(name, handle)
 
@@ -555,6 +556,8 @@ class PartitionedRuntime:
                 continue
             for name in waiting:
                 problem = self._children[name].exit_problem()
+                if getattr(self._children[name].handle, "exitcode", None) == UNGUARDED_MAIN_EXIT:
+                    raise GraphError(f"process {name!r} did not start: {unguarded_main_advice()}")
                 if problem is not None:
                     raise GraphError(
                         f"{problem} before it was ready (its error output says why; a script "
