@@ -275,3 +275,27 @@ def test_spectrum_analyzer_accepts_only_nfft_it_can_acquire():
             return await sa.run_single()
 
     assert run(main()).shape == ((1 << 20) // 2 + 1,)
+
+
+def test_a_scope_trace_counts_time_from_its_trigger():
+    """The axis of a trace is the scope screen's: 0 at the trigger (it counted from the
+    scope's connection before); when it triggered is in meta."""
+    scope = SimScope(signals=[[(1e3, 1.0)]], seed=3, timebase=1e-4, points=1000, noise=0.0,
+                     trigger_level=0.5)
+
+    async def main():
+        async with scope:
+            await asyncio.sleep(0.02)  # the scope's own clock has run on
+            first = await scope.acquire()
+            second = await scope.acquire(avg=2)
+            return first, second
+
+    first, second = run(main())
+    for trace in (first, second):
+        assert trace.time == 0.0
+        assert trace.times[0] == 0.0 and trace.times[-1] == pytest.approx(999 / trace.rate)
+        # the trigger: a rising crossing of 0.5 V at t = 0
+        assert trace.data[0] == pytest.approx(0.5, abs=1e-6) and trace.data[1] > trace.data[0]
+    assert first.meta["trigger_time"] >= 0.02
+    assert second.meta["trigger_time"] > first.meta["trigger_time"] + first.duration
+    assert first.meta["trigger_index"] == round(first.meta["trigger_time"] * first.rate)

@@ -61,6 +61,16 @@ class Chunk:
         """Length of the chunk in seconds."""
         return self.samples / self.rate if self.rate else 0.0
 
+    @property
+    def times(self) -> np.ndarray:
+        """Time of each sample in seconds: ``time + arange(samples) / rate`` (a trace's axis;
+        for an instrument's trace, seconds from its trigger).
+
+        >>> Chunk(np.zeros(3), rate=10.0, time=-0.1).times
+        array([-0.1,  0. ,  0.1])
+        """
+        return self.time + np.arange(self.samples) / self.rate
+
     def replace(self, **changes: Any) -> Chunk:
         """A new chunk with some fields changed (``data``, ``rate``, ``index``, ``time``, ``meta``)."""
         return dataclasses.replace(self, **changes)

@@ -258,7 +258,9 @@ class Instrument(abc.ABC):
 
     @_routed
     async def acquire(self, avg: int = 1) -> Chunk:
-        """One trace, or the mean of ``avg`` traces, as a Chunk with ``meta["settings"]``."""
+        """One trace, or the mean of ``avg`` traces, as a Chunk: ``rate`` (Hz), ``time`` and
+        ``times`` (seconds; a scope's count from its trigger), ``meta["settings"]`` (those it
+        was taken with), ``meta["trace"]`` (its number)."""
         self._check_open()
         if isinstance(avg, bool) or not isinstance(avg, int | np.integer) or avg < 1:
             raise ValueError(f"{self.name}.run_single: avg must be an int >= 1, got {avg!r}")

@@ -24,7 +24,10 @@ class SimScope(Instrument):
     A trace lasts ``timebase * 10`` seconds of real time and holds ``points`` samples per
     channel: data shape (points,) for one channel, (points, channels) for more; rate in Hz
     is points / duration. The trigger puts a rising crossing of ``trigger_level`` on channel 1
-    at sample 0 when the signal reaches that level (else the scope free-runs).
+    at sample 0 when the signal reaches that level (else the scope free-runs). A trace's
+    ``time`` counts from the trigger, as a scope's screen does (``trace.times`` is its axis in
+    seconds); ``meta["trigger_time"]`` is when it triggered, in seconds since the scope
+    connected (``meta["trigger_index"]`` in samples).
 
     Args:
         signals: per channel, (frequency Hz, amplitude V) pairs (default: channel 1 a 1 kHz
@@ -74,8 +77,10 @@ class SimScope(Instrument):
             wave += self._rng.standard_normal(points) * self.active("noise")
             data[:, c] = wave
         index = max(0, round(t_trigger * rate))
-        meta = {"units": "V", "channels": channels, "trigger_level": self.active("trigger_level")}
-        return Chunk(data[:, 0] if channels == 1 else data, rate, index, index / rate, meta)
+        meta = {"units": "V", "channels": channels, "trigger_level": self.active("trigger_level"),
+                "trigger_time": index / rate, "trigger_index": index}
+        # as on a scope's screen, the trace's time axis counts from the trigger (its first point)
+        return Chunk(data[:, 0] if channels == 1 else data, rate, index, 0.0, meta)
 
     def _trigger_phase(self) -> float:
         """Phase of channel 1's strongest tone that puts a rising crossing of the level at t=0
@@ -131,7 +136,7 @@ class SimSpectrumAnalyzer(Instrument):
         state = SpectrumState(len(data), 1, None, "hann")
         power = state.power(data[None, :].astype(np.float32))[0]
         freqs = frequencies(len(data), trace.rate, True, True)
-        return Chunk(power, 1.0 / self.scope.duration, self._traces, trace.time,
+        return Chunk(power, 1.0 / self.scope.duration, self._traces, trace.meta["trigger_time"],
                      {"units": "V^2", "freqs": freqs})
 
     def spectrum_stream(self, average: int = 1, **options: Any) -> Stream:
