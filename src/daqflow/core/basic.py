@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from typing import Any
 
 import numpy as np
 
+from .block_state import running_block
 from .chunk import Chunk
 from .decorator import block
 from .stream import Stream
+
+log = logging.getLogger("daqflow")
 
 
 @block
@@ -47,9 +51,23 @@ async def from_iterable(iterable: Iterable[Any] | AsyncIterable[Any], rate: floa
             yield wrap(item)
 
 
+#: bytes a `collect` may hold before it warns (once) that its run may never end
+COLLECT_WARN_BYTES = 512 * 2**20
+
+
+def _nbytes(item: Any) -> int:
+    """Bytes of an item's samples (a Chunk's or an array's; 64 for anything else)."""
+    data = item.data if isinstance(item, Chunk) else item
+    return int(data.nbytes) if isinstance(data, np.ndarray) else 64
+
+
 @block
-async def collect(stream: Stream) -> list[Any]:
+async def collect(stream: Stream, warn_bytes: int = COLLECT_WARN_BYTES) -> list[Any]:
     """A sink that keeps every item; its result is the list of items.
+
+    It holds everything in memory: fed by an endless source, bound the run (``duration=``
+    seconds, or `dsp.head`); once it holds more than ``warn_bytes`` of samples it logs one
+    warning saying so.
 
     >>> import daqflow as df
     >>> df.run(df.collect(df.from_iterable("ab"))).results["collect"]
@@ -57,8 +75,17 @@ async def collect(stream: Stream) -> list[Any]:
     """
     items: list[Any] = []
     append = items.append
+    held = 0
     async for item in stream:
         append(item)
+        if held <= warn_bytes:
+            held += _nbytes(item)
+            if held > warn_bytes:
+                log.warning(
+                    "%s holds %.0f MiB (%d items) and keeps every item until its stream ends: "
+                    "bound the run with df.run(..., duration=SECONDS) or dsp.head(stream, "
+                    "SAMPLES), or stop it with Ctrl-C (it then returns what it holds)",
+                    running_block().name, held / 2**20, len(items))
     return items
 
 

@@ -18,11 +18,12 @@ class _State:
     """Mutable counters of one block while it runs."""
 
     __slots__ = (
-        "busy", "clocked", "error", "has_result", "items_out", "lost", "result", "samples_out",
-        "skipped", "started", "started_at", "stop_time", "t_end", "worker",
+        "busy", "clocked", "error", "has_result", "items_out", "lost", "name", "result",
+        "samples_out", "skipped", "started", "started_at", "stop_time", "t_end", "worker",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "") -> None:
+        self.name = name  # the block's name in the report
         self.items_out = 0
         self.samples_out = 0
         self.lost = 0  # samples a real-time source marked lost in its output (meta["overflow"])

@@ -56,7 +56,7 @@ class Runtime:
         self.graph = graph
         self.passive = passive
         self.drain_timeout = drain_timeout
-        self.states = {node: _State() for node in graph.nodes}
+        self.states = {node: _State(graph.names[node]) for node in graph.nodes}
         self.channels: dict[Edge, Channel] = {
             edge: Channel(edge.capacity, edge.policy)
             for edge in graph.edges
