@@ -4,13 +4,15 @@ Recordings (extra ``io``: h5py, sigmf, tifffile, soundfile): `sigmf_writer`/`sig
 `hdf5_writer`/`hdf5_source` (SWMR: readable while it grows), `tiff_writer`/`tiff_source`
 and `walker`, `wav_writer`/`wav_source` (int16, int32, float32; gaps listed in the file's
 comment), `npy_writer`, raw `file_source` (GNU Radio file_sink output), and
-`inspect_recording`. The embedded default source: `simulated_adc`. Devices: SDR radios
-through SoapySDR (`soapy_source`, `soapy_sink`, `soapy_devices`; the OS's SoapySDR module)
-and sound cards through PortAudio (`audio_source`, `audio_sink`, `audio_devices`; extra
-``audio``). Optional libraries are
-imported only when a block that needs them is used.
+`inspect_recording`; arrays to and from those files in one call, no graph (`write_sigmf` /
+`read_sigmf`, `write_hdf5` / `read_hdf5`, `write_wav` / `read_wav`). The embedded default
+source: `simulated_adc`. Devices: SDR radios through SoapySDR (`soapy_source`, `soapy_sink`,
+`soapy_devices`; the OS's SoapySDR module) and sound cards through PortAudio (`audio_source`,
+`audio_sink`, `audio_devices`; extra ``audio``). Optional libraries are imported only when a
+block that needs them is used.
 """
 
+from .arrays import read_hdf5, read_sigmf, read_wav, write_hdf5, write_sigmf, write_wav
 from .audio import audio_devices, audio_sink, audio_source
 from .devices import DeviceInfo
 from .hdf5_files import hdf5_source, hdf5_writer
@@ -38,6 +40,9 @@ __all__ = [
     "inspect_recording",
     "npy_writer",
     "plot_recording",
+    "read_hdf5",
+    "read_sigmf",
+    "read_wav",
     "recover",
     "sigmf_source",
     "sigmf_writer",
@@ -50,4 +55,7 @@ __all__ = [
     "walker",
     "wav_source",
     "wav_writer",
+    "write_hdf5",
+    "write_sigmf",
+    "write_wav",
 ]

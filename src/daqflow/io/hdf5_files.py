@@ -7,7 +7,9 @@ Layout of a recording (dataset name ``D``, default "signal"):
   ``center_freq`` (Hz, if known), ``meta`` (JSON of the first chunk's plain meta),
   ``complete`` (False while writing; True once closed in order), ``ended`` ("" or why the
   recording ended early: a block failed upstream, the disk filled up, the run was cancelled;
-  `daqflow recover` sets it, with ``complete=False``, on what a killed writer left).
+  `daqflow recover` sets it, with ``complete=False``, on what a killed writer left);
+  from `io.write_hdf5`: ``user_meta`` (JSON of the user's metadata) and ``datetime`` (ISO
+  8601 UTC time of the first sample), if given.
 - ``D_segments``: rows (file position, stream index, rate Hz, centre frequency Hz or NaN):
   a row at the start, after every gap, and where rate or centre frequency change.
 - ``D_gaps``: rows (file position, samples lost, stream index after the gap, samples skipped
@@ -65,8 +67,12 @@ class Hdf5Recorder:
     """Writes Chunks into an HDF5 dataset (no asyncio: used by `hdf5_writer`)."""
 
     def __init__(self, path: str | os.PathLike[str], dataset: str = "signal", chunk: int = 262144,
-                 flush_interval: float = 1.0):
+                 flush_interval: float = 1.0, meta: dict[str, Any] | None = None,
+                 datetime: str | None = None):
+        """``meta``: the user's metadata (JSON values), kept as attribute ``user_meta`` (JSON
+        text); ``datetime``: ISO 8601 UTC time of the first sample, attribute ``datetime``."""
         self.h5py = require("h5py", "io", "hdf5_writer")
+        self.meta, self.datetime = meta, datetime
         self.path = check_output(path, "hdf5_writer")
         self.where = f"hdf5_writer {str(self.path)!r}"
         self.name = dataset
@@ -107,6 +113,10 @@ class Hdf5Recorder:
         if first.meta.get("center_freq") is not None:
             attrs["center_freq"] = float(first.meta["center_freq"])
         attrs["meta"] = json.dumps(_plain(first.meta))
+        if self.meta:
+            attrs["user_meta"] = json.dumps(self.meta)
+        if self.datetime:
+            attrs["datetime"] = self.datetime
         attrs["complete"] = False
         attrs["ended"] = ""  # why the recording ended early ("": it did not)
         self._segments = self._file.create_dataset(

@@ -12,8 +12,9 @@ and the sink's result carries as ``"ended"``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Iterator
 from typing import Any, Protocol
 
 from ..core import Chunk
@@ -63,18 +64,12 @@ def write_failed(where: str, exc: BaseException, result: dict[str, Any]) -> Reco
     return RecordingError(f"{where}: {describe(exc)}: {saved(result)}", result)
 
 
-async def record(recorder: Recorder, stream: AsyncIterable[Chunk]) -> dict[str, Any]:
-    """Write every chunk of ``stream``; the recorder is closed (flushed, renamed, marked
-    complete) also when the stream ends on an error or a cancellation: nothing delivered is
-    lost, and an early end is marked in the recording. Returns the recorder's result.
-
-    Raises:
-        RecordingError: the writer could not write (a full disk): its message names the file
-            and says how many samples it holds. Other errors of the writer pass unchanged.
-    """
+@contextlib.contextmanager
+def _closed_on_error(recorder: Recorder) -> Iterator[None]:
+    """Close ``recorder`` when its writing stops on an exception, saying so in the recording;
+    an OS error of the writer (a full disk) comes out as `write_failed`'s `RecordingError`."""
     try:
-        async for chunk in stream:
-            recorder.write(chunk)
+        yield
     except Exception as exc:
         result = recorder.close(f"writing failed: {describe(exc)}")
         if isinstance(exc, OSError) and not isinstance(exc, RecordingError):
@@ -84,6 +79,28 @@ async def record(recorder: Recorder, stream: AsyncIterable[Chunk]) -> dict[str, 
         cancelled = isinstance(exc, asyncio.CancelledError)
         recorder.close(CANCELLED if cancelled else f"interrupted: {type(exc).__name__}")
         raise
+
+
+def record_chunk(recorder: Recorder, chunk: Chunk) -> dict[str, Any]:
+    """Write one chunk and close the recorder: a whole recording without a loop (`io.arrays`).
+    Returns the recorder's result; errors as `record`."""
+    with _closed_on_error(recorder):
+        recorder.write(chunk)
+    return recorder.close()
+
+
+async def record(recorder: Recorder, stream: AsyncIterable[Chunk]) -> dict[str, Any]:
+    """Write every chunk of ``stream``; the recorder is closed (flushed, renamed, marked
+    complete) also when the stream ends on an error or a cancellation: nothing delivered is
+    lost, and an early end is marked in the recording. Returns the recorder's result.
+
+    Raises:
+        RecordingError: the writer could not write (a full disk): its message names the file
+            and says how many samples it holds. Other errors of the writer pass unchanged.
+    """
+    with _closed_on_error(recorder):
+        async for chunk in stream:
+            recorder.write(chunk)
     failure = upstream_failure(stream)
     ended = None
     if failure is not None:

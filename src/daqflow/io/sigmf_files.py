@@ -8,6 +8,9 @@ follow the stream's segments (start, gaps, rate or centre-frequency changes; the
 an annotation per kind: label "overflow" with ``daqflow:lost_samples`` for samples lost, label
 "skipped" with ``daqflow:skipped_samples`` for samples dropped on purpose (squelch, retune).
 
+`io.write_sigmf` adds the user's metadata as the global ``daqflow:meta`` and the time of
+the first sample as the first capture's ``core:datetime``, if given.
+
 A recording that ended early says why in the global ``daqflow:ended`` (a block failed
 upstream, the disk filled up, the run was cancelled, `daqflow recover` finished it). While it
 is written, ``NAME.sigmf-meta.partial`` holds the metadata so far, for `daqflow recover`.
@@ -109,8 +112,13 @@ class SigmfRecorder:
     `daqflow recover` can finish a recording whose process was killed."""
 
     def __init__(self, path: str | os.PathLike[str], description: str | None = None,
-                 author: str | None = None, checksum: bool = False):
+                 author: str | None = None, checksum: bool = False,
+                 meta: dict[str, Any] | None = None, datetime: str | None = None):
+        """``meta``: the user's metadata (JSON values), kept as the global ``daqflow:meta``;
+        ``datetime``: ISO 8601 UTC time of the first sample, the first capture's
+        ``core:datetime``."""
         self.sigmf = require("sigmf", "io", "sigmf_writer")
+        self.meta, self.datetime = meta, datetime
         self.meta_path, self.data_path = sigmf_paths(path)
         check_output(self.data_path, "sigmf_writer")
         self.where = f"sigmf_writer {str(self.meta_path)!r}"
@@ -166,6 +174,8 @@ class SigmfRecorder:
             info["core:hw"] = self.source["hw"]
         if "device" in self.source:
             info["daqflow:device"] = self.source["device"]
+        if self.meta:
+            info["daqflow:meta"] = self.meta
         if ended:
             info["daqflow:ended"] = ended
         return info
@@ -176,6 +186,8 @@ class SigmfRecorder:
         first = self.tracker.segments[0]
         for segment in self.tracker.segments:
             capture: dict[str, Any] = {"core:global_index": int(segment.index)}
+            if self.datetime and segment is first:
+                capture["core:datetime"] = self.datetime
             if segment.center_freq is not None:
                 capture["core:frequency"] = segment.center_freq
             if segment.rate != first.rate:

@@ -11,6 +11,8 @@ filled: the samples are written one after another and the gaps are listed in the
   the stream index jumps to ``index``; ``overflow`` samples were lost, ``skipped`` dropped on
   purpose (index jump = overflow + skipped);
 - ``center_freq``: rows ``[position, Hz]`` where ``meta["center_freq"]`` changed (if any);
+- ``meta``, ``datetime``: from `io.write_wav`, the user's metadata and the ISO 8601 UTC time
+  of the first sample, if given;
 - ``ended``: why the recording ended early (a block failed upstream, a full disk, a
   cancelled run, `daqflow recover`), if it did.
 
@@ -65,8 +67,12 @@ def _sample_format(value: str | None, what: str) -> str | None:
 class WavRecorder:
     """Writes Chunks into a WAV file (no asyncio: used by `wav_writer`)."""
 
-    def __init__(self, path: str | os.PathLike[str], sample_format: str | None = None):
+    def __init__(self, path: str | os.PathLike[str], sample_format: str | None = None,
+                 meta: dict[str, Any] | None = None, datetime: str | None = None):
+        """``meta``: the user's metadata (JSON values), the comment's ``meta``; ``datetime``:
+        ISO 8601 UTC time of the first sample, the comment's ``datetime``."""
         self.path = check_output(path, "wav_writer")
+        self.meta, self.datetime = meta, datetime
         self.where = f"wav_writer {str(self.path)!r}"
         self.format = _sample_format(sample_format, self.where)
         self.temporary = partial(self.path)
@@ -213,6 +219,10 @@ class WavRecorder:
                                 "gap_columns": GAP_COLUMNS, "gaps": self.gaps}
         if self.center:
             meta["center_freq"] = self.center
+        if self.datetime:
+            meta["datetime"] = self.datetime
+        if self.meta:
+            meta["meta"] = self.meta
         if ended:
             meta["ended"] = ended
         return meta
