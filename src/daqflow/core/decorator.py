@@ -21,6 +21,8 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, overload
 
+import numpy as np
+
 from .channel import POLICIES
 from .errors import GraphError
 from .kinds import Kind, check_kind, compatible, describe
@@ -87,7 +89,8 @@ class BlockFactory:
                     f"`{param}: Stream` to make it one)"
                 )
         for port, upstream in zip(ports, inputs, strict=True):
-            _check_edge(upstream, label or spec.name, port, spec.accepts_on(port))
+            _check_edge(upstream, label or spec.name, port, spec.accepts_on(port),
+                        spec.needs_samples)
         if proc is not None and not isinstance(proc, Process):
             raise GraphError(
                 f"block {label or spec.name!r}: proc must be a daqflow.Process, got {proc!r}"
@@ -142,14 +145,19 @@ def _input_ports(spec: BlockSpec, arguments: dict[str, Any], label: str) -> tupl
         value = arguments.get(port)
         if not isinstance(value, Stream):
             got = "nothing" if port not in arguments else type(value).__name__
+            hint = ""
+            if isinstance(value, np.ndarray | list | tuple):  # samples, not a stream of them
+                hint = ("; to feed an array, make it a source: df.from_iterable([array], "
+                        "rate=RATE_HZ)")
             raise GraphError(
                 f"block {label!r}: input port {port!r} expects a Stream, got {got} "
-                f"({len(spec.declared_inputs or ports)} input stream(s) expected)"
+                f"({len(spec.declared_inputs or ports)} input stream(s) expected){hint}"
             )
     return ports
 
 
-def _check_edge(upstream: Stream, consumer: str, port: str, accepted: Kind) -> None:
+def _check_edge(upstream: Stream, consumer: str, port: str, accepted: Kind,
+                needs_samples: bool = False) -> None:
     if upstream.kind == "sink":
         raise GraphError(
             f"{upstream.name!r} -> {consumer}.{port}: {upstream.name!r} is a sink, it has no "
@@ -160,6 +168,12 @@ def _check_edge(upstream: Stream, consumer: str, port: str, accepted: Kind) -> N
         raise GraphError(
             f"{upstream.name!r} -> {consumer}.{port}: {upstream.name!r} produces "
             f"{describe(produced)}, {consumer!r} accepts {describe(accepted)} on port {port!r}"
+        )
+    if needs_samples and upstream.frames:
+        raise GraphError(
+            f"{upstream.name!r} -> {consumer}.{port}: {upstream.name!r} produces frames (a "
+            f"spectrum or image per row), {consumer!r} works on samples along time: frames "
+            "into a sample filter (filter or mix the samples before the spectrum)"
         )
 
 
@@ -173,6 +187,8 @@ def _make_spec(
     realtime: bool,
     buffer: int | None,
     policy: str | None,
+    needs_samples: bool = False,
+    makes_frames: bool = False,
 ) -> BlockSpec:
     if inspect.isasyncgenfunction(fn):
         form = "generator"
@@ -228,6 +244,8 @@ def _make_spec(
         realtime=realtime,
         buffer=buffer,
         policy=policy,
+        needs_samples=bool(needs_samples),
+        makes_frames=bool(makes_frames),
     )
 
 
@@ -245,6 +263,8 @@ def block(
     realtime: bool = False,
     buffer: int | None = None,
     policy: str | None = None,
+    needs_samples: bool = False,
+    makes_frames: bool = False,
 ) -> Callable[[Callable[..., Any]], BlockFactory]: ...
 
 
@@ -259,6 +279,8 @@ def block(
     realtime: bool = False,
     buffer: int | None = None,
     policy: str | None = None,
+    needs_samples: bool = False,
+    makes_frames: bool = False,
 ) -> BlockFactory | Callable[[Callable[..., Any]], BlockFactory]:
     """Turn a function into a block factory (see the module docstring for the four forms).
 
@@ -272,6 +294,10 @@ def block(
         realtime: a clock-driven source (never waits on a full FIFO; counts and marks loss).
         buffer: default FIFO length in items for this block's inputs.
         policy: default FIFO policy for this block's inputs.
+        needs_samples: its inputs must be samples along time (a filter, a mixer): wiring
+            frames into it (a spectrum's rows) is refused when the graph is described.
+        makes_frames: its output items are frames (spectra, images), not samples; blocks
+            with neither flag pass on whether their first input's items are frames.
 
     >>> import daqflow as df
     >>> @df.block
@@ -292,6 +318,8 @@ def block(
                 realtime=realtime,
                 buffer=buffer,
                 policy=policy,
+                needs_samples=needs_samples,
+                makes_frames=makes_frames,
             )
         )
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from .chunk import Chunk
 
 Kind = type | str | None
@@ -65,6 +67,15 @@ def compatible(produced: Kind, accepted: Kind) -> bool:
     return issubclass(produced, accepted) or issubclass(accepted, produced)
 
 
+def kind_of_dtype(dtype: Any) -> str:
+    """The kind name of chunks whose samples have numpy ``dtype`` ("chunk" if none fits).
+
+    >>> kind_of_dtype("int16"), kind_of_dtype("complex64")
+    ('integer', 'complex')
+    """
+    return _DTYPE_KIND.get(np.dtype(dtype).kind, "chunk")
+
+
 def item_kind(item: Any) -> str:
     """The most precise kind name of an item (for error messages)."""
     if type(item) is Chunk:
@@ -98,4 +109,5 @@ def first_item_checker(accepted: Kind, where: str, clear: Callable[[], None]) ->
     return check
 
 
-__all__ = ["Kind", "check_kind", "compatible", "describe", "first_item_checker", "matches"]
+__all__ = ["Kind", "check_kind", "compatible", "describe", "first_item_checker", "kind_of_dtype",
+           "matches"]

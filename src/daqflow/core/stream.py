@@ -7,7 +7,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from .kinds import Kind
+from .kinds import Kind, check_kind
 from .placement import Process
 
 BlockKind = Literal["source", "transform", "sink", "map"]
@@ -31,6 +31,8 @@ class BlockSpec:
     realtime: bool
     buffer: int | None
     policy: str | None
+    needs_samples: bool = False  # its inputs must be samples along time, not frames
+    makes_frames: bool = False  # its output items are frames (spectra, images), not samples
 
     def accepts_on(self, port: str) -> Kind:
         if isinstance(self.accepts, Mapping):
@@ -55,11 +57,15 @@ class Stream:
         threaded: run the block's processing in a dedicated worker thread.
         realtime: a clock-driven source: never waits on a full FIFO, counts what it loses.
         proc: the `Process` it runs in (None: the main process).
+        declared: what its items are, declared for this stream by the function that made it
+            (a source's dtype: `io.simulated_adc(dtype=...)`, a file's datatype); None: the
+            block's own ``produces``.
     """
 
     __slots__ = (
         "__weakref__",
         "buffer",
+        "declared",
         "inputs",
         "label",
         "params",
@@ -95,6 +101,7 @@ class Stream:
         self.threaded = threaded
         self.realtime = realtime
         self.proc = proc
+        self.declared: Kind = None
 
     @property
     def kind(self) -> BlockKind:
@@ -112,10 +119,25 @@ class Stream:
     @property
     def produces(self) -> Kind:
         """What this stream's items are, as far as declared (None: unknown)."""
+        if self.declared is not None:
+            return self.declared
         produced = self.spec.produces
         if produced == "same":
             return self.inputs[0].produces if self.inputs else None
         return produced
+
+    @property
+    def frames(self) -> bool:
+        """Its items are frames (one spectrum or image per row), not samples along time."""
+        spec = self.spec
+        if spec.makes_frames:
+            return True
+        return not spec.needs_samples and bool(self.inputs) and self.inputs[0].frames
+
+    def declare(self, kind: Kind) -> Stream:
+        """Declare what this stream's items are (checked when it is wired); returns it."""
+        self.declared = check_kind(kind, f"stream {self.name!r}")
+        return self
 
     def to_dot(self) -> str:
         """Graphviz DOT text of the graph that ends at this stream."""

@@ -27,7 +27,7 @@ from .levels import (
 )
 
 
-@block(name="deemphasis", accepts="real", produces="float")
+@block(name="deemphasis", accepts="real", produces="float", needs_samples=True)
 async def _deemphasis(x: Stream, tau: float) -> AsyncIterator[Chunk]:
     rate = RateCheck("deemphasis")
     state: IirState | None = None
@@ -63,7 +63,7 @@ def deemphasis(stream: Stream, tau: float = 75e-6, **options: Any) -> Stream:
     return _deemphasis(stream, check_tau(tau), **options)
 
 
-@block(name="agc", accepts="chunk", produces="same")
+@block(name="agc", accepts="chunk", produces="same", needs_samples=True)
 async def _agc(x: Stream, reference: float, attack: float, decay: float, max_gain: float
                ) -> AsyncIterator[Chunk]:
     rate = RateCheck("agc")

@@ -22,7 +22,7 @@ from .fir import FirState, check_factor, check_taps, output_range
 from .iir import IirState, check_sos
 
 
-@block(name="fir", accepts="chunk", produces="same")
+@block(name="fir", accepts="chunk", produces="same", needs_samples=True)
 async def _fir(x: Stream, taps: np.ndarray, factor: int, up: int, label: str,
                designed_rate: float | None) -> AsyncIterator[Chunk]:
     state = FirState(taps, factor)
@@ -128,7 +128,7 @@ def resample(stream: Stream, up: int, down: int, taps: Any = None, **options: An
     return _resample(stream, np.asarray(taps), down, up, "resample", None, **options)
 
 
-@block(name="iir", accepts="chunk", produces="same")
+@block(name="iir", accepts="chunk", produces="same", needs_samples=True)
 async def _iir(x: Stream, sos: np.ndarray) -> AsyncIterator[Chunk]:
     state, rate = IirState(sos), RateCheck("iir")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,8 +15,10 @@ from .demod import FmState
 from .demod import demod_am as am_kernel
 from .nco import NcoState
 
+log = logging.getLogger("daqflow")
 
-@block(name="mix", accepts="chunk", produces="complex")
+
+@block(name="mix", accepts="chunk", produces="complex", needs_samples=True)
 def _mix(chunk: Chunk, state: NcoState | _Tuning) -> Chunk:
     changed = None
     if type(state) is _Tuning:
@@ -24,11 +27,21 @@ def _mix(chunk: Chunk, state: NcoState | _Tuning) -> Chunk:
     else:
         nco = state
     y = nco.process(chunk.data, chunk.index, chunk.rate)
+    if abs(nco.freq) > chunk.rate / 2 and getattr(nco, "warned_rate", None) != chunk.rate:
+        _warn_alias(nco, chunk.rate)
     center = chunk.meta.get("center_freq")
     meta = chunk.meta if center is None else {**chunk.meta, "center_freq": center - nco.freq}
     if changed:
         meta = with_params(meta, changed)
     return Chunk(y, chunk.rate, chunk.index, chunk.time, meta)
+
+
+def _warn_alias(nco: NcoState, rate: float) -> None:
+    """One warning per oscillator and input rate: a shift beyond rate/2 folds back."""
+    nco.warned_rate = rate  # type: ignore[attr-defined]
+    alias = (nco.freq + rate / 2) % rate - rate / 2
+    log.warning("mix: freq=%g Hz is beyond half the input's rate (%g Hz / 2): it aliases, and "
+                "shifts by %g Hz instead", nco.freq, rate, alias)
 
 
 class _Tuning:
@@ -73,7 +86,7 @@ def mix(stream: Stream, freq: float | Param[Any], **options: Any) -> Stream:
     return _mix(stream, NcoState(float(freq)), **options)
 
 
-@block(name="demod_am", accepts="complex", produces="float")
+@block(name="demod_am", accepts="complex", produces="float", needs_samples=True)
 def demod_am(chunk: Chunk) -> Chunk:
     """AM envelope: |x| (float32 for complex64).
 
@@ -85,7 +98,7 @@ def demod_am(chunk: Chunk) -> Chunk:
     return Chunk(am_kernel(chunk.data), chunk.rate, chunk.index, chunk.time, chunk.meta)
 
 
-@block(name="demod_fm", accepts="complex", produces="float")
+@block(name="demod_fm", accepts="complex", produces="float", needs_samples=True)
 async def _demod_fm(x: Stream, deviation: float) -> AsyncIterator[Chunk]:
     state = FmState(deviation)
     async for out in samplewise(x, state.reset, lambda chunk: state.process(chunk.data, chunk.rate)):

@@ -10,7 +10,7 @@ from .continuity import MARKS, InputGaps, gap_kind, time_at
 from .trigger import TriggerState
 
 
-@block(name="trigger", accepts="chunk")
+@block(name="trigger", accepts="chunk", needs_samples=True)
 async def _trigger(x: Stream, level: float, edge: str, pre: int, post: int, holdoff: int
                    ) -> AsyncIterator[Chunk]:
     state = TriggerState(level, edge, pre, post, holdoff)

@@ -20,7 +20,7 @@ from .spectral import FftState, SpectrumState, check_nfft, frequencies, make_win
 from .stats import check_count
 
 
-@block(name="fft", accepts="chunk", produces="complex")
+@block(name="fft", accepts="chunk", produces="complex", needs_samples=True, makes_frames=True)
 async def _fft(x: Stream, nfft: int, window: Any, shift: bool) -> AsyncIterator[Chunk]:
     state = FftState(nfft, window, shift)
     gaps, rate = InputGaps(), RateCheck("fft")
@@ -55,7 +55,7 @@ def fft(stream: Stream, nfft: int, window: Any = None, shift: bool = False, **op
     return _fft(stream, nfft, window, bool(shift), **options)
 
 
-@block(name="spectrum", accepts="chunk", produces="float")
+@block(name="spectrum", accepts="chunk", produces="float", needs_samples=True, makes_frames=True)
 async def _spectrum(x: Stream, nfft: int, average: int, step: int, window: Any, rows: int,
                     label: str) -> AsyncIterator[Chunk]:
     state = SpectrumState(nfft, average, step, window)

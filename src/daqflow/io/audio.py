@@ -250,7 +250,7 @@ def _full_scale(block_: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(block_, np.float32)
 
 
-@block(name="audio_sink", accepts="real")
+@block(name="audio_sink", accepts="real", needs_samples=True)
 async def _audio_sink(x: Stream, device: int | str | None, latency: float | str) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     playback = _Playback(device, latency)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Chunk, Pacer, Stream, block
+from ..core.kinds import kind_of_dtype
 from ._deps import require
 from .paths import check_input
 from .segments import mark_gap
@@ -292,7 +293,8 @@ def sigmf_source(path: str | os.PathLike[str], realtime: bool = False, chunk: in
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise ValueError(f"chunk must be an int >= 1 sample, got {chunk!r}")
     recording = SigmfRecording(path)
-    return _sigmf_source(recording, bool(realtime), chunk, **options)
+    stream = _sigmf_source(recording, bool(realtime), chunk, **options)
+    return stream.declare(kind_of_dtype(recording.dtype))
 
 
 __all__ = ["SigmfRecording", "sigmf_source"]

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..core import Chunk, SampleClock, Stream, block, note_lost
 from ..core.clock import BACKLOG
+from ..core.kinds import kind_of_dtype
 
 _DTYPES = ("complex64", "complex128", "float32", "float64", "int16")
 
@@ -121,4 +122,4 @@ def simulated_adc(
         float(rate), chunk, tones, float(noise), dtype, bool(realtime), seed,
         None if center_freq is None else float(center_freq), float(backlog),
         name=name, threaded=threaded, realtime=bool(realtime),
-    )
+    ).declare(kind_of_dtype(dtype))

@@ -435,7 +435,7 @@ class _Transmitter:
         return {"device": self.config["args"], "samples": self.samples, "underflows": self.underflows}
 
 
-@block(name="soapy_sink", accepts="complex")
+@block(name="soapy_sink", accepts="complex", needs_samples=True)
 async def _soapy_sink(x: Stream, config: Mapping[str, Any]) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     transmitter = _Transmitter(config)
