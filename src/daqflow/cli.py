@@ -246,11 +246,13 @@ def _top(args: argparse.Namespace) -> int:
     sinks = graph_of_script(args.script, command="top")
     runtime = make_runtime(build_graph(sinks))
     runtime.progress_interval = args.interval
+    runtime.progress_diagnosis = True
     print(f"daqflow top: running the graph of {args.script} (Ctrl-C stops)", file=sys.stderr,
           flush=True)
     with signals_held(), asyncio.Runner() as runner:
         report = runner.run(_run_with_signals(runtime, args.duration, True))
     print(report)
+    print(f"diagnosis: {report.diagnose()}")
     return EXIT_INTERRUPTED if report.stopped_by == "interrupt" else 0
 
 
@@ -268,6 +270,7 @@ def _attach(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     print(report)
+    print(f"diagnosis: {report.diagnose()}")
     return 0
 
 

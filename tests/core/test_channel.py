@@ -33,8 +33,9 @@ def drain(channel):
 
 
 def marks(items):
-    """(index, overflow mark) per chunk."""
-    return [(c.index, c.meta.get("overflow", 0)) for c in items]
+    """(index, gap mark) per chunk: samples lost (``overflow``) plus skipped (by a lossy
+    policy, or on purpose upstream) just before it."""
+    return [(c.index, c.meta.get("overflow", 0) + c.meta.get("skipped", 0)) for c in items]
 
 
 # -- order, capacity, end of stream ---------------------------------------------------------
@@ -234,21 +235,42 @@ def test_a_dropped_chunk_hands_its_retune_marks_to_the_next_chunk_that_gets_in()
     a, b, c = retuned_upstream()
     channel = Channel(1, "drop_newest")
     channel.put_nowait(a)
-    channel.put_nowait(b)  # dropped: its 2 samples are lost, its 4 were skipped on purpose
+    channel.put_nowait(b)  # dropped by design: its 2 samples skipped, and its 4 skipped upstream
     assert channel.get_nowait() is a
     channel.put_nowait(c)
     channel.close()
-    # the jump from 2 to 8 is 2 lost + 4 skipped, and the retune is still announced
-    assert [gap_marks(x) for x in drain(channel)] == [(8, 2, 4, {"tune": 2e6}, 2e6)]
+    # the jump from 2 to 8 is 2 + 4 skipped, and the retune is still announced
+    assert [gap_marks(x) for x in drain(channel)] == [(8, 0, 6, {"tune": 2e6}, 2e6)]
 
 
 def test_an_evicted_chunk_hands_its_retune_marks_to_the_next_chunk():
     a, b, c = retuned_upstream()
     channel = Channel(1, "drop_oldest")
-    for item in (a, b, c):  # b evicts a (b: 2 lost), c evicts b (c: 2 + 2 lost, 4 skipped)
+    for item in (a, b, c):  # b evicts a (b: 2 skipped), c evicts b (c: 2 + 2 + 4 skipped)
         channel.put_nowait(item)
     channel.close()
-    assert [gap_marks(x) for x in drain(channel)] == [(8, 4, 4, {"tune": 2e6}, 2e6)]
+    assert [gap_marks(x) for x in drain(channel)] == [(8, 0, 8, {"tune": 2e6}, 2e6)]
+
+
+def test_a_lossy_policy_marks_its_drops_skipped_and_keeps_losses_from_upstream_lost():
+    """A consumer that keeps only the newest chose to skip: its FIFO's drops are marked
+    ``skipped`` (by design), while losses a dropped chunk carried stay ``overflow``."""
+    a, b, c = marked_upstream()  # b: 3 samples lost upstream
+    channel = Channel(1, "drop_newest")
+    channel.put_nowait(a)
+    channel.put_nowait(b)  # dropped by design
+    assert channel.get_nowait() is a
+    channel.put_nowait(c)
+    channel.close()
+    assert [gap_marks(x)[:3] for x in drain(channel)] == [(7, 3, 2)]
+    # a "block" FIFO fed by a producer that cannot wait: that drop is a loss
+    channel = Channel(1, "block")
+    channel.put_nowait(a)
+    channel.put_nowait(chunk(2))
+    assert channel.get_nowait() is a
+    channel.put_nowait(chunk(4))
+    channel.close()
+    assert [gap_marks(x)[:3] for x in drain(channel)] == [(4, 2, 0)]
 
 
 @pytest.mark.parametrize("policy, kept", [("drop_oldest", [3, 4]), ("drop_newest", [0, 1])])
@@ -396,7 +418,7 @@ def play(policy, capacity, ops):
 def assert_marks_equal_gaps(policy, got, total):
     end = 0
     for c in got:
-        assert c.meta.get("overflow", 0) == c.index - end, f"chunk at {c.index}"
+        assert c.meta.get("overflow", 0) + c.meta.get("skipped", 0) == c.index - end, c.index
         end = c.end_index
     if policy == "drop_oldest":  # the newest chunk always gets in
         assert end == total

@@ -105,12 +105,19 @@ def test_drops_and_overflow_are_counted_where_they_happen():
     late = slow_sink(tuned, 0.05, buffer=2, name="late")
     report = df.run(lossy, late, duration=0.5)
     rows = by_name(live.figures(report))
-    assert rows["lossy"].dropped > 0  # its own FIFO's policy
-    assert rows["late"].dropped > 0  # real-time overflow into its FIFO
+    # its own FIFO's policy keeps the newest: skips by design, not losses
+    assert rows["lossy"].skipped > 0 and rows["lossy"].dropped == 0
+    assert rows["late"].dropped > 0 and rows["late"].skipped == 0  # real-time overflow into its FIFO
+    lossy_edge = next(e for e in report.edges if e.consumer == "lossy")
+    assert report.display_skips == lossy_edge.dropped_samples > 0
     assert rows["simulated_adc"].overflow == report.overflow > 0
+    assert report.overflow == sum(e.dropped_samples for e in report.edges if e.consumer == "late")
     assert rows["mix"].overflow == 0
     line = live.progress_line(report)
     assert f"overflow {report.overflow}" in line and "lossy:" in line
+    assert f"skips {rows['lossy'].skipped}" in line
+    assert f"display skips {report.display_skips} samples" in line
+    assert f"display skips (FIFOs keeping the newest, by design): {report.display_skips}" in str(report)
 
 
 def test_figures_arithmetic():

@@ -199,7 +199,7 @@ def overflow_runs(chunks, stream_end):
     ``stream_end`` (the end index of the stream)."""
     end, runs = 0, []
     for chunk in chunks:
-        runs.append((chunk.meta.get("overflow", 0), chunk.index - end))
+        runs.append((chunk.meta.get("overflow", 0) + chunk.meta.get("skipped", 0), chunk.index - end))
         end = chunk.end_index
     return runs, stream_end - end
 

@@ -3,9 +3,11 @@
 One producer task and one consumer task per channel. The hot path is a deque append/popleft;
 a waiting side parks on a single future, so a hop costs no more than it must. When the FIFO is
 full the channel's policy decides: ``"block"`` waits (backpressure), ``"drop_oldest"`` evicts
-the oldest item, ``"drop_newest"`` discards the incoming one. Every loss is counted and marked
-on the next Chunk that gets through, as ``meta["overflow"]`` (samples lost just before it);
-the marks a dropped chunk carried (``skipped``, ``params``) pass to it too (`Dropped`).
+the oldest item, ``"drop_newest"`` discards the incoming one. Every drop is counted and marked
+on the next Chunk that gets through: as ``meta["overflow"]`` (samples lost just before it) when
+a "block" FIFO could not wait (a real-time producer), as ``meta["skipped"]`` (skipped by
+design) under a lossy policy its consumer chose; the marks a dropped chunk carried
+(``overflow``, ``skipped``, ``params``) pass to it too (`Dropped`).
 """
 
 from __future__ import annotations
@@ -213,7 +215,7 @@ class Channel:
             self.dropped_items += 1
             self.dropped_samples += item_samples(evicted)
             if items:
-                gone = Dropped()
+                gone = Dropped(self.policy != "block")
                 gone.add(evicted)
                 items[0] = gone.mark(items[0])
             else:
@@ -230,7 +232,7 @@ class Channel:
 
     def _pending_drop(self, item: Any) -> None:
         if self._pending is None:
-            self._pending = Dropped()
+            self._pending = Dropped(self.policy != "block")
         self._pending.add(item)
 
     def close(self, upstream_error: tuple[str, BaseException] | None = None) -> None:

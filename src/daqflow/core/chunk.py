@@ -105,11 +105,15 @@ class Dropped:
     the samples they said were skipped on purpose (``meta["skipped"]``), the parameter
     changes they announced (``meta["params"]``) and whether a count was an estimate. So the
     index jump at the next item still equals its marks, and a retune is never hidden.
+
+    ``by_design``: the items were dropped by a FIFO whose consumer asked to keep only the
+    newest (a lossy policy): their own samples count as skipped on purpose, not lost.
     """
 
-    __slots__ = ("estimated", "lost", "params", "skipped")
+    __slots__ = ("by_design", "estimated", "lost", "params", "skipped")
 
-    def __init__(self) -> None:
+    def __init__(self, by_design: bool = False) -> None:
+        self.by_design = by_design
         self.lost = 0
         self.skipped = 0
         self.params: dict[str, Any] = {}
@@ -117,7 +121,10 @@ class Dropped:
 
     def add(self, item: object) -> None:
         """Take the dropped ``item``'s samples and marks."""
-        self.lost += item_samples(item)
+        if self.by_design:
+            self.skipped += item_samples(item)
+        else:
+            self.lost += item_samples(item)
         if type(item) is Chunk and item.meta:
             meta = item.meta
             self.lost += int(meta.get("overflow", 0))

@@ -35,7 +35,10 @@ class BlockFigures:
         busy: share of the recent wall time its code ran (0..1 per thread).
         fifo_items, fifo_capacity: items queued in its input FIFOs and their total length
             (0, 0 for a source or an inline map).
-        dropped: items lost on its input FIFOs since the start (policies and overflow).
+        dropped: items lost on its input FIFOs since the start (a real-time producer's
+            overflow on a "block" FIFO).
+        skipped: items its input FIFOs dropped by design since the start (a lossy policy:
+            it keeps only the newest, as views do).
         overflow: samples it could not deliver since the start (a real-time source; losses
             on FIFOs after maps fused into it count here too).
     """
@@ -52,6 +55,7 @@ class BlockFigures:
     realtime: bool = False
     inline: bool = False
     error: str | None = None
+    skipped: int = 0
 
 
 class Meter:
@@ -81,7 +85,7 @@ def figures(report: Report, previous: Report | None = None) -> list[BlockFigures
             host = e.producer
             while host in fused_to:
                 host = fused_to[host]
-            overflow[host] = overflow.get(host, 0) + e.dropped_samples
+            overflow[host] = overflow.get(host, 0) + e.lost_samples
     out = []
     for b in report.blocks.values():
         old = before.get(b.name)
@@ -102,7 +106,8 @@ def figures(report: Report, previous: Report | None = None) -> list[BlockFigures
             busy=max(0.0, busy / span) if span > 0 else 0.0,
             fifo_items=sum(e.size for e in ins),
             fifo_capacity=sum(e.capacity for e in ins),
-            dropped=sum(e.dropped_items for e in ins),
+            dropped=sum(e.dropped_items for e in ins if not e.by_design),
+            skipped=sum(e.dropped_items for e in ins if e.by_design),
             overflow=overflow.get(b.name, 0),
             realtime=b.realtime,
             inline=b.inline,
@@ -135,13 +140,17 @@ def line(report: Report, rows: list[BlockFigures]) -> str:
         if f.fifo_capacity:
             text += f" fifo {f.fifo_items}/{f.fifo_capacity}"
         text += f" drops {f.dropped}"
+        if f.skipped:
+            text += f" skips {f.skipped}"
         if f.realtime or f.overflow:
             text += f" overflow {f.overflow}"
         if f.error:
             text += " FAILED"
         parts.append(text)
     head = f"[daqflow {report.duration:7.1f} s] "
-    tail = f"total: dropped {report.dropped_items} items, overflow {report.overflow} samples"
+    tail = f"total: dropped {report.lost_items} items, overflow {report.overflow} samples"
+    if report.display_skips:
+        tail += f", display skips {report.display_skips} samples"
     return head + " | ".join([*parts, tail])
 
 
@@ -149,20 +158,27 @@ def _count(rate: float) -> str:
     return f"{rate:.0f}" if rate >= 100 or rate == 0 else f"{rate:.1f}"
 
 
-def table(report: Report, rows: list[BlockFigures], title: str = "daqflow") -> Any:
-    """A ``rich.table.Table`` of the figures (needs rich)."""
+def table(report: Report, rows: list[BlockFigures], title: str = "daqflow",
+          diagnosis: str | None = None) -> Any:
+    """A ``rich.table.Table`` of the figures (needs rich); ``diagnosis``: a line under it."""
+    from rich.markup import escape
     from rich.table import Table
 
+    caption = f"dropped {report.lost_items} items, overflow {report.overflow} samples"
+    if report.display_skips:
+        caption += f", display skips {report.display_skips} samples (by design)"
+    if diagnosis:
+        caption += "\n" + escape(diagnosis)
     t = Table(
         title=f"{title}  {report.duration:.1f} s" + (
             f"  stopped by {report.stopped_by}" if report.stopped_by != "end" else ""),
-        caption=f"dropped {report.dropped_items} items, overflow {report.overflow} samples",
+        caption=caption,
         title_justify="left",
         caption_justify="left",
     )
     t.add_column("block")
     t.add_column("kind")
-    for name in ("items/s", "MS/s", "busy %", "fifo", "drops", "overflow"):
+    for name in ("items/s", "MS/s", "busy %", "fifo", "drops", "skips", "overflow"):
         t.add_column(name, justify="right")
     for f in rows:
         kind = f.kind + (" rt" if f.realtime else "") + (" inline" if f.inline else "")
@@ -179,7 +195,7 @@ def table(report: Report, rows: list[BlockFigures], title: str = "daqflow") -> A
         overflow = f"[red]{f.overflow}[/]" if f.overflow else ("0" if f.realtime else "-")
         name = f"[red]{f.name} (failed)[/]" if f.error else f.name
         t.add_row(name, kind, _count(f.items_per_s), f"{f.samples_per_s / 1e6:.3f}", busy, fill,
-                  drops, overflow)
+                  drops, str(f.skipped), overflow)
     return t
 
 
@@ -199,7 +215,8 @@ def _rich_console(file: IO[str]) -> Any:
 
 
 async def show(snapshot: Callable[[], Report], interval: float | None = None,
-               file: IO[str] | None = None, *, mode: str | None = None) -> None:
+               file: IO[str] | None = None, *, mode: str | None = None,
+               diagnose: Callable[[Report], str] | None = None) -> None:
     """Show progress until cancelled: a live table on a terminal, else a line per interval.
 
     Args:
@@ -208,6 +225,8 @@ async def show(snapshot: Callable[[], Report], interval: float | None = None,
         file: where to write (default ``sys.stderr``, looked up when called).
         mode: "table" or "lines" forces one (None: the table on a terminal when rich is
             installed, else lines).
+        diagnose: gives a one-line diagnosis of a report (`daqflow.core.diagnosis`), shown
+            under the table, or as an indented line after each line of figures.
     """
     out = sys.stderr if file is None else file
     if mode not in (None, "table", "lines"):
@@ -221,13 +240,15 @@ async def show(snapshot: Callable[[], Report], interval: float | None = None,
         console = Console(file=out, force_terminal=True)
     meter = Meter()
     if console is None:
-        await _lines(snapshot, meter, LINE_INTERVAL if interval is None else interval, out)
+        await _lines(snapshot, meter, LINE_INTERVAL if interval is None else interval, out,
+                     diagnose)
     else:
-        await _table(snapshot, meter, TABLE_INTERVAL if interval is None else interval, console)
+        await _table(snapshot, meter, TABLE_INTERVAL if interval is None else interval, console,
+                     diagnose)
 
 
-async def _lines(snapshot: Callable[[], Report], meter: Meter, interval: float, out: IO[str]
-                 ) -> None:
+async def _lines(snapshot: Callable[[], Report], meter: Meter, interval: float, out: IO[str],
+                 diagnose: Callable[[Report], str] | None = None) -> None:
     loop = asyncio.get_running_loop()
     start = loop.time()
     meter.update(snapshot())
@@ -235,23 +256,27 @@ async def _lines(snapshot: Callable[[], Report], meter: Meter, interval: float, 
         # absolute deadlines: a late line does not push the next ones back
         await asyncio.sleep(max(0.0, start + k * interval - loop.time()))
         report = snapshot()
-        print(line(report, meter.update(report)), file=out, flush=True)
+        text = line(report, meter.update(report))
+        if diagnose is not None:
+            text += "\n  " + diagnose(report)
+        print(text, file=out, flush=True)
 
 
-async def _table(snapshot: Callable[[], Report], meter: Meter, interval: float, console: Any
-                 ) -> None:
+async def _table(snapshot: Callable[[], Report], meter: Meter, interval: float, console: Any,
+                 diagnose: Callable[[Report], str] | None = None) -> None:
     from rich.live import Live
 
+    def draw(report: Report) -> Any:
+        note = diagnose(report) if diagnose is not None else None
+        return table(report, meter.update(report), diagnosis=note)
+
     report = snapshot()
-    live = Live(table(report, meter.update(report)), console=console, auto_refresh=False,
-                redirect_stderr=False)
+    live = Live(draw(report), console=console, auto_refresh=False, redirect_stderr=False)
     live.start(refresh=True)
     try:
         while True:
             await asyncio.sleep(interval)
-            report = snapshot()
-            live.update(table(report, meter.update(report)), refresh=True)
+            live.update(draw(snapshot()), refresh=True)
     finally:
-        report = snapshot()  # the final figures stay on the screen
-        live.update(table(report, meter.update(report)), refresh=True)
+        live.update(draw(snapshot()), refresh=True)  # the final figures stay on the screen
         live.stop()

@@ -73,6 +73,8 @@ class EdgeReport:
     reading or a drain was cut short, thrown away unread.
     ``transport`` is "shm", "zmq" or "http" for an edge between processes (its figures add both
     ends' FIFOs), None within one process.
+    ``dropped_items``/``dropped_samples`` are losses on a "block" FIFO (a real-time producer
+    that cannot wait), skips by design under a lossy policy (`by_design`).
     """
 
     producer: str
@@ -91,6 +93,22 @@ class EdgeReport:
     size: int = 0
     transport: str | None = None
     discarded_samples: int = 0
+
+    @property
+    def by_design(self) -> bool:
+        """Its consumer keeps only the newest items (a lossy policy, as views do): what it
+        drops is skipped by design, not lost."""
+        return self.policy != "block"
+
+    @property
+    def lost_samples(self) -> int:
+        """Samples dropped that no one chose to drop (0 under a lossy policy)."""
+        return 0 if self.by_design else self.dropped_samples
+
+    @property
+    def skipped_samples(self) -> int:
+        """Samples dropped by design (a lossy policy's; 0 on a "block" FIFO)."""
+        return self.dropped_samples if self.by_design else 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,7 +143,7 @@ class Report:
     def overflow(self) -> int:
         """Samples real-time sources could not deliver: lost at the source (a device's
         overflow) plus dropped on their full FIFOs."""
-        return self.source_lost + sum(e.dropped_samples for e in self.edges if e.realtime)
+        return self.source_lost + sum(e.lost_samples for e in self.edges if e.realtime)
 
     @property
     def source_lost(self) -> int:
@@ -138,9 +156,20 @@ class Report:
         return sum(b.skipped for b in self.blocks.values() if b.realtime)
 
     @property
+    def display_skips(self) -> int:
+        """Samples skipped by design: dropped by FIFOs whose consumers keep only the newest
+        (views, taps with ``policy="drop_oldest"``). Not losses: not in `overflow`."""
+        return sum(e.skipped_samples for e in self.edges)
+
+    @property
     def dropped_items(self) -> int:
-        """Items lost on all FIFOs (policies and real-time overflow)."""
+        """Items dropped on all FIFOs (real-time overflow, and skips by design)."""
         return sum(e.dropped_items for e in self.edges)
+
+    @property
+    def lost_items(self) -> int:
+        """Items lost on FIFOs that no one chose to drop (real-time overflow)."""
+        return sum(e.dropped_items for e in self.edges if not e.by_design)
 
     @property
     def dropped_samples(self) -> int:
@@ -154,6 +183,15 @@ class Report:
     @property
     def discarded_samples(self) -> int:
         return sum(e.discarded_samples for e in self.edges)
+
+    def diagnose(self) -> str:
+        """A few lines naming the block that limits the graph and why (CPU-bound, a slow
+        sink's backpressure, a source waiting on its device, ...): see
+        `daqflow.core.diagnosis`. The result is a `Diagnosis` (a str with ``block``, ``cause``).
+        A stall (nothing moving) needs a live run: `Running.diagnose`."""
+        from .diagnosis import diagnose
+
+        return diagnose(self)
 
     def __str__(self) -> str:
         head = f"daqflow report: {self.duration:.3f} s, stopped by {self.stopped_by}"
@@ -172,7 +210,7 @@ class Report:
             ))
         lines = [head, "", *_table(rows)]
         fifo_rows = [("edge", "policy", "fifo", "max fill", "items", "dropped", "samples lost",
-                      "discarded")]
+                      "skipped", "discarded")]
         for e in self.edges:
             if e.inline:
                 continue
@@ -180,7 +218,7 @@ class Report:
                 f"{e.producer} -> {e.consumer}.{e.port}",
                 e.policy + (" rt" if e.realtime else "") + (f" {e.transport}" if e.transport else ""),
                 str(e.capacity), str(e.high_water), str(e.items), str(e.dropped_items),
-                str(e.dropped_samples), str(e.discarded),
+                str(e.lost_samples), str(e.skipped_samples), str(e.discarded),
             ))
         if len(fifo_rows) > 1:
             lines += ["", *_table(fifo_rows)]
@@ -189,6 +227,8 @@ class Report:
             overflow += f" ({self.source_lost} at the sources, {self.overflow - self.source_lost} on FIFOs)"
         if self.skipped:
             overflow += f"; skipped on purpose: {self.skipped}"
+        if self.display_skips:
+            overflow += f"; display skips (FIFOs keeping the newest, by design): {self.display_skips}"
         lines += ["", overflow]
         if self.discarded_items:
             lines.append(f"discarded unread in FIFOs: {self.discarded_items} items "

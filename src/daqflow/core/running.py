@@ -18,6 +18,7 @@ from .graph import Graph, build_graph
 from .report import Report
 from .runtime import DRAIN_TIMEOUT, Runtime
 from .stream import Stream
+from .virtual_time import check_clock, loop_factory
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -49,6 +50,7 @@ def run(
     transport: str | None = None,
     drain_timeout: float = DRAIN_TIMEOUT,
     serve: Any = None,
+    clock: str = "wall",
 ) -> Report:
     """Run the graph above ``sinks`` and wait for it to end.
 
@@ -72,6 +74,10 @@ def run(
         drain_timeout: seconds the FIFOs may take to drain after a stop.
         serve: watch and steer the run over HTTP (extra ``net``; docs/control.md): a port on
             127.0.0.1 (0: a free one), or a mapping of ``host``, ``port``, ``token``.
+        clock: "wall" (real time) or "virtual": sources, pacers, sleeps, timeouts and
+            ``duration`` run on a simulated clock that jumps to the next deadline whenever
+            the graph is idle, so a paced replay runs as fast as the CPU allows and gives the
+            same outputs every time (docs/virtual-time.md). One process; no ``serve``.
 
     Returns:
         The `Report` (``report.results[sink_name]`` is each sink's result).
@@ -80,22 +86,38 @@ def run(
         GraphError: bad wiring, before anything runs. BlockError: a block failed (its
             ``report`` holds what the sinks got).
     """
+    check_clock(clock, "run")
     capture.intercept(sinks)
     graph = build_graph(sinks)
     runtime = make_runtime(graph, cluster, transport, drain_timeout)
+    check_virtual(clock, runtime, serve, "run")
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         pass
     else:  # a loop runs in this thread (Jupyter): run beside it
-        running = Running(graph, duration, progress, runtime=runtime, serve=serve)
+        running = Running(graph, duration, progress, runtime=runtime, serve=serve, clock=clock)
         try:
             return running.wait()
         except KeyboardInterrupt:
             running.stop()
             return running.wait()
-    with asyncio.Runner() as runner:
+    with asyncio.Runner(loop_factory=loop_factory(clock)) as runner:
         return runner.run(_run_with_signals(runtime, duration, progress, serve))
+
+
+def check_virtual(clock: str, runtime: Any, serve: Any, where: str) -> bool:
+    """Whether ``clock`` is "virtual" (refusing what virtual time cannot run, in one line
+    naming ``where``); a clock other than "wall" and "virtual" is refused too."""
+    if check_clock(clock, where) == "wall":
+        return False
+    if serve is not None:
+        raise ValueError(f"{where}: clock='virtual' cannot serve= a control API (its clients "
+                         "keep wall time): drop serve=, or run with clock='wall'")
+    if not isinstance(runtime, Runtime):
+        raise ValueError(f"{where}: clock='virtual' runs the graph in one process: drop proc=, "
+                         "cluster= and transport=, or run with clock='wall'")
+    return True
 
 
 #: ``(runtime, serve) -> async context`` serving a run's control API: set by the package's
@@ -188,13 +210,16 @@ def start(
     transport: str | None = None,
     drain_timeout: float = DRAIN_TIMEOUT,
     serve: Any = None,
+    clock: str = "wall",
 ) -> Running:
     """Run the graph above ``sinks`` on a background thread; returns its `Running` handle
     (arguments as for `run`; with ``serve``, ``running.control_url`` is the control API's)."""
+    check_clock(clock, "start")
     capture.intercept(sinks)
     graph = build_graph(sinks)
     runtime = make_runtime(graph, cluster, transport, drain_timeout)
-    return Running(graph, duration, progress, runtime=runtime, serve=serve)
+    check_virtual(clock, runtime, serve, "start")
+    return Running(graph, duration, progress, runtime=runtime, serve=serve, clock=clock)
 
 
 class Running:
@@ -212,9 +237,11 @@ class Running:
         *,
         runtime: Any = None,
         serve: Any = None,
+        clock: str = "wall",
     ):
         self._runtime = runtime if runtime is not None else Runtime(graph)
         self._serve = serve
+        self._loop_factory = loop_factory(clock)
         self._duration = duration
         self._progress = progress
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -234,7 +261,8 @@ class Running:
                 return await self._runtime.run(duration=self._duration, progress=self._progress)
 
         try:
-            self._report = asyncio.run(main())
+            with asyncio.Runner(loop_factory=self._loop_factory) as runner:
+                self._report = runner.run(main())
         except BaseException as exc:
             self._error = exc
         finally:
@@ -291,6 +319,17 @@ class Running:
             if self._report is not None:
                 return self._report
         return self._runtime.report()
+
+    def diagnose(self, stall_after: float = 2.0) -> str:
+        """A few lines naming the block that limits the graph and why, from the figures so
+        far and what each block waits on now: no item moving for ``stall_after`` seconds is
+        a stall, named with who waits on what (see `daqflow.core.diagnosis`; a `Diagnosis`:
+        a str with ``block`` and ``cause``)."""
+        if not self._done.is_set() and hasattr(self._runtime, "wait_states"):
+            return self._runtime.diagnose(stall_after)
+        from .diagnosis import diagnose
+
+        return diagnose(self.report(), stall_after=stall_after)
 
     def __enter__(self) -> Running:
         return self

@@ -30,14 +30,17 @@ from . import capture
 from .block_state import _RUNNING, _State
 from .channel import Channel
 from .chunk import Chunk
+from .diagnosis import Diagnosis, Wait, diagnose
 from .errors import BlockError, ReceiverGone, UpstreamFailed
 from .graph import Edge, Graph, build_graph, is_fused
 from .kinds import first_item_checker
 from .report import BlockReport, EdgeReport, Report
 from .stream import Stream
 from .threads import CallThread, RemoteInput, Worker, in_worker, timed
+from .virtual_time import held, is_virtual
 
 DRAIN_TIMEOUT = 10.0  # seconds allowed for FIFOs to drain after a stop
+WATCH_INTERVAL = 0.2  # seconds between notes of which blocks moved items (`wait_states`)
 CUT_GRACE = 2.0  # seconds a sink gets to return once a drain is cut short (and cancelled ones to end)
 
 
@@ -89,8 +92,14 @@ class Runtime:
         self.stuck: tuple[str, ...] = ()  # blocks that did not end even when cancelled
         self._wake: asyncio.Future[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.virtual = False  # on a virtual-time loop: stop escalations count loop time
         # seconds between progress updates (None: 0.5 for the table on a terminal, 1 for lines)
         self.progress_interval: float | None = None
+        self.progress_diagnosis = False  # the progress view adds a diagnosis line (daqflow top)
+        self._moved: dict[Stream, int] = {}  # items each block had moved at the last note
+        self._moved_at: dict[Stream, float] = {}  # perf_counter time of its last move noted
+        self._noted_at = self.t_start  # ... of the last note (`_note_moves`)
+        self._watch: asyncio.TimerHandle | None = None
         # called with (block name, exception) when the first block fails (before the drain):
         # a partitioned run stops the other processes at once
         self.on_error: Callable[[str, BaseException], None] | None = None
@@ -113,7 +122,7 @@ class Runtime:
         self._stopping = True
         if self.stopped_by == "end":
             self.stopped_by = reason
-        self._stop_at = perf_counter()
+        self._stop_at = self._now()
         if self.loop is not None:
             self._set_stop_time(self.loop.time() if at is None else at)
         self._cancel_sources()
@@ -131,7 +140,7 @@ class Runtime:
             return
         if not self._stopping:
             self.request_stop(why)
-        self._cut_at = perf_counter()
+        self._cut_at = self._now()
         self.drain_cut = why
         names = self.graph.names
         self.cut_short = tuple(names[n] for n, t in self._tasks.items() if not t.done())
@@ -183,11 +192,16 @@ class Runtime:
     def _cancel_all(self) -> None:
         self._hard = True
         if self._hard_at is None:
-            self._hard_at = perf_counter()
+            self._hard_at = self._now()
         for task in self._tasks.values():
             if not task.done():
                 task.cancel()
         self._wake_up()
+
+    def _now(self) -> float:
+        """The clock that bounds a stop's drain: the loop's in virtual time (a drain of
+        virtual seconds is cut as a wall-clock run's would be), else perf_counter."""
+        return self.loop.time() if self.virtual and self.loop is not None else perf_counter()
 
     def _wake_up(self) -> None:
         """Let `_wait` look at the stop state again."""
@@ -391,7 +405,7 @@ class Runtime:
         send = self._sender(node, nowait) or _discard
         # a source that never waits on a FIFO must still let the other tasks run
         pause = node.kind == "source" and (nowait or self._lossy_outputs(node))
-        if node.threaded:
+        if node.threaded and not self.virtual:  # (virtual time: on the loop, see virtual_time)
             worker = self._worker(node)
             remote = [RemoteInput(ch, asyncio.get_running_loop()) for ch in inputs]
             bound = self._call_args(node, remote)
@@ -421,7 +435,7 @@ class Runtime:
             await agen.aclose()
 
     async def _drive_sink(self, node: Stream, state: _State, inputs: list[Channel]) -> None:
-        if node.threaded:
+        if node.threaded and not self.virtual:
             worker = self._worker(node)
             remote = [RemoteInput(ch, asyncio.get_running_loop()) for ch in inputs]
             bound = self._call_args(node, remote)
@@ -440,7 +454,7 @@ class Runtime:
             caller = CallThread(self.graph.names[node], state.worker)
             self._call_threads.append(caller)
             async for item in inp:
-                out = await caller.call(call, item)
+                out = await (held(caller.call(call, item)) if self.virtual else caller.call(call, item))
                 if out is not None:
                     await send(out)
                     state.count(out)
@@ -457,6 +471,9 @@ class Runtime:
         if duration is not None and not duration > 0:
             raise ValueError(f"duration must be > 0 seconds, got {duration!r}")
         loop = self.loop = asyncio.get_running_loop()
+        self.virtual = is_virtual(loop)
+        if self.virtual and self._stop_at is not None:  # stop() came before: from loop time
+            self._stop_at = loop.time()
         self._wake = loop.create_future()
         self.t_start = perf_counter()
         for node in self.graph.nodes:
@@ -471,6 +488,8 @@ class Runtime:
         if not self._waiting_sources:  # nothing to wait for (a process fed only by others)
             self._source_started(None)
         printer = loop.create_task(self._progress()) if progress else None
+        if not self.virtual:
+            self._note_moves()
         try:
             await self._wait()
         except asyncio.CancelledError:
@@ -481,6 +500,8 @@ class Runtime:
             self.t_end = perf_counter()
             if self._timer is not None:
                 self._timer.cancel()
+            if self._watch is not None:
+                self._watch.cancel()
             if printer is not None:
                 printer.cancel()
                 await asyncio.gather(printer, return_exceptions=True)
@@ -502,7 +523,7 @@ class Runtime:
         assert self.loop is not None
         while pending:
             deadline = self._deadline()
-            timeout = None if deadline is None else max(0.0, deadline - perf_counter())
+            timeout = None if deadline is None else max(0.0, deadline - self._now())
             wake = self._wake
             assert wake is not None
             waiting = pending | ({wake} if not wake.done() else set())
@@ -512,7 +533,7 @@ class Runtime:
             pending -= done
             if wake.done():
                 self._wake = self.loop.create_future()
-            if not pending or deadline is None or perf_counter() < deadline:
+            if not pending or deadline is None or self._now() < deadline:
                 continue
             if self._cut_at is None:
                 self.cut_drain("timeout")
@@ -528,7 +549,7 @@ class Runtime:
                 task.exception()  # drivers handle their errors; retrieve to silence asyncio
 
     def _deadline(self) -> float | None:
-        """perf_counter time at which `_wait` escalates the stop (None: no limit)."""
+        """`_now` time at which `_wait` escalates the stop (None: no limit)."""
         if self._hard_at is not None:
             return self._hard_at + CUT_GRACE
         if self._cut_at is not None:
@@ -540,7 +561,84 @@ class Runtime:
     async def _progress(self) -> None:
         from .live import show
 
-        await show(self.report, self.progress_interval)
+        diagnosis = self._diagnosis_line if self.progress_diagnosis else None
+        await show(self.report, self.progress_interval, diagnose=diagnosis)
+
+    def _diagnosis_line(self, report: Report) -> str:
+        return diagnose(report, self.wait_states()).line
+
+    def diagnose(self, stall_after: float = 2.0) -> Diagnosis:
+        """The block that limits the graph and why (`daqflow.core.diagnosis`), with what each
+        block waits on now; safe to call from another thread."""
+        waits = self.wait_states() if self.t_end is None else None
+        return diagnose(self.report(), waits, stall_after)
+
+    def _note_moves(self) -> None:
+        """Note the blocks that moved items since the last note, every `WATCH_INTERVAL` s
+        while the loop runs (a loop held by a block notes nothing: that shows as idle)."""
+        now = perf_counter()
+        for node in self.graph.nodes:
+            moved = self._items_moved(node)
+            if moved != self._moved.get(node, 0):
+                self._moved[node] = moved
+                self._moved_at[node] = now
+        self._noted_at = now
+        if self.loop is not None and self.t_end is None:
+            self._watch = self.loop.call_later(WATCH_INTERVAL, self._note_moves)
+
+    def _items_moved(self, node: Stream) -> int:
+        """Items ``node`` took from its inputs and delivered so far."""
+        state = self.states[node]
+        if is_fused(node):
+            return state.items_out + self.states[node.inputs[0]].items_out
+        return state.items_out + sum(self.channels[e].items_out for e in self.in_edges[node])
+
+    def wait_states(self) -> dict[str, Wait]:
+        """What each block's task waits on now, and for how many seconds it has moved no
+        item (`daqflow.core.diagnosis.Wait`); safe to call from another thread."""
+        now = perf_counter()
+        names = self.graph.names
+        fifo: dict[Stream, tuple[str, Stream, str]] = {}
+        for edge, channel in tuple(self.channels.items()):
+            if channel._putter is not None:
+                fifo[self._task_of(edge.producer)] = ("put", edge.consumer, edge.port)
+            if channel._getter is not None:
+                fifo.setdefault(edge.consumer, ("get", edge.producer, edge.port))
+        current = None
+        if self.loop is not None and self.t_end is None:
+            try:
+                current = asyncio.current_task(self.loop)
+            except RuntimeError:  # the loop has closed in between
+                current = None
+        waits = {}
+        for node in self.graph.nodes:
+            if self._items_moved(node) != self._moved.get(node, 0):
+                # moved since the last note: at most one interval before the loop stopped
+                # noting (a held loop notes nothing)
+                idle = max(0.0, now - self._noted_at - WATCH_INTERVAL)
+            else:
+                idle = max(0.0, now - self._moved_at.get(node, self.t_start))
+            task = self._tasks.get(node)
+            if is_fused(node):
+                wait = Wait("inline", names[self._task_of(node)], idle=idle)
+            elif (task is not None and task.done()) or self.states[node].t_end is not None:
+                wait = Wait("ended", idle=idle)
+            elif node in fifo:
+                on, peer, port = fifo[node]
+                wait = Wait(on, names[peer], port, idle)
+            elif task is not None and task is current:
+                wait = Wait("running", idle=idle)
+            else:
+                wait = Wait("thread" if node.threaded else "other", idle=idle)
+            waits[names[node]] = wait
+        return waits
+
+    @staticmethod
+    def _task_of(node: Stream) -> Stream:
+        """The block whose task runs ``node`` (itself, or the host of a fused map)."""
+        while is_fused(node):
+            node = node.inputs[0]
+        return node
 
     def report(self) -> Report:
         """A snapshot of the figures (final once the run has ended)."""
@@ -699,6 +797,7 @@ async def arun(
     cluster: Any = None,
     transport: str | None = None,
     drain_timeout: float = DRAIN_TIMEOUT,
+    clock: str = "wall",
 ) -> Report:
     """Run the graph above ``sinks`` on the current event loop.
 
@@ -709,6 +808,8 @@ async def arun(
             terminal (with rich), else one plain line every second (see `daqflow.core.live`).
         cluster, transport: where `Process` partitions run and how they connect (see `run`).
         drain_timeout: seconds the FIFOs may take to drain after a stop (see `run`).
+        clock: the caller's loop keeps the time; "virtual" checks that it is a
+            `daqflow.core.virtual_time.VirtualTimeLoop` (see `run`).
 
     Returns:
         The `Report`; ``report.results`` holds each sink's result by name.
@@ -716,8 +817,12 @@ async def arun(
     Raises:
         GraphError: bad wiring (nothing has run). BlockError: a block failed.
     """
-    from .running import make_runtime
+    from .running import check_virtual, make_runtime
 
     capture.intercept(sinks)
     runtime = make_runtime(build_graph(sinks), cluster, transport, drain_timeout)
+    if check_virtual(clock, runtime, None, "arun") and not is_virtual(asyncio.get_running_loop()):
+        raise ValueError("arun: clock='virtual' needs the caller's loop to be a daqflow.core."
+                         "virtual_time.VirtualTimeLoop, this one keeps wall time: use "
+                         "df.run(..., clock='virtual') or df.start(..., clock='virtual')")
     return await runtime.run(duration=duration, progress=progress)

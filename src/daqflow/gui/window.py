@@ -17,7 +17,7 @@ def status_text(report: Report, views: Sequence[tuple[str, View]] = (), state: s
     """One line: time, the sources' rates, samples lost, each view's frames.
 
     Items the views' own FIFOs drop (they keep the newest) are not losses: they are counted
-    apart, as items the views left out.
+    apart, as items the views left out; so are other FIFOs' skips by design (a lossy policy).
     """
     names = {name for name, _ in views}
     parts = [f"{state} {report.duration:.1f} s"]
@@ -25,9 +25,13 @@ def status_text(report: Report, views: Sequence[tuple[str, View]] = (), state: s
         if b.kind == "source":
             parts.append(f"{b.name} {b.samples_per_s / 1e6:.3g} MS/s")
     parts.append(f"overflow {report.overflow} samples")
-    dropped = sum(e.dropped_items for e in report.edges if e.consumer not in names)
+    dropped = sum(e.dropped_items for e in report.edges
+                  if e.consumer not in names and not e.by_design)
     if dropped:
         parts.append(f"dropped {dropped} items")
+    skipped = sum(e.dropped_items for e in report.edges if e.consumer not in names and e.by_design)
+    if skipped:
+        parts.append(f"skipped {skipped} items by design")
     for name, view in views:
         parts.append(f"{name} {view.shown} frames")
     left_out = sum(e.dropped_items for e in report.edges if e.consumer in names)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from typing import Any
 
+from ..core.diagnosis import diagnose
 from ..core.live import show
 from ..core.report import Report
 from .http_server import _aiohttp
@@ -52,7 +53,8 @@ async def attach(url: str, *, token: str | None = None, interval: float = 1.0,
                 last = await fetch_report(session, url, token)
 
         poller = asyncio.ensure_future(poll())
-        shower = asyncio.ensure_future(show(lambda: last, interval, mode=mode))
+        shower = asyncio.ensure_future(show(lambda: last, interval, mode=mode,
+                                            diagnose=lambda report: diagnose(report).line))
         try:
             with contextlib.suppress(GraphGone):
                 await poller

@@ -69,8 +69,8 @@ async function pollReport() {
         cells(blocks.insertRow(), [b.name, items, si(rate), report.duration > 0 ? (100 * b.busy / report.duration).toFixed(0) + " %" : "-", b.lost]);
       }
       const edges = document.getElementById("edges");
-      edges.innerHTML = "<tr><th>FIFO</th><th>items</th><th>queued</th><th>capacity</th><th>dropped</th></tr>";
-      for (const e of report.edges) cells(edges.insertRow(), [`${e.producer} → ${e.consumer}`, e.items, e.size, e.capacity, e.dropped_items]);
+      edges.innerHTML = "<tr><th>FIFO</th><th>items</th><th>queued</th><th>capacity</th><th>lost</th><th>skipped</th></tr>";
+      for (const e of report.edges) cells(edges.insertRow(), [`${e.producer} → ${e.consumer}`, e.items, e.size, e.capacity, e.policy === "block" ? e.dropped_items : 0, e.policy === "block" ? 0 : e.dropped_items]);
       previous = report;
     } catch (error) {
       document.getElementById("state").textContent = "ended (" + error.message + ")";
