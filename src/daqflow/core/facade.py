@@ -19,6 +19,8 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
+from .loops import loop_thread
+
 T = TypeVar("T")
 
 _lock = threading.Lock()
@@ -31,18 +33,7 @@ def background_loop() -> asyncio.AbstractEventLoop:
     global _loop, _thread
     with _lock:
         if _loop is None or _loop.is_closed():
-            loop = asyncio.new_event_loop()
-            ready = threading.Event()
-
-            def serve() -> None:
-                asyncio.set_event_loop(loop)
-                loop.call_soon(ready.set)
-                loop.run_forever()
-
-            _thread = threading.Thread(target=serve, name="daqflow-blocking", daemon=True)
-            _thread.start()
-            ready.wait()
-            _loop = loop
+            _loop, _thread = loop_thread("daqflow-blocking")
         return _loop
 
 

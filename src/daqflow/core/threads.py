@@ -17,6 +17,7 @@ from time import perf_counter
 from typing import Any
 
 from .channel import Channel
+from .loops import loop_thread
 
 
 class Busy:
@@ -69,14 +70,7 @@ class Worker:
 
     def __init__(self, name: str):
         self.name = name  # the block's
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._serve, name=f"daqflow-{name}", daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-        self.loop.close()
+        self.loop, self._thread = loop_thread(f"daqflow-{name}")
 
     async def run(self, coro: Any) -> Any:
         """Run ``coro`` on the worker's loop; a cancel here waits until it is cancelled there."""
