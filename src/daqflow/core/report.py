@@ -111,7 +111,7 @@ class EdgeReport:
         return self.dropped_samples if self.by_design else 0
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, repr=False)
 class Report:
     """The run's report; ``print(report)`` shows it as a table.
 
@@ -192,6 +192,13 @@ class Report:
         from .diagnosis import diagnose
 
         return diagnose(self)
+
+    def __repr__(self) -> str:
+        """One short line (the results summarised: a repr must not cost a copy of the data;
+        asyncio makes one of a finished run's result)."""
+        results = ", ".join(f"{name}={_summary(value)}" for name, value in self.results.items())
+        return (f"<Report {self.duration:.3f} s, stopped by {self.stopped_by}, "
+                f"{len(self.blocks)} blocks, {len(self.edges)} edges, results: {results or '-'}>")
 
     def __str__(self) -> str:
         head = f"daqflow report: {self.duration:.3f} s, stopped by {self.stopped_by}"
