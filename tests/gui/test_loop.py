@@ -15,6 +15,7 @@ import pytest
 import daqflow as df
 from daqflow import demo, demo_gui, dsp, gui, io
 from daqflow.gui import _qt
+from daqflow.gui.window import status_text
 
 QTimer = _qt.QtCore.QTimer
 
@@ -84,6 +85,12 @@ def test_slow_view_does_not_slow_the_source(qapp, slow):
     edge = next(e for e in viewed.edges if e.consumer == "spectrum_plot")
     assert edge.dropped_items > 0 and viewed.dropped_items >= edge.dropped_items
     assert viewed.blocks["spectrum_plot"].items_in == result["shown"] + result["skipped"]
+    # the view keeps only the newest by design: display skips, not losses
+    assert edge.by_design and viewed.lost_items == 0 and viewed.overflow == 0
+    assert viewed.display_skips == edge.dropped_samples > 0
+    assert "display skips (FIFOs keeping the newest, by design)" in str(viewed)
+    status = status_text(viewed, [("spectrum_plot", view)])
+    assert f"views left out {edge.dropped_items} items" in status and "dropped" not in status
 
 
 @pytest.mark.parametrize("close_at", [0.6])
