@@ -24,7 +24,8 @@ def test_subpackage_names():
         "npy_writer", "plot_recording", "recover", "sigmf_source", "sigmf_writer", "simulated_adc",
         "tiff_source", "tiff_writer", "walker", "wav_source", "wav_writer",
         "DeviceInfo", "audio_devices", "audio_sink", "audio_source", "soapy_devices", "soapy_sink",
-        "soapy_source",
+        "soapy_source", "read_hdf5", "read_sigmf", "read_wav", "write_hdf5", "write_sigmf",
+        "write_wav",
     }
     assert set(daqflow.testing.__all__) == {"run_block", "chunks"}
 

@@ -48,6 +48,7 @@ from .reports import RECEIVE, SEND, merge_reports, pack_report, unpack_report
 
 READY_TIMEOUT = 120.0  # seconds for every child to import its blocks and bind its links
 SNAPSHOT_INTERVAL = 0.5  # seconds between children's report snapshots
+EXIT_GRACE = 1.0  # seconds a child's last messages may take to arrive after it exited
 
 
 def _zmq() -> Any:
@@ -316,6 +317,7 @@ class _Child:
         self.final: Report | None = None
         self.error: dict[str, Any] | None = None
         self.done = False
+        self.exit_seen: float | None = None  # perf_counter time its exit was first seen
 
     def exit_problem(self) -> str | None:
         """Why the child ended without saying goodbye (None while it runs)."""
@@ -643,6 +645,10 @@ class PartitionedRuntime:
             if child.done:
                 continue
             problem = child.exit_problem()
+            if problem is not None:  # its "done" may still be on the way: wait a little
+                child.exit_seen = child.exit_seen or perf_counter()
+                if perf_counter() - child.exit_seen < EXIT_GRACE:
+                    continue
             if problem is None and child.worker is not None and child.worker not in workers:
                 problem = f"process {child.name!r} lost its Dask worker {child.worker}"
             if problem is not None:
