@@ -25,7 +25,7 @@ def test_subpackage_names():
         "tiff_source", "tiff_writer", "walker", "wav_source", "wav_writer",
         "DeviceInfo", "audio_devices", "audio_sink", "audio_source", "soapy_devices", "soapy_sink",
         "soapy_source", "read_hdf5", "read_sigmf", "read_wav", "write_hdf5", "write_sigmf",
-        "write_wav",
+        "write_wav", "epics_sink", "epics_source", "tango_source",
     }
     assert set(daqflow.testing.__all__) == {"run_block", "chunks"}
 
@@ -57,8 +57,8 @@ def test_dsp_names():
 def test_net_names():
     import daqflow.net
 
-    assert set(daqflow.net.__all__) == {"ControlServer", "http_source", "serve", "web_view",
-                                        "zmq_sink", "zmq_source"}
+    assert set(daqflow.net.__all__) == {"ControlServer", "http_source", "serve", "serve_epics",
+                                        "serve_tango", "web_view", "zmq_sink", "zmq_source"}
     for name in daqflow.net.__all__:
         assert callable(getattr(daqflow.net, name))
 

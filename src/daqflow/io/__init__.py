@@ -8,13 +8,16 @@ comment), `npy_writer`, raw `file_source` (GNU Radio file_sink output), and
 `read_sigmf`, `write_hdf5` / `read_hdf5`, `write_wav` / `read_wav`). The embedded default
 source: `simulated_adc`. Devices: SDR radios through SoapySDR (`soapy_source`, `soapy_sink`,
 `soapy_devices`; the OS's SoapySDR module) and sound cards through PortAudio (`audio_source`,
-`audio_sink`, `audio_devices`; extra ``audio``). Optional libraries are imported only when a
+`audio_sink`, `audio_devices`; extra ``audio``); EPICS PVs over Channel Access (`epics_source`,
+`epics_sink`; caproto, extra ``facility``); a Tango attribute (`tango_source`; pytango,
+extra ``facility``). Optional libraries are imported only when a
 block that needs them is used.
 """
 
 from .arrays import read_hdf5, read_sigmf, read_wav, write_hdf5, write_sigmf, write_wav
 from .audio import audio_devices, audio_sink, audio_source
 from .devices import DeviceInfo
+from .epics import epics_sink, epics_source
 from .hdf5_files import hdf5_source, hdf5_writer
 from .inspection import RecordingInfo, inspect_recording, plot_recording
 from .raw_files import file_source, npy_writer
@@ -24,6 +27,7 @@ from .sigmf_reading import sigmf_source
 from .simulated import simulated_adc
 from .soapy import soapy_sink, soapy_source
 from .soapy_radio import soapy_devices
+from .tango import tango_source
 from .tiff_files import Walker, tiff_source, tiff_writer, walker
 from .wav_files import wav_source, wav_writer
 
@@ -34,6 +38,8 @@ __all__ = [
     "audio_devices",
     "audio_sink",
     "audio_source",
+    "epics_sink",
+    "epics_source",
     "file_source",
     "hdf5_source",
     "hdf5_writer",
@@ -50,6 +56,7 @@ __all__ = [
     "soapy_devices",
     "soapy_sink",
     "soapy_source",
+    "tango_source",
     "tiff_source",
     "tiff_writer",
     "walker",

@@ -5,6 +5,10 @@
 - `zmq_source` / `zmq_sink`: wire-compatible with GNU Radio's gr-zeromq blocks.
 - `web_view` and `ControlServer`: watch and steer a running graph from a browser or any HTTP
   client (``df.run(..., serve=PORT)``, ``daqflow serve``; docs/control.md).
+- `serve_epics`: a Channel Access IOC publishing streams and params as EPICS PVs (extra
+  ``facility``; docs/epics.md).
+- `serve_tango`: a Tango device server publishing streams and params as attributes (extra
+  ``facility``; docs/tango.md).
 - Process partitions (``proc=df.Process("name")``, ``df.run(..., cluster=client)``):
   `partition` runs them, `plan` splits the graph, `links` carries the edges between them.
 """
@@ -20,6 +24,8 @@ _NAMES = {
     "zmq_sink": ".zmq_bridge",
     "web_view": ".web_views",
     "ControlServer": ".control",
+    "serve_epics": ".epics_server",
+    "serve_tango": ".tango_server",
 }
 
 __all__ = sorted(_NAMES)
