@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -25,52 +23,15 @@ from daqflow import io
 ca = pytest.importorskip("caproto")
 from caproto.asyncio.server import Context as ServerContext  # noqa: E402
 
+from _ca_loopback import loopback_ca  # noqa: E402
+
 pytestmark = pytest.mark.timeout(60)
-
-
-def _children() -> set[int]:
-    me = str(os.getpid())
-    found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError), open(f"/proc/{entry}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[1] == me:
-                    found.add(int(entry))
-    return found
-
-
-def _free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            with socket.socket() as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
 
 
 @pytest.fixture
 def ca_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     """Channel Access on loopback only, on a port of this test's own; yields that port."""
-    port = _free_port()
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:  # beacons, registrations
-        sink.bind(("127.0.0.1", 0))
-        settings = {
-            "EPICS_CA_AUTO_ADDR_LIST": "NO", "EPICS_CA_ADDR_LIST": "127.0.0.1",
-            "EPICS_CA_SERVER_PORT": str(port), "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1",
-            "EPICS_CAS_AUTO_BEACON_ADDR_LIST": "NO", "EPICS_CAS_BEACON_ADDR_LIST": "127.0.0.1",
-            "EPICS_CAS_BEACON_PORT": str(sink.getsockname()[1]),
-            "EPICS_CA_REPEATER_PORT": str(sink.getsockname()[1]),
-        }
-        for key, value in settings.items():
-            monkeypatch.setenv(key, value)
-        before = _children()
-        yield port
-        assert _children() <= before, "a process (a caRepeater?) was left running"
+    yield from loopback_ca(monkeypatch)
 
 
 class IOC:

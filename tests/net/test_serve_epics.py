@@ -10,9 +10,6 @@ the asyncio client needs no caRepeater, so no process is started.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import socket
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -27,50 +24,15 @@ ca = pytest.importorskip("caproto")
 from caproto.asyncio.client import Context as ClientContext  # noqa: E402
 from caproto.sync import client as sync_client  # noqa: E402
 
+from _ca_loopback import loopback_ca  # noqa: E402
+
 pytestmark = pytest.mark.timeout(60)
-
-
-def _children() -> set[int]:
-    me = str(os.getpid())
-    found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError), open(f"/proc/{entry}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[1] == me:
-                    found.add(int(entry))
-    return found
-
-
-def _free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            with socket.socket() as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
 
 
 @pytest.fixture
 def port(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
-    """Channel Access on loopback only, on a port of this test's own."""
-    number = _free_port()
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:  # client registrations
-        sink.bind(("127.0.0.1", 0))
-        settings = {
-            "EPICS_CA_AUTO_ADDR_LIST": "NO", "EPICS_CA_ADDR_LIST": "127.0.0.1",
-            "EPICS_CA_SERVER_PORT": str(number), "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1",
-            "EPICS_CA_REPEATER_PORT": str(sink.getsockname()[1]),
-        }
-        for key, value in settings.items():
-            monkeypatch.setenv(key, value)
-        before = _children()
-        yield number
-        assert _children() <= before, "a process (a caRepeater?) was left running"
+    """Channel Access on loopback only, on a port of this test's own; yields that port."""
+    yield from loopback_ca(monkeypatch)
 
 
 @df.block(name="items")

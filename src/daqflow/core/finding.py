@@ -21,6 +21,19 @@ T = TypeVar("T")
 SCAN = 256  # items of a container argument searched (not a whole data list)
 
 
+def upstream(streams: Iterable[Stream]) -> list[Stream]:
+    """``streams`` and every block above them, each once (what a sink serving them can see:
+    not the branches of the graph that do not feed them)."""
+    seen: dict[int, Stream] = {}
+    todo = list(streams)
+    while todo:
+        node = todo.pop()
+        if id(node) not in seen:
+            seen[id(node)] = node
+            todo.extend(node.inputs)
+    return list(seen.values())
+
+
 def find_in_blocks(nodes: Iterable[Stream], wanted: type[T], *, depth: int = 4,
                    skip: tuple[type, ...] = ()) -> list[T]:
     """The ``wanted`` objects the blocks of ``nodes`` hold, in graph order, each once."""

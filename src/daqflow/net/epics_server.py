@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Chunk, Stream, block
-from ..core.finding import find_in_blocks
+from ..core.finding import find_in_blocks, upstream
 from ..core.params import Param
 from ..io._deps import require
 
@@ -56,17 +56,6 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return host == "localhost"
-
-
-def _upstream(streams: Iterable[Stream]) -> list[Stream]:
-    seen: dict[int, Stream] = {}
-    todo = list(streams)
-    while todo:
-        node = todo.pop()
-        if id(node) not in seen:
-            seen[id(node)] = node
-            todo.extend(node.inputs)
-    return list(seen.values())
 
 
 # -- PVs -------------------------------------------------------------------------------------
@@ -335,7 +324,7 @@ def serve_epics(
                              or not 0 < port < 65536):
         raise ValueError(f"serve_epics: port must be an int in 1..65535 or None, got {port!r}")
     if params is True:
-        served = find_in_blocks(_upstream(streams), Param)
+        served = find_in_blocks(upstream(streams), Param)
     elif params is False or params is None:
         served = []
     else:

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Chunk, Stream, block
-from ..core.finding import find_in_blocks
+from ..core.finding import find_in_blocks, upstream
 from ..core.params import Param
 from ..io._deps import require
 
@@ -128,17 +128,6 @@ def _fits(data: np.ndarray, spec: dict[str, Any], where: str) -> np.ndarray:
 def _attribute_name(name: str) -> str:
     clean = re.sub(r"\W", "_", name)
     return clean if clean and not clean[0].isdigit() else f"s_{clean}"
-
-
-def _upstream(streams: Iterable[Stream]) -> list[Stream]:
-    seen: dict[int, Stream] = {}
-    todo = list(streams)
-    while todo:
-        node = todo.pop()
-        if id(node) not in seen:
-            seen[id(node)] = node
-            todo.extend(node.inputs)
-    return list(seen.values())
 
 
 class _Link:
@@ -417,7 +406,7 @@ def serve_tango(
         raise ValueError(f"serve_tango: timeout must be > 0 s, got {timeout!r}")
     names = _unique(_attribute_name(s.name) for s in streams)
     if params is True:
-        found = find_in_blocks(_upstream(streams), Param)
+        found = find_in_blocks(upstream(streams), Param)
     elif params is False:
         found = []
     else:
