@@ -193,3 +193,24 @@ def test_a_host_that_cannot_be_bound_fails_the_run_naming_it(port: int) -> None:
     source = df.from_iterable([1.0])  # 192.0.2.1 (TEST-NET-1) is no interface of this machine
     with pytest.raises(df.BlockError, match=r"serve_epics: cannot bind host '192\.0\.2\.1'"):
         df.run(net.serve_epics(source, params=False, host="192.0.2.1", port=port), duration=5)
+
+
+def test_beacons_nobody_receives_give_one_warning_line(port: int, monkeypatch: pytest.MonkeyPatch,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """No caRepeater on the host: caproto logged a traceback for every beacon; one line now."""
+    import logging
+    import socket as sockets
+
+    with sockets.socket(sockets.AF_INET, sockets.SOCK_DGRAM) as closed:
+        closed.bind(("127.0.0.1", 0))
+        unheard = closed.getsockname()[1]  # closed below: beacons to it are refused
+    monkeypatch.setenv("EPICS_CAS_BEACON_PORT", str(unheard))
+    caplog.set_level(logging.WARNING)
+    from daqflow import io
+
+    adc = io.simulated_adc(1e3, chunk=100, dtype="float32")
+    df.run(net.serve_epics(adc, params=False, port=port), duration=1.5)
+    beacon = [r for r in caplog.records if "beacon" in r.getMessage()]
+    assert len(beacon) == 1 and beacon[0].name == "daqflow.net.epics", [
+        (r.name, r.getMessage()) for r in beacon]
+    assert beacon[0].getMessage().startswith("serve_epics: Failed to send beacon to")

@@ -168,6 +168,25 @@ def _server_class(ca_server: Any, loopback: bool) -> type:
     return Server
 
 
+class _OneBeaconWarning(logging.Filter):
+    """caproto logs a traceback for every beacon nobody receives (no caRepeater on the
+    host): the first becomes one warning line, the rest are dropped."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.getMessage().startswith("Failed to send beacon"):
+            return True
+        if self.seen:
+            return False
+        self.seen = True
+        log.warning("serve_epics: %s (no caRepeater listening; clients still find the PVs by "
+                    "searching)", record.getMessage().split(". Try")[0])
+        return False
+
+
 # -- the block -------------------------------------------------------------------------------
 async def _serve(inputs: list[AsyncIterator[Any]], config: _Config) -> dict[str, Any]:
     ca = require("caproto", "facility", "serve_epics")
@@ -234,6 +253,9 @@ async def _serve(inputs: list[AsyncIterator[Any]], config: _Config) -> dict[str,
         finally:
             coming.cancel()
 
+    beacons = _OneBeaconWarning()
+    caproto_log = logging.getLogger("caproto.ctx")
+    caproto_log.addFilter(beacons)
     running = loop.create_task(server.run(), name="serve_epics server")
     feeders = [loop.create_task(feed(source, pv)) for source, pv in zip(inputs, streams, strict=True)]
     try:
@@ -246,6 +268,7 @@ async def _serve(inputs: list[AsyncIterator[Any]], config: _Config) -> dict[str,
                 task.result()
                 feeders.remove(task)
     finally:
+        caproto_log.removeFilter(beacons)
         for stop in unwatch:
             stop()
         for task in [*feeders, *tasks, running]:
