@@ -1,9 +1,15 @@
 """The GNU Radio 3.10 side of ``vs_gnuradio.py``: flowgraphs timed inside their own process.
 
 Run by GNU Radio's Python (``/usr/bin/python3`` on Debian), never by daqflow's, and does
-not import daqflow. Every flowgraph reads a repeated complex64 vector
-(``vector_source_c(data, repeat=True)``) through ``head(N)`` and ends in a null sink; only
-``tb.run()`` is timed, so interpreter start-up and graph construction are left out.
+not import daqflow. Every flowgraph reads ``head(N)`` of a source and ends in a null sink;
+only ``tb.run()`` is timed, so interpreter start-up and graph construction are left out.
+Two sources:
+
+- ``null``: ``null_source`` (zeros), GNU Radio's fastest source: it fills as many items per
+  call as the scheduler asks for. The timed runs use it.
+- ``vector``: ``vector_source_c(data, repeat=True)`` over a repeated complex64 vector. It
+  hands the scheduler at most one vector per call (about a third slower for 10 copies), so
+  it is only a reference; it is the source whose output can be checked (``keep``).
 
 Two modes:
 
@@ -11,13 +17,16 @@ Two modes:
   read on stdin print one JSON result line (``vs_gnuradio.py`` keeps one server pinned with
   ``taskset -c 0`` and one unpinned, and alternates them with its own runs). Requests:
   ``{"op": "data", "data": <base64 complex64 bytes>}`` sets the input vector;
-  ``{"op": "run", "kind": KIND, "samples": N, "params": {...}}`` times one run of the
-  flowgraph ``BUILDERS[KIND]`` with those parameters (``"keep": true``: also return its
-  output, for checking that both sides compute the same thing).
-- ``--case KIND --samples N [--taps 64] [--decim 1]``: one run on seeded noise, by hand.
+  ``{"op": "run", "kind": KIND, "samples": N, "source": "null" | "vector", "params": {...}}``
+  times one run of the flowgraph ``BUILDERS[KIND]`` with those parameters (``"keep": true``,
+  vector source only: also return its output, for checking that both sides compute the
+  same thing).
+- ``--case KIND --samples N [--source null] [--taps 64] [--decim 1]``: one run on seeded
+  noise, by hand.
 
-Result line: ``{"case": KIND, "samples" (read by head), "seconds", "msps", "out_items"
-(written by the last block), "cpu_per_wall" (CPU seconds of the process / wall seconds)}``.
+Result line: ``{"case": KIND, "source", "samples" (read by head), "seconds", "msps",
+"out_items" (written by the last block), "cpu_per_wall" (CPU seconds of the process / wall
+seconds)}``.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ import numpy as np
 from gnuradio import blocks, fft, filter, gr
 
 CHUNK = 8192  # samples of the repeated input vector
+SOURCES = ("null", "vector")
 
 
 def build_copy(tb, upstream, params):
@@ -93,13 +103,25 @@ BUILDERS = {
 }
 
 
-def run_case(kind: str, samples: int, params: dict, data: np.ndarray, keep: bool = False) -> dict:
-    """Time one run of flowgraph ``kind`` over ``samples`` input samples; with ``keep``, end in
-    a vector sink instead of a null sink and return the output (base64, flattened)."""
+def make_source(source: str, data: np.ndarray):
+    """``null``: zeros, as many per call as asked; ``vector``: ``data`` repeated."""
+    if source == "null":
+        return blocks.null_source(gr.sizeof_gr_complex)
+    if source == "vector":
+        return blocks.vector_source_c(data.tolist(), True)
+    raise ValueError(f"source {source!r}: expected one of {', '.join(SOURCES)}")
+
+
+def run_case(kind: str, samples: int, params: dict, data: np.ndarray, keep: bool = False,
+             source: str = "null") -> dict:
+    """Time one run of flowgraph ``kind`` over ``samples`` input samples from ``source``; with
+    ``keep`` (vector source only), end in a vector sink instead of a null sink and return the
+    output (base64, flattened)."""
+    if keep and source != "vector":
+        raise ValueError(f"keep with source {source!r}: only the vector source's output can be checked")
     tb = gr.top_block()
-    source = blocks.vector_source_c(data.tolist(), True)
     head = blocks.head(gr.sizeof_gr_complex, int(samples))
-    tb.connect(source, head)
+    tb.connect(make_source(source, data), head)
     last, kind_of_item, vlen = BUILDERS[kind](tb, head, params)
     if keep:
         sink = (blocks.vector_sink_c if kind_of_item == "c" else blocks.vector_sink_f)(vlen)
@@ -113,6 +135,7 @@ def run_case(kind: str, samples: int, params: dict, data: np.ndarray, keep: bool
     read = head.nitems_written(0)
     reply = {
         "case": kind,
+        "source": source,
         "samples": read,
         "seconds": seconds,
         "msps": read / seconds / 1e6,
@@ -156,7 +179,7 @@ def serve() -> None:
                 reply = {"ok": True, "samples": len(data)}
             else:
                 reply = run_case(request["kind"], request["samples"], request["params"], data,
-                                 bool(request.get("keep")))
+                                 bool(request.get("keep")), request.get("source", "null"))
                 reply["name"] = request.get("name")
         except Exception as exc:  # report to the driver rather than die silently
             reply = {"error": f"{type(exc).__name__}: {exc}"}
@@ -168,6 +191,7 @@ def main() -> None:
     parser.add_argument("--serve", action="store_true", help="answer JSON requests on stdin")
     parser.add_argument("--case", choices=sorted(BUILDERS), help="one run of this flowgraph kind")
     parser.add_argument("--samples", type=int, default=50_000_000)
+    parser.add_argument("--source", choices=SOURCES, default="null")
     parser.add_argument("--taps", type=int, default=64)
     parser.add_argument("--decim", type=int, default=1)
     args = parser.parse_args()
@@ -178,7 +202,7 @@ def main() -> None:
         parser.error("give --serve or --case")
     params = {"stages": 10, "taps": np.hamming(args.taps) / args.taps, "decim": args.decim,
               "nfft": 1024, "average": 16, "freq": -100e3, "rate": 1e6}
-    print(json.dumps(run_case(args.case, args.samples, params, noise())))
+    print(json.dumps(run_case(args.case, args.samples, params, noise(), source=args.source)))
 
 
 if __name__ == "__main__":
