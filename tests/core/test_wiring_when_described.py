@@ -71,3 +71,23 @@ def test_a_shift_beyond_half_the_rate_warns_once_that_it_aliases(
     assert aliases == ["mix: freq=700000 Hz is beyond half the input's rate (1e+06 Hz / 2): it "
                        "aliases, and shifts by -300000 Hz instead"]
     assert len(report.results["collect"]) == 3
+
+
+def test_a_block_that_makes_samples_out_of_frames_says_so_and_feeds_a_filter() -> None:
+    """A peak frequency per spectrum is a stream of samples: a filter may follow it."""
+    spectra = dsp.spectrum(io.simulated_adc(1e6), 256)
+
+    @df.block(makes_frames=False)
+    def peak_hz(chunk: df.Chunk) -> df.Chunk:
+        return chunk.replace(data=chunk.data.argmax(axis=1).astype(np.float32))
+
+    assert not peak_hz(spectra).frames
+    df.validate(df.collect(dsp.fir(peak_hz(spectra), np.ones(3) / 3)))
+
+    @df.block(produces=float)
+    def total(chunk: df.Chunk) -> float:  # items that are not Chunks carry no frames
+        return float(chunk.data.sum())
+
+    assert not total(spectra).frames
+    with pytest.raises(df.GraphError, match=r"@df\.block\(makes_frames=False\)"):
+        dsp.fir(dsp.average(spectra, 2), np.ones(3))

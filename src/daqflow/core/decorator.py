@@ -173,7 +173,8 @@ def _check_edge(upstream: Stream, consumer: str, port: str, accepted: Kind,
         raise GraphError(
             f"{upstream.name!r} -> {consumer}.{port}: {upstream.name!r} produces frames (a "
             f"spectrum or image per row), {consumer!r} works on samples along time: frames "
-            "into a sample filter (filter or mix the samples before the spectrum)"
+            "into a sample filter (filter or mix the samples before the spectrum; a block "
+            "that turns frames into samples says so: @df.block(makes_frames=False))"
         )
 
 
@@ -188,7 +189,7 @@ def _make_spec(
     buffer: int | None,
     policy: str | None,
     needs_samples: bool = False,
-    makes_frames: bool = False,
+    makes_frames: bool | None = None,
 ) -> BlockSpec:
     if inspect.isasyncgenfunction(fn):
         form = "generator"
@@ -245,7 +246,7 @@ def _make_spec(
         buffer=buffer,
         policy=policy,
         needs_samples=bool(needs_samples),
-        makes_frames=bool(makes_frames),
+        makes_frames=None if makes_frames is None else bool(makes_frames),
     )
 
 
@@ -264,7 +265,7 @@ def block(
     buffer: int | None = None,
     policy: str | None = None,
     needs_samples: bool = False,
-    makes_frames: bool = False,
+    makes_frames: bool | None = None,
 ) -> Callable[[Callable[..., Any]], BlockFactory]: ...
 
 
@@ -280,7 +281,7 @@ def block(
     buffer: int | None = None,
     policy: str | None = None,
     needs_samples: bool = False,
-    makes_frames: bool = False,
+    makes_frames: bool | None = None,
 ) -> BlockFactory | Callable[[Callable[..., Any]], BlockFactory]:
     """Turn a function into a block factory (see the module docstring for the four forms).
 
@@ -296,8 +297,9 @@ def block(
         policy: default FIFO policy for this block's inputs.
         needs_samples: its inputs must be samples along time (a filter, a mixer): wiring
             frames into it (a spectrum's rows) is refused when the graph is described.
-        makes_frames: its output items are frames (spectra, images), not samples; blocks
-            with neither flag pass on whether their first input's items are frames.
+        makes_frames: True: its output items are frames (spectra, images), not samples;
+            False: samples, whatever its input (a peak frequency per spectrum); None (the
+            default): as its first input's, unless ``needs_samples``.
 
     >>> import daqflow as df
     >>> @df.block

@@ -7,6 +7,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
+from .chunk import Chunk
 from .kinds import Kind, check_kind
 from .placement import Process
 
@@ -32,7 +33,7 @@ class BlockSpec:
     buffer: int | None
     policy: str | None
     needs_samples: bool = False  # its inputs must be samples along time, not frames
-    makes_frames: bool = False  # its output items are frames (spectra, images), not samples
+    makes_frames: bool | None = None  # output: frames (True), samples (False), as its input (None)
 
     def accepts_on(self, port: str) -> Kind:
         if isinstance(self.accepts, Mapping):
@@ -130,8 +131,11 @@ class Stream:
     def frames(self) -> bool:
         """Its items are frames (one spectrum or image per row), not samples along time."""
         spec = self.spec
-        if spec.makes_frames:
-            return True
+        if spec.makes_frames is not None:
+            return spec.makes_frames
+        produced = self.produces
+        if isinstance(produced, type) and not issubclass(produced, Chunk):
+            return False  # (items that are not Chunks carry no frames)
         return not spec.needs_samples and bool(self.inputs) and self.inputs[0].frames
 
     def declare(self, kind: Kind) -> Stream:
