@@ -97,13 +97,15 @@ def test_change_events_give_values_timestamps_and_quality(bench):
     first, *pushed = chunks
     n0 = first.data[0, 0]
     assert first.data.shape == (1, 4) and first.meta["quality"] == "ATTR_VALID"
-    assert [c.index for c in pushed] == [1, 2, 3, 5]  # the invalid reading (4) is skipped
+    assert [c.index for c in pushed] == [1, 2, 3, 5]  # the invalid reading (4) is missing
     np.testing.assert_array_equal(np.concatenate([c.data for c in pushed]),
                                   [np.arange(4.0) + n0 + k for k in (1, 2, 3, 5)])
     assert [c.time for c in pushed] == [1000.0 + n0 + k for k in (1, 2, 3, 5)]
     assert {c.meta["quality"] for c in pushed} == {"ATTR_WARNING"}
-    assert [c.meta.get("skipped", 0) for c in pushed] == [0, 0, 0, 1]
-    assert all(c.rate == 1.0 and "overflow" not in c.meta for c in chunks)
+    # a reading with no value is data missing (a device fault): a loss, not a skip on purpose
+    assert [c.meta.get("overflow", 0) for c in pushed] == [0, 0, 0, 1]
+    assert all(c.rate == 1.0 and "skipped" not in c.meta for c in chunks)
+    assert running.wait(WAIT).overflow == 1
 
 
 def test_events_dropped_while_the_loop_is_busy_are_counted_and_marked(bench):

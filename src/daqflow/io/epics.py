@@ -5,8 +5,8 @@
 stamped with the IOC's own timestamp (``chunk.time``, POSIX seconds) and its alarm
 (``meta["alarm_status"]``, ``meta["alarm_severity"]``: caproto's names, "NO_ALARM" when
 quiet). Channel Access does not number updates, so a lost update shows only in the IOC's
-timestamps: given the PV's update ``rate``, the index follows them and a jump is counted as
-lost (``meta["overflow"]``); updates the source's own backlog had to drop are always
+timestamps: given the PV's update ``rate``, a gap of more than 1.5 periods between two
+updates is counted as lost (``meta["overflow"]``); updates the source's own backlog had to drop are always
 counted. A PV that no server answers within ``timeout``, or whose server goes away while
 it runs, ends the source with an error naming the PV (a disconnect is an error, not a gap).
 
@@ -134,7 +134,7 @@ async def _epics_source(pv: str, rate: float | None, timeout: float,
         subscription = channel.subscribe(data_type="time")
         subscription.add_callback(on_update)
         step = 1.0 if rate is None else float(rate)
-        t0: float | None = None
+        previous: float | None = None  # the last update's IOC timestamp (s)
         index = 0  # the next update's index
         while True:
             await wake.wait()
@@ -145,10 +145,13 @@ async def _epics_source(pv: str, rate: float | None, timeout: float,
                 if rate is None:
                     at, lost = index + dropped[0], dropped[0]
                 else:
-                    if t0 is None:
-                        t0 = stamp
-                    at = max(index, round((stamp - t0) * rate))
-                    lost = at - index  # the IOC's timeline shows updates never received
+                    # periods since the previous update: more than one and a half is a gap in
+                    # the IOC's timeline (judged update by update, so a scan period that
+                    # drifts a little never adds up to a false loss)
+                    periods = 1.0 if previous is None else (stamp - previous) * rate
+                    lost = max(round(periods) - 1 if periods > 1.5 else 0, dropped[0])
+                    at = index + lost
+                    previous = stamp
                 dropped[0] = 0
                 data = np.asarray(response.data)
                 data = data.astype(data.dtype.newbyteorder("="))  # (a copy, native order)
@@ -191,9 +194,10 @@ def epics_source(
     Args:
         pv: the PV's name, e.g. ``"IOC:TEMP"``.
         rate: the PV's update rate in Hz (an IOC record scanned every 0.1 s: 10). Chunks
-            carry it, ``chunk.index`` follows the IOC's timestamps (``round((t - t0) *
-            rate)``), and an update missing from that timeline (dropped by the server or on
-            the way) is counted as lost, ``meta["overflow"]``. None: the rate is unknown,
+            carry it, and a gap of more than 1.5 periods between two updates' IOC
+            timestamps counts the updates missing in it as lost (``meta["overflow"]``; the
+            index jumps by as many). A PV with a monitor deadband sends no update while its
+            value holds still: give no rate for it. None: the rate is unknown,
             chunks carry 1.0 and the index counts the updates received (and those the
             source's backlog dropped, counted as lost).
         timeout: seconds to wait for a server to answer for the PV.

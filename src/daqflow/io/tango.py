@@ -5,7 +5,7 @@ Each reading is one Chunk whose data holds one row: shape ``(1,)`` for a scalar 
 timestamp (seconds since the epoch), ``chunk.index`` counts readings since the start (lost
 ones included), ``meta["quality"]`` is Tango's quality name (``"ATTR_VALID"``,
 ``"ATTR_WARNING"``, ``"ATTR_ALARM"``, ``"ATTR_CHANGING"``). A reading of quality
-``ATTR_INVALID`` has no value: it is skipped and marked ``meta["skipped"]`` on the next chunk.
+``ATTR_INVALID`` has no value: it is lost data, marked ``meta["overflow"]`` on the next chunk.
 
 The source is real-time: it never waits for the graph. Events arrive on Tango's event thread
 and cross to the loop through a bounded `Handoff`; events it drops, and events Tango reports
@@ -59,21 +59,19 @@ class _Reader:
         self.rate = rate
         self.where = where
         self.index = 0
-        self.skipped = 0  # invalid readings not yet marked on a chunk
-        self.lost = 0  # missed readings not yet marked on a chunk
+        self.lost = 0  # missed or invalid readings not yet marked on a chunk
 
     def chunk(self, value: Any) -> Chunk | None:
-        """The next reading as a Chunk (None for an invalid one: counted as skipped)."""
+        """The next reading as a Chunk (None for an invalid one: the device had no value, a
+        loss: marked ``overflow`` on the next chunk, not a skip on purpose)."""
         index = self.index
         self.index += 1
         if value.quality == self.invalid or value.value is None:
-            self.skipped += 1
+            self.lost += 1
             return None
         meta: dict[str, Any] = {"quality": str(value.quality.name)}
         if self.lost:
             meta["overflow"], self.lost = self.lost, 0
-        if self.skipped:
-            meta["skipped"], self.skipped = self.skipped, 0
         data = np.asarray(value.value)[np.newaxis]
         return Chunk(data, self.rate, index, value.time.totime(), meta)
 
