@@ -236,3 +236,24 @@ def test_without_bluesky_the_import_names_the_extra():
     assert out.returncode != 0
     assert "daqflow.bluesky needs the 'ophyd_async' package: pip install 'daqflow[facility]'" \
         in out.stderr
+
+
+def test_fly_timestamps_of_device_stamped_chunks_and_of_scope_traces(engine):
+    """Chunks stamped in POSIX seconds by their device (EPICS, Tango) keep those stamps (they
+    were added to the kickoff's time: the year 2083); a scope's traces, whose time counts from
+    their trigger, are stamped when they triggered (they all got the kickoff's time)."""
+    import time
+
+    RE, docs, _ = engine
+    t0 = time.time() - 5.0
+    stamped = [df.Chunk(np.full(1, float(k)), 1.0, k, t0 + k) for k in range(3)]
+    RE(bp.fly([detector(df.from_iterable(stamped), name="pv", count=3)]))
+    page = docs.one("event_page")
+    assert page["timestamps"]["pv"] == pytest.approx([t0, t0 + 1, t0 + 2])
+    docs.clear()
+    before = time.time()
+    with df.blocking(SimScope(timebase=1e-3, points=100)) as scope:
+        RE(bp.fly([detector(scope.wrapped.stream(), name="traces", count=3)]))
+    stamps = docs.one("event_page")["timestamps"]["traces"]
+    assert len(set(stamps)) == 3 and stamps == sorted(stamps)
+    assert before - 1.0 < stamps[0] and stamps[-1] < time.time() + 1.0

@@ -187,16 +187,17 @@ class StreamFlyer(Device):
             yield PartialEvent(data=data, timestamps=dict.fromkeys(data, stamp), time=arrived)
             return
         freqs = item.meta.get("freqs")
+        start = _stream_time(item)
         if self._per == "chunk" or not item.data.ndim:
-            rows = [(item.data, item.time, item.index)]
+            rows = [(item.data, start, item.index)]
         else:
-            rows = ((row, item.time + k / item.rate, item.index + k)
+            rows = ((row, start + k / item.rate, item.index + k)
                     for k, row in enumerate(item.data))
         for value, t, index in rows:
             data = {name: value, f"{name}-time": t, f"{name}-index": index}
             if freqs is not None:
                 data[f"{name}-freqs"] = freqs
-            stamp = self._anchor + t
+            stamp = t if t > POSIX_TIMES else self._anchor + t
             yield PartialEvent(data=data, timestamps=dict.fromkeys(data, stamp), time=arrived)
 
 
@@ -208,6 +209,20 @@ async def _poll(graph: Running, until: Callable[[], bool]) -> None:
     except asyncio.CancelledError:
         graph.stop()
         raise
+
+
+#: stream times beyond this many seconds are POSIX times (a device's own stamps: EPICS,
+#: Tango), not seconds since the stream began (2001-09-09)
+POSIX_TIMES = 1e9
+
+
+def _stream_time(item: Chunk) -> float:
+    """Time of the item's first sample on its stream's clock (s). An instrument's trace counts
+    its time from its trigger; when it triggered is ``meta["trigger_time"]``."""
+    meta = item.meta
+    if "instrument" in meta and "trigger_time" in meta:
+        return float(meta["trigger_time"]) + item.time
+    return item.time
 
 
 def _meta(item: Any) -> dict[str, Any]:
