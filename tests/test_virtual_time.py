@@ -210,3 +210,35 @@ def test_what_virtual_time_refuses() -> None:
         df.run(sink(), clock="virtual", serve=0)
     with pytest.raises(ValueError, match=r"^arun: clock='virtual' needs the caller's loop"):
         asyncio.run(df.arun(sink(), clock="virtual"))
+
+
+def test_diagnose_of_a_virtual_run_sees_no_stall_in_real_seconds() -> None:
+    """Progress is not noted in real seconds in virtual time: a busy replay was diagnosed as
+    'no progress' once 2 real seconds had passed."""
+    adc = io.simulated_adc(1e5, chunk=1000, noise=0.1, seed=1)
+    running = df.start(df.null_sink(dsp.fir(adc, np.ones(64, np.float32) / 64)),
+                       duration=36_000, clock="virtual")
+    try:
+        time.sleep(2.5)
+        text = running.diagnose(stall_after=2.0)
+    finally:
+        running.stop()
+        running.wait(30)
+    assert text.cause not in ("stall", "deadlock"), text
+
+
+def test_progress_of_a_virtual_run_comes_once_per_real_second() -> None:
+    """A line per virtual second printed 3600 lines for an hour's replay in seconds."""
+    import contextlib
+    import io as textio
+
+    from daqflow.core import live
+
+    out = textio.StringIO()
+    adc = io.simulated_adc(1e5, chunk=10_000, noise=0.1, seed=1)
+    with contextlib.redirect_stderr(out):
+        report = df.run(df.null_sink(adc), duration=600, clock="virtual", progress=True)
+    lines = [x for x in out.getvalue().splitlines() if x.startswith("[daqflow")]
+    assert report.blocks["simulated_adc"].samples_out == 60_000_000
+    # lines come per real second (about report.duration of them), not per virtual second
+    assert len(lines) <= report.duration / live.LINE_INTERVAL + 1 < 600

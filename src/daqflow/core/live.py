@@ -11,15 +11,16 @@ figures come as one plain line per interval, with no escape codes.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import itertools
 import sys
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import IO, Any
 
 from .report import Report
+from .virtual_time import real_sleep
 
 TABLE_INTERVAL = 0.5  # seconds between table refreshes on a terminal
 LINE_INTERVAL = 1.0  # seconds between plain lines
@@ -249,12 +250,12 @@ async def show(snapshot: Callable[[], Report], interval: float | None = None,
 
 async def _lines(snapshot: Callable[[], Report], meter: Meter, interval: float, out: IO[str],
                  diagnose: Callable[[Report], str] | None = None) -> None:
-    loop = asyncio.get_running_loop()
-    start = loop.time()
+    start = time.perf_counter()
     meter.update(snapshot())
     for k in itertools.count(1):
-        # absolute deadlines: a late line does not push the next ones back
-        await asyncio.sleep(max(0.0, start + k * interval - loop.time()))
+        # absolute deadlines in real seconds (also in virtual time): a late line does not
+        # push the next ones back
+        await real_sleep(max(0.0, start + k * interval - time.perf_counter()))
         report = snapshot()
         text = line(report, meter.update(report))
         if diagnose is not None:
@@ -275,7 +276,7 @@ async def _table(snapshot: Callable[[], Report], meter: Meter, interval: float, 
     live.start(refresh=True)
     try:
         while True:
-            await asyncio.sleep(interval)
+            await real_sleep(interval)
             live.update(draw(snapshot()), refresh=True)
     finally:
         live.update(draw(snapshot()), refresh=True)  # the final figures stay on the screen

@@ -565,13 +565,18 @@ class Runtime:
         await show(self.report, self.progress_interval, diagnose=diagnosis)
 
     def _diagnosis_line(self, report: Report) -> str:
-        return diagnose(report, self.wait_states()).line
+        return diagnose(report, self._live_waits()).line
 
     def diagnose(self, stall_after: float = 2.0) -> Diagnosis:
         """The block that limits the graph and why (`daqflow.core.diagnosis`), with what each
         block waits on now; safe to call from another thread."""
-        waits = self.wait_states() if self.t_end is None else None
+        waits = self._live_waits()
         return diagnose(self.report(), waits, stall_after)
+
+    def _live_waits(self) -> dict[str, Wait] | None:
+        """`wait_states` while the run is live on wall time; None otherwise (in virtual time
+        a block's progress is not noted in real seconds, so no stall can be told)."""
+        return self.wait_states() if self.t_end is None and not self.virtual else None
 
     def _note_moves(self) -> None:
         """Note the blocks that moved items since the last note, every `WATCH_INTERVAL` s

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import selectors
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -111,10 +112,32 @@ async def held(awaitable: Awaitable[_T]) -> _T:
         loop.release()
 
 
+async def real_sleep(seconds: float) -> None:
+    """Sleep ``seconds`` of real time on any loop; on a `VirtualTimeLoop` the clock is not
+    held meanwhile (a thread's timer wakes the loop), so the graph runs on at its own pace."""
+    loop = asyncio.get_running_loop()
+    if not isinstance(loop, VirtualTimeLoop):
+        await asyncio.sleep(seconds)
+        return
+    woken = loop.create_future()
+
+    def wake() -> None:
+        if not woken.done():
+            woken.set_result(None)
+
+    timer = threading.Timer(max(0.0, seconds), loop.call_soon_threadsafe, (wake,))
+    timer.daemon = True
+    timer.start()
+    try:
+        await woken
+    finally:
+        timer.cancel()
+
+
 def loop_factory(clock: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
     """The ``asyncio.Runner`` loop factory for ``clock`` (None: asyncio's default loop)."""
     return VirtualTimeLoop if check_clock(clock) == "virtual" else None
 
 
 __all__ = ["CLOCKS", "STALL", "VirtualTimeLoop", "check_clock", "held", "is_virtual",
-           "loop_factory"]
+           "loop_factory", "real_sleep"]
