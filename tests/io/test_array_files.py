@@ -136,7 +136,7 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=6)
 user_meta = st.dictionaries(st.text(min_size=1, max_size=8).filter(
-    lambda k: k not in ("rate", "center_freq", "ended", "datetime")), json_values, max_size=4)
+    lambda k: k not in ("rate", "center_freq", "ended", "datetime", "gaps")), json_values, max_size=4)
 
 
 @pytest.mark.parametrize("kind", CASES)
@@ -160,7 +160,8 @@ def test_round_trip_gives_back_array_and_meta(kind, data):
         back, back_meta = read(path)
         assert sorted(p.name for p in Path(directory).iterdir() if p.name.endswith(".partial")) == []
     assert_same(back, x)
-    assert back_meta == {"rate": float(rate), "center_freq": center, "datetime": when, **meta}
+    assert back_meta == {"rate": float(rate), "center_freq": center, "datetime": when, "gaps": [],
+                         **meta}
 
 
 def test_read_sigmf_gives_channels_as_columns(tmp_path):
@@ -174,7 +175,7 @@ def test_read_sigmf_gives_channels_as_columns(tmp_path):
     back, meta = io.read_sigmf(tmp_path / "two")
     assert_same(back, x)
     assert meta == {"rate": 5e5, "center_freq": 2.4e9,
-                    "datetime": dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=dt.UTC)}
+                    "datetime": dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=dt.UTC), "gaps": []}
 
 
 def test_reads_files_written_elsewhere(tmp_path):
@@ -183,12 +184,12 @@ def test_reads_files_written_elsewhere(tmp_path):
     scipy.io.wavfile.write(tmp_path / "scipy.wav", 22050, x)
     back, meta = io.read_wav(tmp_path / "scipy.wav")
     assert_same(back, x)
-    assert meta == {"rate": 22050.0, "center_freq": None, "datetime": None}
+    assert meta == {"rate": 22050.0, "center_freq": None, "datetime": None, "gaps": []}
     with h5py.File(tmp_path / "plain.h5", "w") as f:
         f["frames"] = samples("float64", 20, 3)
     back, meta = io.read_hdf5(tmp_path / "plain.h5", dataset="frames")
     assert_same(back, samples("float64", 20, 3))
-    assert meta == {"rate": None, "center_freq": None, "datetime": None}
+    assert meta == {"rate": None, "center_freq": None, "datetime": None, "gaps": []}
 
 
 def test_hdf5_dataset_name(tmp_path):
@@ -208,7 +209,7 @@ def test_overwrites_an_existing_file(tmp_path):
         assert write(tmp_path / NAMES[kind], second, rate=16000) == path
         back, meta = read(path)
         assert_same(back, second)
-        assert meta == {"rate": 16000.0, "center_freq": None, "datetime": None}
+        assert meta == {"rate": 16000.0, "center_freq": None, "datetime": None, "gaps": []}
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
 
 
@@ -354,3 +355,20 @@ def test_missing_directory_names_it(tmp_path):
     path = tmp_path / "absent" / "rec.wav"
     with pytest.raises(FileNotFoundError, match=r"write_wav: directory .*absent.* does not exist"):
         io.write_wav(path, samples("int16"), rate=8000)
+
+
+@pytest.mark.parametrize("kind, writer", [("sigmf", io.sigmf_writer), ("hdf5", io.hdf5_writer),
+                                          ("wav", io.wav_writer)])
+def test_a_recordings_gaps_are_in_the_readers_meta(kind, writer, tmp_path):
+    """Samples come back back to back; where 50 were lost and 20 skipped, meta says so (the
+    one-call readers said nothing: a time axis from the rate was silently wrong after it)."""
+    x = samples("float32", 300)
+    chunks = [df.Chunk(x[:100], 1e3, 0),
+              df.Chunk(x[100:200], 1e3, 150, 0.15, {"overflow": 50}),
+              df.Chunk(x[200:], 1e3, 270, 0.27, {"skipped": 20})]
+    path = tmp_path / NAMES[kind]
+    df.run(writer(df.from_iterable(chunks), path))
+    read = {"sigmf": io.read_sigmf, "hdf5": io.read_hdf5, "wav": io.read_wav}[kind]
+    back, meta = read(path)
+    assert_same(back, x)
+    assert meta["gaps"] == [(100, 50, 0), (200, 0, 20)]

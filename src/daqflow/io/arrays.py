@@ -11,8 +11,10 @@ A reader gives ``(samples, meta)``: the samples as stored (dtype and shape as wr
 (n,) or (n, channels)) and ``meta`` with ``rate`` (Hz), ``center_freq`` (Hz, None if
 unknown), ``datetime`` (timezone-aware UTC time of the first sample, None if unknown), the
 user's metadata given to the writer, and ``ended`` if the recording says it ended early.
-Samples are given back to back: a recording with gaps (samples lost while recording) does not
-show them here; its ``_source`` block (`sigmf_source`, ...) replays them with their marks.
+Samples are given back to back: where the recording has gaps, ``meta["gaps"]`` lists them as
+``(position, lost, skipped)``: samples lost (overflow) and skipped on purpose just before
+sample ``position`` of the array (empty without gaps; a time axis from ``rate`` is right only
+up to the first). Its ``_source`` block (`sigmf_source`, ...) replays them as index jumps.
 
 The user's ``meta`` holds JSON values (str, int, float, bool, None, lists, dicts with str
 keys); its ``datetime`` (an aware `datetime.datetime` or an ISO 8601 string with a zone) is
@@ -40,7 +42,7 @@ from .sigmf_reading import SigmfRecording
 from .wav_files import SUBTYPES, WavRecorder, WavRecording
 
 #: keys of a reader's meta that describe the file itself, not the user's metadata
-RESERVED = ("rate", "center_freq", "ended")
+RESERVED = ("rate", "center_freq", "ended", "gaps")
 
 Meta = dict[str, Any]
 
@@ -138,6 +140,7 @@ def read_sigmf(path: str | os.PathLike[str]) -> tuple[np.ndarray, Meta]:
     user = info.get("daqflow:meta")
     meta = _meta(recording.rate, first.get("core:frequency"), first.get("core:datetime"),
                  user if isinstance(user, dict) else {}, info.get("daqflow:ended"))
+    meta["gaps"] = [(p, lost, skipped) for p, (lost, skipped) in sorted(recording.gaps().items())]
     return recording.read(0, recording.samples), meta
 
 
@@ -152,6 +155,7 @@ def read_hdf5(path: str | os.PathLike[str], dataset: str = "signal") -> tuple[np
     user = _json_attr(attrs.get("user_meta"), where, "user_meta")
     meta = _meta(recording.rate if "rate" in attrs else None, _value(attrs.get("center_freq")),
                  _value(attrs.get("datetime")), user, _value(attrs.get("ended")) or None)
+    meta["gaps"] = [(int(p), int(lost), int(skipped)) for p, lost, _, skipped in recording.gaps]
     return data, meta
 
 
@@ -164,6 +168,7 @@ def read_wav(path: str | os.PathLike[str]) -> tuple[np.ndarray, Meta]:
     user = comment.get("meta")
     meta = _meta(recording.rate, recording.center_freq(0), comment.get("datetime"),
                  user if isinstance(user, dict) else {}, comment.get("ended"))
+    meta["gaps"] = [(int(p), int(lost), int(skipped)) for p, _, lost, skipped in recording.gaps]
     return recording.read(0, recording.samples), meta
 
 
