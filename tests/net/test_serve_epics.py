@@ -61,7 +61,9 @@ async def until(check: Any, what: str) -> None:
     raise AssertionError(f"never happened: {what}")
 
 
-def test_streams_and_params_are_pvs_read_and_steered_by_a_plain_caproto_client(port: int) -> None:
+def test_streams_and_params_are_pvs_read_and_steered_by_a_plain_caproto_client(
+        port: int, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("WARNING")
     gain = df.param(2.0, name="gain", low=0.0, high=10.0, unit="dB", doc="trace gain")
     navg = df.param(4, name="navg", kind=int, low=1, high=64)
     freqs = np.linspace(-500.0, 500.0, 8)
@@ -131,6 +133,8 @@ def test_streams_and_params_are_pvs_read_and_steered_by_a_plain_caproto_client(p
     assert seen["gain_after_put"] == 5.0
     assert "param 'gain': 50.0 dB is out of range [0, 10] dB" in seen["refused"]
     assert seen["gain_after_refusal"] == (5.0, 5.0)
+    # the refusal reached the client; the graph's log got no caproto traceback for it
+    assert not [r for r in caplog.records if "Invalid write request" in r.getMessage()]
     result = report.results["serve_epics"]
     assert result["published"]["DAQ:scale"] == result["published"]["DAQ:spectrum"] == 1
     assert 1 <= result["published"]["DAQ:level"] <= 3  # (its FIFO keeps the newest)

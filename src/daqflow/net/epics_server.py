@@ -187,6 +187,19 @@ class _OneBeaconWarning(logging.Filter):
         return False
 
 
+class _QuietRefusals(logging.Filter):
+    """caproto logs a traceback for every write a PV refuses (the client gets the Param's
+    message already): one debug line each instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.getMessage().startswith("Invalid write request"):
+            return True
+        error = record.exc_info[1] if record.exc_info else None
+        log.debug("serve_epics: refused a write: %s", error if error is not None else
+                  record.getMessage())
+        return False
+
+
 # -- the block -------------------------------------------------------------------------------
 async def _serve(inputs: list[AsyncIterator[Any]], config: _Config) -> dict[str, Any]:
     ca = require("caproto", "facility", "serve_epics")
@@ -256,6 +269,8 @@ async def _serve(inputs: list[AsyncIterator[Any]], config: _Config) -> dict[str,
     beacons = _OneBeaconWarning()
     caproto_log = logging.getLogger("caproto.ctx")
     caproto_log.addFilter(beacons)
+    refusals, circuit_log = _QuietRefusals(), logging.getLogger("caproto.circ")
+    circuit_log.addFilter(refusals)
     running = loop.create_task(server.run(), name="serve_epics server")
     feeders = [loop.create_task(feed(source, pv)) for source, pv in zip(inputs, streams, strict=True)]
     try:
@@ -269,6 +284,7 @@ async def _serve(inputs: list[AsyncIterator[Any]], config: _Config) -> dict[str,
                 feeders.remove(task)
     finally:
         caproto_log.removeFilter(beacons)
+        circuit_log.removeFilter(refusals)
         for stop in unwatch:
             stop()
         for task in [*feeders, *tasks, running]:
