@@ -173,7 +173,17 @@ def run_daqflow(case: Case, source: Source, samples: int, limit: float | None = 
         raise RuntimeError(f"daqflow {case.kind}: no output")
     n = taken * source.size
     return {"samples": n, "seconds": seconds, "msps": n / seconds / 1e6, "cpu_per_wall": cpu / seconds,
-            "cut_short": taken < len(chunks)}
+            "cut_short": taken < len(chunks), "us_per_chunk": us_per_chunk(report)}
+
+
+def us_per_chunk(report: df.Report) -> dict[str, float]:
+    """Microseconds of each block's own code per item it took in (a source: per item out),
+    from the run's report (busy time, measured by the runtime)."""
+    figures = {}
+    for block in report.blocks.values():
+        items = block.items_out if block.kind == "source" else block.items_in
+        figures[block.name] = round(1e6 * block.busy / items, 2) if items else 0.0
+    return figures
 
 
 # -- GNU Radio side --------------------------------------------------------------------------
@@ -301,9 +311,14 @@ def compare(case: Case, runners: dict[str, Runner], rounds: int, seconds: float,
     return row
 
 
-def profile_daqflow(name: str, case: Case, source: Source, seconds: float) -> None:
-    """cProfile of one daqflow run of the case, top functions by own time, on stderr."""
+def profile_daqflow(name: str, case: Case, source: Source, seconds: float) -> dict[str, float]:
+    """Microseconds per chunk of each block in one plain run (returned, and printed on
+    stderr), then a cProfile of another run, top functions by own time, on stderr."""
     samples = calibrate(lambda n: run_daqflow(case, source, n, 20 * seconds), seconds, source.group)
+    per_block = run_daqflow(case, source, samples)["us_per_chunk"]
+    rows = "\n".join(f"  {block:<24} {us:10.2f} us/chunk" for block, us in per_block.items())
+    print(f"== daqflow {name}: own time per chunk of each block ({source.size} samples per "
+          f"chunk) ==\n{rows}", file=sys.stderr)
     profiler = cProfile.Profile()
     profiler.enable()
     run_daqflow(case, source, samples)
@@ -311,6 +326,7 @@ def profile_daqflow(name: str, case: Case, source: Source, seconds: float) -> No
     text = io.StringIO()
     pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(15)
     print(f"== profile of daqflow {name} ({samples} samples) ==\n{text.getvalue()}", file=sys.stderr)
+    return per_block
 
 
 def blas_facts() -> dict[str, Any]:
@@ -418,7 +434,7 @@ def main() -> None:
             if check is not None:
                 results[name]["check"] = check
             if args.profile:
-                profile_daqflow(name, case, source, args.seconds)
+                results[name]["us_per_chunk"] = profile_daqflow(name, case, source, args.seconds)
     finally:
         for server in servers.values():
             server.close()
