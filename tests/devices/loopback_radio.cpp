@@ -15,6 +15,8 @@
 // Faults on demand: after `stall_after` samples it delivers nothing more (an unplugged radio:
 // readStream times out), after `fail_after` samples readStream returns SOAPY_SDR_STREAM_ERROR.
 // With `time=0` it is a radio without hardware time (no timestamps, as the audio driver).
+// `time_query_us` (default 0) is how long getHardwareTime takes to return after it read the
+// clock, as a round trip over USB or Ethernet takes on a real radio.
 //
 // TX: writeStream feeds a DAC that consumes samples at the sample rate from a `buffer`-sample
 // queue, starting with the first write; when it runs dry, that is an underflow, reported by
@@ -52,7 +54,9 @@ class LoopbackRadio : public SoapySDR::Device {
           latency_(args.count("latency") ? std::stoll(args.at("latency")) : 1000),
           stall_after_(args.count("stall_after") ? std::stoll(args.at("stall_after")) : -1),
           fail_after_(args.count("fail_after") ? std::stoll(args.at("fail_after")) : -1),
-          timed_(!args.count("time") || args.at("time") != "0") {}
+          timed_(!args.count("time") || args.at("time") != "0"),
+          time_query_(std::chrono::microseconds(
+              args.count("time_query_us") ? std::stoll(args.at("time_query_us")) : 0)) {}
 
     std::string getDriverKey() const override { return "loopback"; }
     std::string getHardwareKey() const override { return "daqflow-test-loopback"; }
@@ -95,8 +99,13 @@ class LoopbackRadio : public SoapySDR::Device {
     double getSampleRate(const int dir, const size_t) const override { return rate_[dir]; }
     bool hasHardwareTime(const std::string &) const override { return timed_; }
     long long getHardwareTime(const std::string &) const override {
-        std::lock_guard<std::mutex> lock(mutex_);
-        return rx_active_ ? static_cast<long long>(produced() * 1e9 / rate_[SOAPY_SDR_RX]) : 0;
+        long long now;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            now = rx_active_ ? static_cast<long long>(produced() * 1e9 / rate_[SOAPY_SDR_RX]) : 0;
+        }
+        std::this_thread::sleep_for(time_query_);  // the reply's way back
+        return now;
     }
 
     // streams
@@ -237,6 +246,7 @@ class LoopbackRadio : public SoapySDR::Device {
     const int64_t stall_after_;
     const int64_t fail_after_;
     const bool timed_;
+    const std::chrono::microseconds time_query_;
     mutable std::mutex mutex_;
     double rate_[2] = {1e6, 1e6};
     double freq_[2] = {100e6, 100e6};

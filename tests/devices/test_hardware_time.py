@@ -83,6 +83,27 @@ def test_retunes_are_sample_aligned_by_hardware_time(loopback_radio):
     assert [h[1] for h in gaps(chunks)] == [c.meta["skipped"] for c in firsts]
 
 
+def test_a_retune_the_radio_overflowed_across_is_skipped_not_lost(loopback_radio):
+    """The samples from the command to the settled setting are dropped on purpose, whether the
+    source dropped them or the radio lost them: skipped, not lost; what the radio lost after
+    them is lost. Here the radio's time query takes 6 ms and its buffer holds 4 ms, so it
+    overflows before the first read after every command (the whole gap used to count as lost
+    and the retune left no skipped mark; with 4096-sample chunks the source then failed)."""
+    tune = df.param(100e6, name="tune", low=1e6, high=6e9, unit="Hz")
+    values = (101e6, 102.5e6, 99e6)
+    radio = io.soapy_source(f"{loopback_radio},buffer=16384,time_query_us=6000", rate=RATE,
+                            freq=tune, chunk=4096)
+    report = df.run(retune_every(radio, tune, 10, values, buffer=64), duration=1.0)
+    chunks = report.results["retune_every"]
+    assert_every_sample_where_it_says(chunks)
+    firsts = [c for c in chunks if "params" in c.meta]
+    assert [c.meta["params"] for c in firsts] == [{"tune": v} for v in values]
+    settle = round(0.002 * RATE)  # soapy_source's default: 2 ms
+    for c in firsts:  # the settle window is skipped; the radio lost what came after it
+        assert c.meta["skipped"] >= settle and c.meta["overflow"] > 0, c.meta
+    assert report.skipped == sum(c.meta["skipped"] for c in firsts)
+
+
 @df.block(name="paced")
 async def paced(n: int, chunk: int, rate: float, slowdown: float):
     """``n`` chunks of a tone, each ``slowdown`` times its duration after the previous."""

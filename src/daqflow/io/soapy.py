@@ -182,6 +182,9 @@ class _Receiver:
         while not self.stopping.is_set():
             if builder.pos == 0 and (changed := changed_settings(radio)):
                 meta = self._retune(soapy, radio, builder, clock, changed, mtu)
+                if builder.space == 0:  # what was kept after the retune filled a chunk
+                    self.handoff.offer(builder.take(meta))  # type: ignore[arg-type]
+                    continue
             result = radio.dev.readStream(radio.stream, builder.views(), builder.space,
                                           timeoutUs=READ_TIMEOUT_US)
             now = time.monotonic()
@@ -229,29 +232,25 @@ class _Receiver:
 
     def _retune(self, soapy: ModuleType, radio: Radio, builder: _ChunkBuilder,
                 clock: LossClock, changed: list[Setting], mtu: int) -> Mapping[str, Any]:
-        """Apply the ``changed`` settings, then drop (as skipped) what the device captured
-        before the new setting took effect: with hardware time, every sample stamped before
-        the device's time after the command plus ``settle``; without, what it had buffered
-        plus ``settle`` seconds of samples. The next chunk starts at the first sample kept."""
+        """Apply the ``changed`` settings, then drop on purpose everything up to the moment
+        the new setting has settled: with hardware time, every sample stamped before the
+        device's time after the command plus ``settle``; without, what the device had
+        buffered plus ``settle`` seconds of samples. What falls in that window is skipped,
+        whether this read dropped it or the radio lost it in an overflow; only samples lost
+        after it count as lost. The next chunk starts at the first sample kept."""
         for setting in changed:
             radio.apply(setting)
             builder.params[setting.follow.name] = setting.value  # type: ignore[assignment]
-        skipped = 0
+        start = builder.index  # the first sample not delivered: the window opens here
         settle = max(1, round(self.config["settle"] * radio.rate))  # a gap, always
+        position = start  # index of the next sample read, losses counted
+        settled_ns = 0
+        window_end: int | None = None  # index of the first sample to keep
         if radio.hardware_time:
-            effective_ns = radio.dev.getHardwareTime("") + round(settle * 1e9 / radio.rate)
-
-            def first_kept(index: int, time_ns: int | None) -> int:
-                if time_ns is None:  # an unstamped read: drop it, wait for a stamped one
-                    return builder.size
-                return math.ceil((effective_ns - time_ns) * radio.rate / 1e9)
+            settled_ns = radio.dev.getHardwareTime("") + round(settle * 1e9 / radio.rate)
         else:
-            skipped = self._drain(radio, builder.size, mtu)  # held from before the command
-            target = builder.index + skipped + settle
-
-            def first_kept(index: int, time_ns: int | None) -> int:
-                return target - index
-        lost = 0
+            position += self._drain(radio, builder.size, mtu)  # held from before the command
+            window_end = position + settle
         scratch = [np.empty(builder.size, np.complex64) for _ in radio.channels]
         deadline = time.monotonic() + self.config["timeout"]
         while not self.stopping.is_set():
@@ -260,23 +259,31 @@ class _Receiver:
                 raise TimeoutError(f"soapy_source {radio.args!r}: no samples at the new setting for "
                                    f"{self.config['timeout']:g} s after a retune")
             if result.ret == soapy.SOAPY_SDR_OVERFLOW:
-                lost += clock.on_overflow(builder.index + lost + skipped, time.monotonic())
+                position += clock.on_overflow(position, time.monotonic())
                 continue
             if result.ret == soapy.SOAPY_SDR_TIMEOUT:
                 continue
             if result.ret < 0:
                 raise _read_failed(soapy, radio, result.ret)
             stamped = result.timeNs if result.flags & soapy.SOAPY_SDR_HAS_TIME else None
-            lost += clock.on_samples(builder.index + lost + skipped, result.ret, stamped, time.monotonic())
-            index = builder.index + lost + skipped
-            keep = max(first_kept(index, stamped), 0)
+            position += clock.on_samples(position, result.ret, stamped, time.monotonic())
+            if radio.hardware_time:
+                if stamped is None:  # an unstamped read: drop it, wait for a stamped one
+                    position += result.ret
+                    continue
+                window_end = position + math.ceil((settled_ns - stamped) * radio.rate / 1e9)
+            assert window_end is not None
+            keep = max(window_end - position, 0)
             if keep >= result.ret:
-                skipped += result.ret
+                position += result.ret
                 continue
             kept = result.ret - keep
             for buffer, samples in zip(builder.buffers, scratch, strict=True):
                 buffer[:kept] = samples[keep:result.ret]
-            builder.gap(lost=lost, skipped=skipped + keep, estimated=not radio.hardware_time)
+            first = position + keep
+            skipped = max(min(first, window_end) - start, 0)
+            builder.gap(lost=first - start - skipped, skipped=skipped,
+                        estimated=not radio.hardware_time)
             first_ns = None if stamped is None else stamped + round(keep * 1e9 / radio.rate)
             builder.time = clock.time_of(builder.index, first_ns)
             builder.pos, builder.index = kept, builder.index + kept
