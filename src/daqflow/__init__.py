@@ -11,6 +11,7 @@ streams, then run it.
 [0, 1, 4, 9]
 """
 
+from . import net as _net  # noqa: F401  (registers the executor of graphs over processes)
 from .core import (
     BlockError,
     BlockReport,
@@ -33,20 +34,7 @@ from .core import (
     run,
     start,
 )
-from .core import running as _running
 from .core.graph import build_graph
-
-
-def _control_server(runtime: object, serve: object) -> object:
-    """`serve=`'s control server (extra ``net``): the face joins core and net."""
-    try:
-        from .net.control import serving
-    except ImportError as exc:
-        raise ImportError(f"serve= needs daqflow.net: pip install 'daqflow[net]' ({exc})") from exc
-    return serving(runtime, serve)
-
-
-_running.control_server = _control_server
 
 
 def validate(*sinks: Stream) -> None:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from .core import BlockError, GraphError, Stream, build_graph, run
 from .core.capture import Captured, capturing
-from .core.running import _run_with_signals, make_runtime, signals_held
+from .core.driver import drive, make_executor, signals_held
+from .core.live import ProgressObserver
 
 EXIT_INTERRUPTED = 130
 
@@ -244,13 +245,12 @@ def _top(args: argparse.Namespace) -> int:
     if args.attach is not None:
         return _attach(args)
     sinks = graph_of_script(args.script, command="top")
-    runtime = make_runtime(build_graph(sinks))
-    runtime.progress_interval = args.interval
-    runtime.progress_diagnosis = True
+    executor = make_executor(build_graph(sinks))
+    progress = ProgressObserver(args.interval, diagnosis=True)
     print(f"daqflow top: running the graph of {args.script} (Ctrl-C stops)", file=sys.stderr,
           flush=True)
     with signals_held(), asyncio.Runner() as runner:
-        report = runner.run(_run_with_signals(runtime, args.duration, True))
+        report = runner.run(drive(executor, args.duration, observers=[progress], signals=True))
     print(report)
     print(f"diagnosis: {report.diagnose()}")
     return EXIT_INTERRUPTED if report.stopped_by == "interrupt" else 0
@@ -278,10 +278,10 @@ def _serve(args: argparse.Namespace) -> int:
     if args.duration is not None and not args.duration > 0:
         raise ValueError(f"--duration must be > 0 seconds, got {args.duration!r}")
     sinks = graph_of_script(args.script, command="serve")
-    runtime = make_runtime(build_graph(sinks))
+    executor = make_executor(build_graph(sinks))
     serve = {"host": args.host, "port": args.port, "token": args.token}
     with signals_held(), asyncio.Runner() as runner:
-        report = runner.run(_run_with_signals(runtime, args.duration, False, serve))
+        report = runner.run(drive(executor, args.duration, serve=serve, signals=True))
     print(report)
     return EXIT_INTERRUPTED if report.stopped_by == "interrupt" else 0
 

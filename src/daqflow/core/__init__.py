@@ -12,11 +12,11 @@ from .decorator import BlockFactory, block
 from .errors import BlockError, EndOfStream, GraphError, ReceiverGone, UpstreamFailed
 from .facade import Blocking, blocking
 from .graph import build_graph
+from .iterating import iterate
 from .params import Param, param
 from .placement import Process
 from .report import BlockReport, EdgeReport, Report
-from .running import Running, iterate, run, start
-from .runtime import arun
+from .running import Running, arun, run, start
 from .stream import Stream
 
 __all__ = [

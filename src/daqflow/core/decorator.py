@@ -190,6 +190,7 @@ def _make_spec(
     policy: str | None,
     needs_samples: bool = False,
     makes_frames: bool | None = None,
+    passive: bool = False,
 ) -> BlockSpec:
     if inspect.isasyncgenfunction(fn):
         form = "generator"
@@ -247,6 +248,7 @@ def _make_spec(
         policy=policy,
         needs_samples=bool(needs_samples),
         makes_frames=None if makes_frames is None else bool(makes_frames),
+        passive=bool(passive),
     )
 
 
@@ -266,6 +268,7 @@ def block(
     policy: str | None = None,
     needs_samples: bool = False,
     makes_frames: bool | None = None,
+    passive: bool = False,
 ) -> Callable[[Callable[..., Any]], BlockFactory]: ...
 
 
@@ -282,6 +285,7 @@ def block(
     policy: str | None = None,
     needs_samples: bool = False,
     makes_frames: bool | None = None,
+    passive: bool = False,
 ) -> BlockFactory | Callable[[Callable[..., Any]], BlockFactory]:
     """Turn a function into a block factory (see the module docstring for the four forms).
 
@@ -300,6 +304,8 @@ def block(
         makes_frames: True: its output items are frames (spectra, images), not samples;
             False: samples, whatever its input (a peak frequency per spectrum); None (the
             default): as its first input's, unless ``needs_samples``.
+        passive: a source fed from outside the graph (the receiving end of an edge from
+            another process): a stop does not cancel it; it ends when its feed ends.
 
     >>> import daqflow as df
     >>> @df.block
@@ -322,6 +328,7 @@ def block(
                 policy=policy,
                 needs_samples=needs_samples,
                 makes_frames=makes_frames,
+                passive=passive,
             )
         )
 

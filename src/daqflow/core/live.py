@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import IO, Any
 
+from .executor import RunObserver
 from .report import Report
 from .virtual_time import real_sleep
 
@@ -215,69 +216,113 @@ def _rich_console(file: IO[str]) -> Any:
     return Console(file=file)
 
 
+class ProgressObserver(RunObserver):
+    """Shows a run's progress: a live table on a terminal, else a line per interval.
+
+    Args:
+        interval: seconds between updates (default 0.5 for the table, 1.0 for lines).
+        file: where to write (default ``sys.stderr``, looked up when the run starts).
+        mode: "table" or "lines" forces one (None: the table on a terminal when rich is
+            installed, else lines).
+        diagnosis: add a one-line diagnosis (`daqflow.core.diagnosis`): under the table, or
+            as an indented line after each line of figures (``daqflow top``). A callable
+            ``report -> str`` gives the line itself.
+    """
+
+    def __init__(self, interval: float | None = None, file: IO[str] | None = None, *,
+                 mode: str | None = None, diagnosis: bool | Callable[[Report], str] = False):
+        if mode not in (None, "table", "lines"):
+            raise ValueError(f"progress mode must be 'table', 'lines' or None, got {mode!r}")
+        if interval is not None and not interval > 0:
+            raise ValueError(f"progress interval must be > 0 seconds, got {interval!r}")
+        self._interval, self._file, self._mode = interval, file, mode
+        self._diagnosis = diagnosis
+        self._out: IO[str] = sys.stderr
+        self._console: Any = None
+        self._live: Any = None
+        self._meter = Meter()
+        self._executor: Any = None
+        self.interval = interval
+
+    def started(self, executor: Any) -> None:
+        self._executor = executor
+        self.open(executor.report())
+
+    def open(self, report: Report) -> None:
+        """Start showing, from the first snapshot ``report``."""
+        self._out = sys.stderr if self._file is None else self._file
+        if self._mode is None:
+            self._console = _rich_console(self._out)
+        elif self._mode == "table":
+            from rich.console import Console
+
+            self._console = Console(file=self._out, force_terminal=True)
+        default = LINE_INTERVAL if self._console is None else TABLE_INTERVAL
+        self.interval = default if self._interval is None else self._interval
+        if self._console is None:
+            self._meter.update(report)
+            return
+        from rich.live import Live
+
+        self._live = Live(self._draw(report), console=self._console, auto_refresh=False,
+                          redirect_stderr=False)
+        self._live.start(refresh=True)
+
+    def tick(self, report: Report) -> None:
+        if self._live is not None:
+            self._live.update(self._draw(report), refresh=True)
+            return
+        text = line(report, self._meter.update(report))
+        note = self._note(report)
+        if note is not None:
+            text += "\n  " + note
+        print(text, file=self._out, flush=True)
+
+    def ended(self, report: Report) -> None:
+        if self._live is not None:  # the final figures stay on the screen
+            self._live.update(self._draw(report), refresh=True)
+            self._live.stop()
+            self._live = None
+
+    def _draw(self, report: Report) -> Any:
+        return table(report, self._meter.update(report), diagnosis=self._note(report))
+
+    def _note(self, report: Report) -> str | None:
+        if callable(self._diagnosis):
+            return self._diagnosis(report)
+        if not self._diagnosis:
+            return None
+        from .diagnosis import diagnose
+
+        waits = getattr(self._executor, "live_waits", None)
+        return diagnose(report, waits() if waits is not None else None).line
+
+
 async def show(snapshot: Callable[[], Report], interval: float | None = None,
                file: IO[str] | None = None, *, mode: str | None = None,
                diagnose: Callable[[Report], str] | None = None) -> None:
-    """Show progress until cancelled: a live table on a terminal, else a line per interval.
+    """Show progress until cancelled (a `ProgressObserver` ticked on ``snapshot()``).
 
     Args:
-        snapshot: returns the current report (e.g. ``runtime.report``).
-        interval: seconds between updates (default 0.5 for the table, 1.0 for lines).
-        file: where to write (default ``sys.stderr``, looked up when called).
-        mode: "table" or "lines" forces one (None: the table on a terminal when rich is
-            installed, else lines).
-        diagnose: gives a one-line diagnosis of a report (`daqflow.core.diagnosis`), shown
-            under the table, or as an indented line after each line of figures.
+        snapshot: returns the current report.
+        interval, file, mode: as `ProgressObserver`.
+        diagnose: gives a one-line diagnosis of a report, shown with the figures.
     """
-    out = sys.stderr if file is None else file
-    if mode not in (None, "table", "lines"):
-        raise ValueError(f"progress mode must be 'table', 'lines' or None, got {mode!r}")
-    console = None
-    if mode is None:
-        console = _rich_console(out)
-    elif mode == "table":
-        from rich.console import Console
-
-        console = Console(file=out, force_terminal=True)
-    meter = Meter()
-    if console is None:
-        await _lines(snapshot, meter, LINE_INTERVAL if interval is None else interval, out,
-                     diagnose)
-    else:
-        await _table(snapshot, meter, TABLE_INTERVAL if interval is None else interval, console,
-                     diagnose)
-
-
-async def _lines(snapshot: Callable[[], Report], meter: Meter, interval: float, out: IO[str],
-                 diagnose: Callable[[Report], str] | None = None) -> None:
-    start = time.perf_counter()
-    meter.update(snapshot())
-    for k in itertools.count(1):
-        # absolute deadlines in real seconds (also in virtual time): a late line does not
-        # push the next ones back
-        await real_sleep(max(0.0, start + k * interval - time.perf_counter()))
-        report = snapshot()
-        text = line(report, meter.update(report))
-        if diagnose is not None:
-            text += "\n  " + diagnose(report)
-        print(text, file=out, flush=True)
-
-
-async def _table(snapshot: Callable[[], Report], meter: Meter, interval: float, console: Any,
-                 diagnose: Callable[[Report], str] | None = None) -> None:
-    from rich.live import Live
-
-    def draw(report: Report) -> Any:
-        note = diagnose(report) if diagnose is not None else None
-        return table(report, meter.update(report), diagnosis=note)
-
-    report = snapshot()
-    live = Live(draw(report), console=console, auto_refresh=False, redirect_stderr=False)
-    live.start(refresh=True)
+    observer = ProgressObserver(interval, file, mode=mode, diagnosis=diagnose or False)
+    observer.open(snapshot())
     try:
-        while True:
-            await real_sleep(interval)
-            live.update(draw(snapshot()), refresh=True)
+        await tick_forever(observer, snapshot)
     finally:
-        live.update(draw(snapshot()), refresh=True)  # the final figures stay on the screen
-        live.stop()
+        observer.ended(snapshot())
+
+
+async def tick_forever(observer: RunObserver, snapshot: Callable[[], Report]) -> None:
+    """Call ``observer.tick(snapshot())`` every ``observer.interval`` seconds until cancelled,
+    on absolute deadlines in real seconds (also in virtual time): a late tick does not push
+    the next ones back."""
+    interval = observer.interval
+    assert interval is not None
+    start = time.perf_counter()
+    for k in itertools.count(1):
+        await real_sleep(max(0.0, start + k * interval - time.perf_counter()))
+        observer.tick(snapshot())

@@ -1,45 +1,26 @@
-"""Blocking faces of the runtime: `run`, `start` (a background `Running` handle), `iterate`."""
+"""The faces of a run: `run` (blocking), `start` (a background `Running` handle), `arun`
+(on the caller's loop). Each goes through the one driver, `daqflow.core.driver.drive`."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
 import threading
-from collections import deque
-from collections.abc import Iterator
 from typing import Any
 
 from . import capture
-from .bootstrap import refuse_while_bootstrapping
-from .decorator import block
-from .errors import BlockError, EndOfStream, ReceiverGone
+from .driver import drive, make_executor
+from .errors import BlockError
+from .executor import DRAIN_TIMEOUT, Executor, RunObserver
 from .graph import Graph, build_graph
+from .live import ProgressObserver
 from .report import Report
-from .runtime import DRAIN_TIMEOUT, Runtime
+from .runtime import Runtime
 from .stream import Stream
-from .virtual_time import check_clock, loop_factory
-
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+from .virtual_time import check_clock, is_virtual, loop_factory
 
 
-def make_runtime(graph: Graph, cluster: Any = None, transport: str | None = None,
-                 drain_timeout: float = DRAIN_TIMEOUT) -> Any:
-    """The runtime for ``graph``: in this process, or split over processes (``proc=``) or
-    Dask workers (``cluster=``) by `daqflow.net.partition` (extra ``net``)."""
-    refuse_while_bootstrapping()
-    if not drain_timeout > 0:
-        raise ValueError(f"drain_timeout must be > 0 seconds, got {drain_timeout!r}")
-    if cluster is None and transport is None and not any(n.proc for n in graph.nodes):
-        return Runtime(graph, drain_timeout=drain_timeout)
-    try:
-        from daqflow.net.partition import PartitionedRuntime
-    except ImportError as exc:
-        raise ImportError(
-            f"running blocks in other processes needs daqflow.net: pip install 'daqflow[net]' ({exc})"
-        ) from exc
-    return PartitionedRuntime(graph, cluster=cluster, transport=transport,
-                              drain_timeout=drain_timeout)
+def _watchers(progress: bool) -> list[RunObserver]:
+    return [ProgressObserver()] if progress else []
 
 
 def run(
@@ -89,21 +70,22 @@ def run(
     check_clock(clock, "run")
     capture.intercept(sinks)
     graph = build_graph(sinks)
-    runtime = make_runtime(graph, cluster, transport, drain_timeout)
-    check_virtual(clock, runtime, serve, "run")
+    executor = make_executor(graph, cluster, transport, drain_timeout)
+    check_virtual(clock, executor, serve, "run")
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         pass
     else:  # a loop runs in this thread (Jupyter): run beside it
-        running = Running(graph, duration, progress, runtime=runtime, serve=serve, clock=clock)
+        running = Running(graph, duration, progress, runtime=executor, serve=serve, clock=clock)
         try:
             return running.wait()
         except KeyboardInterrupt:
             running.stop()
             return running.wait()
     with asyncio.Runner(loop_factory=loop_factory(clock)) as runner:
-        return runner.run(_run_with_signals(runtime, duration, progress, serve))
+        return runner.run(drive(executor, duration, observers=_watchers(progress), serve=serve,
+                                signals=True))
 
 
 def check_virtual(clock: str, runtime: Any, serve: Any, where: str) -> bool:
@@ -118,88 +100,6 @@ def check_virtual(clock: str, runtime: Any, serve: Any, where: str) -> bool:
         raise ValueError(f"{where}: clock='virtual' runs the graph in one process: drop proc=, "
                          "cluster= and transport=, or run with clock='wall'")
     return True
-
-
-#: ``(runtime, serve) -> async context`` serving a run's control API: set by the package's
-#: face to `daqflow.net.control.serving` (core imports nothing above it)
-control_server: Any = None
-
-
-def control(runtime: Any, serve: Any) -> Any:
-    """An async context serving ``runtime``'s control API (`control_server`), or doing
-    nothing when ``serve`` is None."""
-    if serve is None:
-        return contextlib.nullcontext()
-    if control_server is None:
-        raise ImportError("serve= needs daqflow.net's control server (import daqflow)")
-    return control_server(runtime, serve)
-
-
-class _Held:
-    """Stop signals that came while `signals_held` held them, and whether a run began."""
-
-    def __init__(self) -> None:
-        self.came: list[int] = []
-        self.ran = False
-
-    def __call__(self, signum: int, frame: object) -> None:
-        self.came.append(signum)
-
-
-_held: _Held | None = None
-
-
-@contextlib.contextmanager
-def signals_held() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM around a run (main thread only): one that comes while the
-    run is set up becomes its orderly stop as soon as its own handlers are in place, and one
-    that comes as it ends is ignored (the report still prints), instead of a
-    KeyboardInterrupt inside asyncio's start-up or shut-down. If no run began, a held
-    signal raises KeyboardInterrupt when the block ends."""
-    global _held
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.getsignal(sig) for sig in _STOP_SIGNALS}
-    held = _held = _Held()
-    for sig in _STOP_SIGNALS:
-        signal.signal(sig, held)
-    try:
-        yield
-    finally:
-        _held = None
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if held.came and not held.ran:
-        raise KeyboardInterrupt
-
-
-async def _run_with_signals(runtime: Any, duration: float | None, progress: bool,
-                            serve: Any = None) -> Report:
-    loop = asyncio.get_running_loop()
-    installed: dict[int, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in _STOP_SIGNALS:
-            previous = signal.getsignal(sig)
-            try:
-                loop.add_signal_handler(sig, runtime.request_stop, "interrupt")
-            except (NotImplementedError, RuntimeError, ValueError):
-                continue
-            installed[sig] = previous
-    held = _held
-    if held is not None:
-        held.ran = True
-        if held.came:  # a Ctrl-C while the run was set up: it stops in order at once
-            held.came.clear()
-            loop.call_soon(runtime.request_stop, "interrupt")
-    try:
-        async with control(runtime, serve):
-            return await runtime.run(duration=duration, progress=progress)
-    finally:
-        for sig, previous in installed.items():
-            loop.remove_signal_handler(sig)
-            if previous is not None:
-                signal.signal(sig, previous)  # (asyncio would leave the default one)
 
 
 def start(
@@ -217,9 +117,9 @@ def start(
     check_clock(clock, "start")
     capture.intercept(sinks)
     graph = build_graph(sinks)
-    runtime = make_runtime(graph, cluster, transport, drain_timeout)
-    check_virtual(clock, runtime, serve, "start")
-    return Running(graph, duration, progress, runtime=runtime, serve=serve, clock=clock)
+    executor = make_executor(graph, cluster, transport, drain_timeout)
+    check_virtual(clock, executor, serve, "start")
+    return Running(graph, duration, progress, runtime=executor, serve=serve, clock=clock)
 
 
 class Running:
@@ -235,7 +135,7 @@ class Running:
         duration: float | None = None,
         progress: bool = False,
         *,
-        runtime: Any = None,
+        runtime: Executor | None = None,
         serve: Any = None,
         clock: str = "wall",
     ):
@@ -254,11 +154,16 @@ class Running:
         self._ready.wait()
 
     def _main(self) -> None:
+        ready = self._ready
+
+        class Ready(RunObserver):
+            def started(self, executor: Executor) -> None:
+                ready.set()
+
         async def main() -> Report:
             self._loop = asyncio.get_running_loop()
-            async with control(self._runtime, self._serve):
-                self._ready.set()
-                return await self._runtime.run(duration=self._duration, progress=self._progress)
+            return await drive(self._runtime, self._duration, serve=self._serve,
+                               observers=[Ready(), *_watchers(self._progress)])
 
         try:
             with asyncio.Runner(loop_factory=self._loop_factory) as runner:
@@ -325,7 +230,7 @@ class Running:
         far and what each block waits on now: no item moving for ``stall_after`` seconds is
         a stall, named with who waits on what (see `daqflow.core.diagnosis`; a `Diagnosis`:
         a str with ``block`` and ``cause``)."""
-        if not self._done.is_set() and hasattr(self._runtime, "wait_states"):
+        if not self._done.is_set() and isinstance(self._runtime, Runtime):
             return self._runtime.diagnose(stall_after)
         from .diagnosis import diagnose
 
@@ -343,112 +248,37 @@ class Running:
                 raise
 
 
-class _Handoff:
-    """Bounded FIFO from the graph's loop (``put``) to a plain thread (``get``)."""
-
-    def __init__(self, capacity: int):
-        if not isinstance(capacity, int) or capacity < 1:
-            raise ValueError(f"iterate: buffer must be an int >= 1 item, got {capacity!r}")
-        self._capacity = capacity
-        self._items: deque[Any] = deque()
-        self._cond = threading.Condition()
-        self._space: asyncio.Future[None] | None = None
-        self._closed = False
-        self._gone = False
-
-    async def put(self, item: Any) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            with self._cond:
-                if self._gone:
-                    raise ReceiverGone
-                if len(self._items) < self._capacity:
-                    self._items.append(item)
-                    self._cond.notify()
-                    return
-                space = self._space = loop.create_future()
-            await space
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    def get(self) -> Any:
-        """Next item; raises EndOfStream once closed and empty."""
-        with self._cond:
-            while not self._items:
-                if self._closed:
-                    raise EndOfStream
-                self._cond.wait()
-            item = self._items.popleft()
-            space, self._space = self._space, None
-        _wake(space)
-        return item
-
-    def close_receiver(self) -> None:
-        with self._cond:
-            self._gone = True
-            self._items.clear()
-            space, self._space = self._space, None
-        _wake(space)
-
-
-def _wake(future: asyncio.Future[None] | None) -> None:
-    if future is None:
-        return
-
-    def resolve() -> None:
-        if not future.done():
-            future.set_result(None)
-
-    with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits any more
-        future.get_loop().call_soon_threadsafe(resolve)
-
-
-@block(name="iterate")
-async def _relay(stream: Stream, handoff: _Handoff) -> None:
-    """Hands items to the thread that iterates; stops when that thread stops reading."""
-    try:
-        async for item in stream:
-            await handoff.put(item)
-    except ReceiverGone:
-        pass
-    finally:
-        handoff.close()
-
-
-def iterate(stream: Stream, duration: float | None = None, *, buffer: int = 8) -> Iterator[Any]:
-    """Iterate over a stream's items as they arrive, from plain blocking code.
-
-    The graph above ``stream`` runs on a background thread; leaving the loop (``break``, an
-    exception, or closing the iterator) stops it.
+async def arun(
+    *sinks: Stream,
+    duration: float | None = None,
+    progress: bool = False,
+    cluster: Any = None,
+    transport: str | None = None,
+    drain_timeout: float = DRAIN_TIMEOUT,
+    clock: str = "wall",
+) -> Report:
+    """Run the graph above ``sinks`` on the current event loop.
 
     Args:
-        stream: any stream (not a sink).
-        duration: stop the graph after this many seconds.
-        buffer: items held between the graph and this thread.
+        sinks: sink streams (e.g. ``df.collect(s)``); everything upstream of them runs.
+        duration: stop after this many seconds (orderly: FIFOs drain); None runs to the end.
+        progress: show live figures on stderr: a table refreshed twice a second on a
+            terminal (with rich), else one plain line every second (see `daqflow.core.live`).
+        cluster, transport: where `Process` partitions run and how they connect (see `run`).
+        drain_timeout: seconds the FIFOs may take to drain after a stop (see `run`).
+        clock: the caller's loop keeps the time; "virtual" checks that it is a
+            `daqflow.core.virtual_time.VirtualTimeLoop` (see `run`).
 
-    >>> import daqflow as df
-    >>> [x for x in df.iterate(df.from_iterable(range(3)))]
-    [0, 1, 2]
+    Returns:
+        The `Report`; ``report.results`` holds each sink's result by name.
 
     Raises:
-        BlockError: a block failed (after the items that came before the failure).
+        GraphError: bad wiring (nothing has run). BlockError: a block failed.
     """
-    handoff = _Handoff(buffer)
-    sink = _relay(stream, handoff)
-    capture.intercept((sink,))
-    graph = build_graph((sink,))
-    running = Running(graph, duration, runtime=make_runtime(graph))
-    try:
-        while True:
-            try:
-                item = handoff.get()
-            except EndOfStream:
-                break
-            yield item
-    finally:
-        handoff.close_receiver()
-        running.stop()
-        running.wait()
+    capture.intercept(sinks)
+    executor = make_executor(build_graph(sinks), cluster, transport, drain_timeout)
+    if check_virtual(clock, executor, None, "arun") and not is_virtual(asyncio.get_running_loop()):
+        raise ValueError("arun: clock='virtual' needs the caller's loop to be a daqflow.core."
+                         "virtual_time.VirtualTimeLoop, this one keeps wall time: use "
+                         "df.run(..., clock='virtual') or df.start(..., clock='virtual')")
+    return await drive(executor, duration, observers=_watchers(progress))

@@ -26,39 +26,31 @@ from collections.abc import Awaitable, Callable
 from time import perf_counter
 from typing import Any
 
-from . import capture
 from .block_state import _RUNNING, _State
 from .channel import Channel
 from .chunk import Chunk
 from .diagnosis import Diagnosis, Wait, diagnose
 from .errors import BlockError, ReceiverGone, UpstreamFailed
-from .graph import Edge, Graph, build_graph, is_fused
+from .executor import DRAIN_TIMEOUT, Lifecycle, RunObserver
+from .graph import Edge, Graph, is_fused
 from .kinds import first_item_checker
 from .report import BlockReport, EdgeReport, Report
 from .stream import Stream
 from .threads import CallThread, RemoteInput, Worker, in_worker, timed
 from .virtual_time import held, is_virtual
 
-DRAIN_TIMEOUT = 10.0  # seconds allowed for FIFOs to drain after a stop
 WATCH_INTERVAL = 0.2  # seconds between notes of which blocks moved items (`wait_states`)
 CUT_GRACE = 2.0  # seconds a sink gets to return once a drain is cut short (and cancelled ones to end)
 
 
 class Runtime:
-    """Runs one graph once. Use `arun`/`run`/`start` rather than this class."""
+    """Runs one graph once in this process: the in-process `Executor`. Use
+    `arun`/`run`/`start` rather than this class."""
 
-    def __init__(
-        self,
-        graph: Graph,
-        *,
-        drain_timeout: float = DRAIN_TIMEOUT,
-        passive: frozenset[Stream] = frozenset(),
-    ):
-        """``passive``: sources that a stop does not cancel (they end when what feeds them
-        ends: the receiving ends of edges from another process)."""
+    def __init__(self, graph: Graph, *, drain_timeout: float = DRAIN_TIMEOUT):
         self.graph = graph
-        self.passive = passive
         self.drain_timeout = drain_timeout
+        self.observers: list[RunObserver] = []
         self.states = {node: _State(graph.names[node]) for node in graph.nodes}
         self.channels: dict[Edge, Channel] = {
             edge: Channel(edge.capacity, edge.policy)
@@ -93,16 +85,18 @@ class Runtime:
         self._wake: asyncio.Future[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.virtual = False  # on a virtual-time loop: stop escalations count loop time
-        # seconds between progress updates (None: 0.5 for the table on a terminal, 1 for lines)
-        self.progress_interval: float | None = None
-        self.progress_diagnosis = False  # the progress view adds a diagnosis line (daqflow top)
         self._moved: dict[Stream, int] = {}  # items each block had moved at the last note
         self._moved_at: dict[Stream, float] = {}  # perf_counter time of its last move noted
         self._noted_at = self.t_start  # ... of the last note (`_note_moves`)
         self._watch: asyncio.TimerHandle | None = None
-        # called with (block name, exception) when the first block fails (before the drain):
-        # a partitioned run stops the other processes at once
-        self.on_error: Callable[[str, BaseException], None] | None = None
+
+    @property
+    def state(self) -> Lifecycle:
+        if self.t_end is not None:
+            return Lifecycle.STOPPED
+        if self.loop is None:
+            return Lifecycle.IDLE
+        return Lifecycle.STOPPING if self._stopping else Lifecycle.RUNNING
 
     def _realtime_host(self, node: Stream) -> bool:
         while node.kind == "map" and is_fused(node):
@@ -136,7 +130,7 @@ class Runtime:
         see their inputs end, so they return their results (files close). A block still
         running after `CUT_GRACE` is cancelled; called again, every block is cancelled."""
         if self._cut_at is not None:
-            self._cancel_all()
+            self.abort()
             return
         if not self._stopping:
             self.request_stop(why)
@@ -153,7 +147,7 @@ class Runtime:
         self._wake_up()
 
     def _stops_on_request(self, node: Stream) -> bool:
-        return node.kind == "source" and node not in self.passive and not is_fused(node)
+        return node.kind == "source" and not node.spec.passive and not is_fused(node)
 
     def _cancel_sources(self, clocked: bool = False) -> None:
         """Cancel the started sources; those on a clock end by themselves at their stop time
@@ -189,7 +183,8 @@ class Runtime:
             self._set_stop_time(deadline)
             self._timer = self.loop.call_at(deadline, self.request_stop, "duration", deadline)
 
-    def _cancel_all(self) -> None:
+    def abort(self) -> None:
+        """Cancel every block now (no drain); their ``finally`` clauses still run."""
         self._hard = True
         if self._hard_at is None:
             self._hard_at = self._now()
@@ -215,8 +210,8 @@ class Runtime:
         if self.error is None:
             self.error = (node, exc)
             self.stopped_by = "error"
-            if self.on_error is not None:
-                self.on_error(name, exc)
+            for observer in self.observers:
+                observer.block_failed(name, exc)
         elif exc is not self.error[1]:
             self.error[1].add_note(f"block {name!r} also failed: {type(exc).__name__}: {exc}")
         self.request_stop("error")
@@ -366,7 +361,7 @@ class Runtime:
         _RUNNING.set(state)  # this task's own context: `note_lost` finds its block
         inputs = self._inputs(node)
         try:
-            if self._stopping and node.kind == "source" and node not in self.passive:
+            if self._stopping and node.kind == "source" and not node.spec.passive:
                 return  # stopped before it began: end its outputs at once
             if node.kind == "sink":
                 await self._drive_sink(node, state, inputs)
@@ -466,7 +461,7 @@ class Runtime:
                 state.count(out)
 
     # -- running -------------------------------------------------------------------------
-    async def run(self, duration: float | None = None, progress: bool = False) -> Report:
+    async def run(self, duration: float | None = None) -> Report:
         """Run to the end (or ``duration`` seconds); returns the report or raises BlockError."""
         if duration is not None and not duration > 0:
             raise ValueError(f"duration must be > 0 seconds, got {duration!r}")
@@ -487,13 +482,12 @@ class Runtime:
         self._duration = duration
         if not self._waiting_sources:  # nothing to wait for (a process fed only by others)
             self._source_started(None)
-        printer = loop.create_task(self._progress()) if progress else None
         if not self.virtual:
             self._note_moves()
         try:
             await self._wait()
         except asyncio.CancelledError:
-            self._cancel_all()
+            self.abort()
             await asyncio.wait(self._tasks.values(), timeout=CUT_GRACE)
             raise
         finally:
@@ -502,9 +496,6 @@ class Runtime:
                 self._timer.cancel()
             if self._watch is not None:
                 self._watch.cancel()
-            if printer is not None:
-                printer.cancel()
-                await asyncio.gather(printer, return_exceptions=True)
             join = self.drain_timeout if self._cut_at is None and self._hard_at is None else 0.1
             hung = [t for t in (*self._workers, *self._call_threads) if not t.close(join)]
             if hung and not self.stuck:
@@ -538,7 +529,7 @@ class Runtime:
             if self._cut_at is None:
                 self.cut_drain("timeout")
             elif self._hard_at is None:
-                self._cancel_all()
+                self.abort()
             else:
                 self.stuck = tuple(
                     self.graph.names[n] for n, t in self._tasks.items() if t in pending
@@ -558,22 +549,13 @@ class Runtime:
             return self._stop_at + self.drain_timeout
         return None
 
-    async def _progress(self) -> None:
-        from .live import show
-
-        diagnosis = self._diagnosis_line if self.progress_diagnosis else None
-        await show(self.report, self.progress_interval, diagnose=diagnosis)
-
-    def _diagnosis_line(self, report: Report) -> str:
-        return diagnose(report, self._live_waits()).line
-
     def diagnose(self, stall_after: float = 2.0) -> Diagnosis:
         """The block that limits the graph and why (`daqflow.core.diagnosis`), with what each
         block waits on now; safe to call from another thread."""
-        waits = self._live_waits()
+        waits = self.live_waits()
         return diagnose(self.report(), waits, stall_after)
 
-    def _live_waits(self) -> dict[str, Wait] | None:
+    def live_waits(self) -> dict[str, Wait] | None:
         """`wait_states` while the run is live on wall time; None otherwise (in virtual time
         a block's progress is not noted in real seconds, so no stall can be told)."""
         return self.wait_states() if self.t_end is None and not self.virtual else None
@@ -727,14 +709,6 @@ class Runtime:
         )
 
 
-def progress_line(report: Report) -> str:
-    """One plain line: elapsed time and per block items/s, MS/s, busy %, FIFO fill, drops
-    (averages since the start; `daqflow.core.live` shows recent rates)."""
-    from .live import progress_line as line
-
-    return line(report)
-
-
 def _clearer(channel: Channel) -> Callable[[], None]:
     def clear() -> None:
         channel._check = None
@@ -793,41 +767,3 @@ def _fan_out(targets: list[tuple[Callable[[Any], Awaitable[None]], Channel | Non
             raise ReceiverGone
 
     return send
-
-
-async def arun(
-    *sinks: Stream,
-    duration: float | None = None,
-    progress: bool = False,
-    cluster: Any = None,
-    transport: str | None = None,
-    drain_timeout: float = DRAIN_TIMEOUT,
-    clock: str = "wall",
-) -> Report:
-    """Run the graph above ``sinks`` on the current event loop.
-
-    Args:
-        sinks: sink streams (e.g. ``df.collect(s)``); everything upstream of them runs.
-        duration: stop after this many seconds (orderly: FIFOs drain); None runs to the end.
-        progress: show live figures on stderr: a table refreshed twice a second on a
-            terminal (with rich), else one plain line every second (see `daqflow.core.live`).
-        cluster, transport: where `Process` partitions run and how they connect (see `run`).
-        drain_timeout: seconds the FIFOs may take to drain after a stop (see `run`).
-        clock: the caller's loop keeps the time; "virtual" checks that it is a
-            `daqflow.core.virtual_time.VirtualTimeLoop` (see `run`).
-
-    Returns:
-        The `Report`; ``report.results`` holds each sink's result by name.
-
-    Raises:
-        GraphError: bad wiring (nothing has run). BlockError: a block failed.
-    """
-    from .running import check_virtual, make_runtime
-
-    capture.intercept(sinks)
-    runtime = make_runtime(build_graph(sinks), cluster, transport, drain_timeout)
-    if check_virtual(clock, runtime, None, "arun") and not is_virtual(asyncio.get_running_loop()):
-        raise ValueError("arun: clock='virtual' needs the caller's loop to be a daqflow.core."
-                         "virtual_time.VirtualTimeLoop, this one keeps wall time: use "
-                         "df.run(..., clock='virtual') or df.start(..., clock='virtual')")
-    return await runtime.run(duration=duration, progress=progress)

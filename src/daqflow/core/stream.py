@@ -34,6 +34,7 @@ class BlockSpec:
     policy: str | None
     needs_samples: bool = False  # its inputs must be samples along time, not frames
     makes_frames: bool | None = None  # output: frames (True), samples (False), as its input (None)
+    passive: bool = False  # a source fed from outside the graph: a stop does not cancel it
 
     def accepts_on(self, port: str) -> Kind:
         if isinstance(self.accepts, Mapping):

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import signal
 import sys
 import threading
@@ -28,8 +27,10 @@ from time import perf_counter
 from typing import Any
 
 from ..core import BlockError, Report, Stream, build_graph, capture
+from ..core.driver import drive, make_executor
+from ..core.executor import RunObserver
+from ..core.live import ProgressObserver
 from ..core.params import Param
-from ..core.running import make_runtime
 from ._qt import QtWidgets, qasync
 from .controls import find_params
 from .pacing import BUDGET, Pacing
@@ -60,7 +61,7 @@ class Session:
                  budget: float = BUDGET, columns: int | None = None):
         capture.intercept(sinks)
         graph = build_graph(sinks)
-        self.runtime = make_runtime(graph)
+        self.runtime = make_executor(graph)
         self.views: list[tuple[str, View]] = [
             (graph.names[node], node.params["view"]) for node in graph.nodes if is_view(node)
         ]
@@ -125,14 +126,6 @@ class Session:
             return 0.0, 0.0
         return (busy - busy0) / (now - then), max(0.0, drawing - drawing0) / (now - then)
 
-    async def _watch(self) -> None:
-        for tick in itertools.count(1):
-            await asyncio.sleep(PACING_INTERVAL)
-            report = self.runtime.report()
-            self.pacing.observe(*self.load(report))
-            if self.window is not None and tick % STATUS_EVERY == 0:
-                self.window.show_report(report)
-
     # -- running -------------------------------------------------------------------------
     async def run(self, duration: float | None = None, progress: bool = False) -> Report:
         """Open the window, run the graph, close (or keep) the window; returns the report."""
@@ -144,19 +137,18 @@ class Session:
             self.window = Window(self.views, self.params, self._title, self._columns)
             self.window.closed.connect(self._on_closed)
             self.window.show()
-        watcher = asyncio.get_running_loop().create_task(self._watch(), name="daqflow-gui-status")
+        watchers: list[RunObserver] = [_Status(self)]
+        if progress:
+            watchers.append(ProgressObserver())
         error: BlockError | None = None
         try:
             try:
-                report = await self.runtime.run(duration=duration, progress=progress)
+                report = await drive(self.runtime, duration, observers=watchers)
             except BlockError as exc:
                 error = exc
                 report = exc.report if exc.report is not None else self.runtime.report()
             finally:
                 self._finished = True
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
             window = self.window
             if window is not None and window.isVisible():
                 window.show_report(report, "failed" if error else "ended")
@@ -174,6 +166,24 @@ class Session:
         if error is not None:
             raise error
         return report
+
+
+class _Status(RunObserver):
+    """Every `PACING_INTERVAL` seconds: the views' pacing learns the graph's load, and every
+    `STATUS_EVERY` ticks the window's status line shows the figures."""
+
+    interval = PACING_INTERVAL
+
+    def __init__(self, session: Session):
+        self._session = session
+        self._ticks = 0
+
+    def tick(self, report: Report) -> None:
+        session = self._session
+        self._ticks += 1
+        session.pacing.observe(*session.load(report))
+        if session.window is not None and self._ticks % STATUS_EVERY == 0:
+            session.window.show_report(report)
 
 
 async def arun(*sinks: Stream, duration: float | None = None, progress: bool = False,

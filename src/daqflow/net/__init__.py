@@ -17,6 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core.driver import register_control_server
+from ..core.executor import Executor, register_executor
+from ..core.graph import Graph
+
 _NAMES = {
     "serve": ".http",
     "http_source": ".http",
@@ -41,3 +45,26 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value
     return value
+
+
+def _partitioned(graph: Graph, **options: Any) -> Executor:
+    """The executor of graphs split over processes (`partition.PartitionedRuntime`)."""
+    try:
+        from .partition import PartitionedRuntime
+    except ImportError as exc:
+        raise ImportError(f"running blocks in other processes needs daqflow.net: "
+                          f"pip install 'daqflow[net]' ({exc})") from exc
+    return PartitionedRuntime(graph, **options)
+
+
+def _control_server(executor: Executor, serve: Any) -> Any:
+    """`serve=`'s control server (`control.serving`)."""
+    try:
+        from .control import serving
+    except ImportError as exc:
+        raise ImportError(f"serve= needs daqflow.net: pip install 'daqflow[net]' ({exc})") from exc
+    return serving(executor, serve)
+
+
+register_executor(_partitioned)
+register_control_server(_control_server)

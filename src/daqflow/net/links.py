@@ -567,7 +567,7 @@ async def send_link(stream: Stream, end: SendEnd) -> int:
     return end.sent
 
 
-@block(name="receive")
+@block(name="receive", passive=True)
 async def receive_link(end: RecvEnd) -> AsyncIterator[Any]:
     """Source: the stream another process sends."""
     async for item in end.items():

@@ -35,11 +35,13 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ..core.bootstrap import PARTITION_PREFIX, UNGUARDED_MAIN_EXIT, unguarded_main_advice
+from ..core.driver import drive
 from ..core.errors import BlockError, GraphError
+from ..core.executor import DRAIN_TIMEOUT, Lifecycle, RunObserver
 from ..core.graph import Graph, build_graph
 from ..core.placement import TRANSPORTS
 from ..core.report import Report
-from ..core.runtime import DRAIN_TIMEOUT, Runtime
+from ..core.runtime import Runtime
 from ..core.stream import Stream
 from .codec import dumps
 from .links import RecvEnd, RemoteBlockError, SendEnd, make_ends, new_keys, receive_link, secure, send_link
@@ -94,7 +96,6 @@ class _Part:
                 buffer=link.capacity, policy=link.policy,
             ))
         self.graph: Graph | None = build_graph(sinks) if sinks else None
-        self.passive = frozenset(receivers.values())
 
     async def bind(self, where: str) -> dict[str, str]:
         return {lid: await end.bind(where) for lid, end in self.send_ends.items()}
@@ -248,18 +249,33 @@ def _error_info(block: str, exc: BaseException) -> dict[str, Any]:
     }
 
 
+class _Relay(RunObserver):
+    """Tells the coordinator of a partition's run: a snapshot every `SNAPSHOT_INTERVAL`
+    seconds, and a failing block at once (so the other processes stop now)."""
+
+    interval = SNAPSHOT_INTERVAL
+
+    def __init__(self, ctl: Any, token: str):
+        self._ctl, self._token = ctl, token
+        self._sent: list[Any] = []  # the sends' futures (pyzmq's asyncio sockets queue them)
+
+    def tick(self, report: Report) -> None:
+        tree, _ = pack_report(report, results=False)
+        self._sent = [f for f in self._sent if not f.done()]
+        self._sent.append(_send_json(self._ctl, {"type": "snapshot", "token": self._token,
+                                                 "report": tree}))
+
+    def block_failed(self, block: str, error: BaseException) -> None:
+        self._sent.append(_send_json(self._ctl, {"type": "error", "token": self._token,
+                                                 "error": _error_info(block, error)}))
+
+
 async def _serve_partition(
     part: _Part, ctl: Any, token: str, orphaned: asyncio.Event, drain_timeout: float
 ) -> None:
     assert part.graph is not None
-    runtime = Runtime(part.graph, passive=part.passive, drain_timeout=drain_timeout)
-    sent: list[Any] = []
-
-    def tell_at_once(block: str, exc: BaseException) -> None:  # the others stop now
-        sent.append(_send_json(ctl, {"type": "error", "token": token, "error": _error_info(block, exc)}))
-
-    runtime.on_error = tell_at_once
-    task = asyncio.ensure_future(runtime.run())
+    runtime = Runtime(part.graph, drain_timeout=drain_timeout)
+    task = asyncio.ensure_future(drive(runtime, observers=[_Relay(ctl, token)]))
 
     async def listen() -> None:
         while True:
@@ -267,16 +283,10 @@ async def _serve_partition(
             if message.get("type") == "stop":
                 runtime.request_stop(message.get("reason", "stop"))
                 if message.get("hard"):
-                    runtime._cancel_all()
+                    runtime.abort()
             elif message.get("type") == "abort":
                 part.abort_peer(message["part"])
 
-
-    async def snapshots() -> None:
-        while True:
-            await asyncio.sleep(SNAPSHOT_INTERVAL)
-            tree, _ = pack_report(runtime.report(), results=False)
-            await _send_json(ctl, {"type": "snapshot", "token": token, "report": tree})
 
     async def stop_when_orphaned() -> None:
         """The parent is gone, and with it the graph's other ends: stop without draining
@@ -285,8 +295,7 @@ async def _serve_partition(
         part.abort_peer(None)
         runtime.cut_drain("parent died")
 
-    helpers = [asyncio.ensure_future(listen()), asyncio.ensure_future(snapshots()),
-               asyncio.ensure_future(stop_when_orphaned())]
+    helpers = [asyncio.ensure_future(listen()), asyncio.ensure_future(stop_when_orphaned())]
     error = None
     try:
         report = await task
@@ -336,8 +345,8 @@ class _Child:
 
 
 class PartitionedRuntime:
-    """Runs a graph whose blocks are spread over processes (the `Runtime` interface:
-    ``run``, ``request_stop``, ``report``)."""
+    """Runs a graph whose blocks are spread over processes: the `Executor` that
+    `daqflow.net` registers (``run``, ``request_stop``, ``abort``, ``report``, ``state``)."""
 
     def __init__(self, graph: Graph, *, cluster: Any = None, transport: str | None = None,
                  drain_timeout: float = DRAIN_TIMEOUT):
@@ -369,11 +378,35 @@ class PartitionedRuntime:
         self._token = secrets.token_hex(16)
         self._keys = new_keys() if cluster is not None else None  # tcp: CURVE on every socket
         self._errors: list[tuple[str, dict[str, Any]]] = []
-        self._problem: str | None = None
+        self._problem: tuple[str | None, str] | None = None  # (process, what went wrong)
         self._started = False
+        self._ended = False
+        self._told = False  # the observers heard of a failing block
         self.t_start = perf_counter()
-        # seconds between progress updates (None: the default of `daqflow.core.live.show`)
-        self.progress_interval: float | None = None
+        self.observers: list[RunObserver] = []
+
+    @property
+    def state(self) -> Lifecycle:
+        if self._ended:
+            return Lifecycle.STOPPED
+        if not self._started:
+            return Lifecycle.IDLE
+        return Lifecycle.STOPPING if self._stopping else Lifecycle.RUNNING
+
+    def abort(self) -> None:
+        """Cancel every block in every process now (no drain)."""
+        if not self._stopping:
+            self._stopping = True
+            if self.stopped_by == "end":
+                self.stopped_by = "interrupt"
+        if self._main_runtime is not None:
+            self._main_runtime.abort()
+        self._tell_children("interrupt", hard=True)
+
+    def _note_problem(self, part: str | None, text: str) -> None:
+        """The first thing that went wrong outside any block (``part``: the process, if one)."""
+        if self._problem is None:
+            self._problem = (part, text)
 
     # -- control --
     def request_stop(self, reason: str = "stop") -> None:
@@ -386,6 +419,10 @@ class PartitionedRuntime:
             return
         if self._main_runtime is not None:
             self._main_runtime.request_stop(reason)
+        self._tell_children(reason, hard)
+
+    def _tell_children(self, reason: str, hard: bool) -> None:
+        """Send every running child a stop (``hard``: it cancels every block)."""
         if self._ctl is not None and self._started:
             for child in self._children.values():
                 if not child.done:
@@ -408,7 +445,7 @@ class PartitionedRuntime:
         return merge_reports(self.plan, parts, stopped_by=self.stopped_by, error=error)
 
     # -- running --
-    async def run(self, duration: float | None = None, progress: bool = False) -> Report:
+    async def run(self, duration: float | None = None) -> Report:
         if duration is not None and not duration > 0:
             raise ValueError(f"duration must be > 0 seconds, got {duration!r}")
         zmq = _zmq()
@@ -423,7 +460,7 @@ class PartitionedRuntime:
         ipc_dir = _private_dir() if self.cluster is None else None
         where = f"ipc://{ipc_dir}" if ipc_dir else f"tcp://{host}"
         main_desc = self.plan.parts[MAIN]
-        listener = printer = timer = None
+        listener = timer = None
         try:
             specs = {n: s.spec for n, s in self.plan.streams.items()}
             self._main = _Part(main_desc, context, self._token, specs=specs, keys=self._keys)
@@ -448,10 +485,6 @@ class PartitionedRuntime:
                 self.request_stop(self.stopped_by)
             if duration:
                 timer = loop.call_later(duration, self.request_stop, "duration")
-            if progress:
-                from ..core.live import show
-
-                printer = asyncio.ensure_future(show(self.report, self.progress_interval))
             listener = asyncio.ensure_future(self._listen())
             main_error = await self._run_main()
             await self._await_children(listener)
@@ -462,13 +495,13 @@ class PartitionedRuntime:
                         await _send_json(ctl, {"type": "abort"}, ident=child.name.encode())
             if timer is not None:
                 timer.cancel()
-            for task in (listener, printer):
-                if task is not None:
-                    task.cancel()
-                    await asyncio.gather(task, return_exceptions=True)
+            if listener is not None:
+                listener.cancel()
+                await asyncio.gather(listener, return_exceptions=True)
             await self._shutdown(context)
             if ipc_dir:
                 shutil.rmtree(ipc_dir, ignore_errors=True)
+            self._ended = True
         report = self.report()
         if main_error is not None:
             if self._errors:
@@ -482,10 +515,11 @@ class PartitionedRuntime:
                 cause.add_note(self._error_text(more) + f" (in process {other!r})")
             raise BlockError(info["block"], cause, report)
         if self._problem is not None:
-            part = self._problem.split("'")[1]
-            desc = self.plan.parts.get(part)
-            blocks = ", ".join(n.name for n in desc.nodes) if desc is not None else part
-            raise BlockError(blocks, RuntimeError(self._problem), report)
+            part, problem = self._problem
+            parts = [self.plan.parts[part]] if part in self.plan.parts else [
+                d for name, d in self.plan.parts.items() if name != MAIN]
+            blocks = ", ".join(n.name for d in parts for n in d.nodes)
+            raise BlockError(blocks or str(part), RuntimeError(problem), report)
         return report
 
     @staticmethod
@@ -575,9 +609,8 @@ class PartitionedRuntime:
         assert self._main is not None
         if self._main.graph is None:
             return None
-        self._main_runtime = runtime = Runtime(self._main.graph, passive=self._main.passive,
-                                               drain_timeout=self.drain_timeout)
-        runtime.on_error = lambda block, exc: self._failed()
+        self._main_runtime = runtime = Runtime(self._main.graph, drain_timeout=self.drain_timeout)
+        runtime.observers.append(_OnFailure(self))
         if self._stopping:
             runtime.request_stop(self.stopped_by)
         try:
@@ -588,8 +621,13 @@ class PartitionedRuntime:
             return exc
         return None
 
-    def _failed(self) -> None:
-        """A block failed somewhere: every process stops now (orderly: FIFOs drain)."""
+    def _failed(self, block: str | None = None, error: BaseException | None = None) -> None:
+        """Something failed (``block``: a block, anywhere): every process stops now (orderly:
+        FIFOs drain); the observers hear of the first block that failed."""
+        if block is not None and error is not None and not self._told:
+            self._told = True
+            for observer in self.observers:
+                observer.block_failed(block, error)
         self.stopped_by = "error"
         self._stopping = False
         self.request_stop("error")
@@ -599,7 +637,8 @@ class PartitionedRuntime:
         if isinstance(info, dict) and not any(n == name and i == info for n, i in self._errors):
             info = {"block": "?", "type": "Error", "message": "", **info}
             self._errors.append((name, info))
-            self._failed()
+            self._failed(info["block"], RemoteBlockError(
+                f"{info['type']}: {info['message']} (in process {name!r})"))
 
     def _handle(self, name: str, message: dict[str, Any], buffers: list[Any]) -> None:
         child = self._children[name]
@@ -611,9 +650,8 @@ class PartitionedRuntime:
         elif kind == "ready" and not child.done:  # Dask ran it again: its worker died
             _send_json(self._ctl, {"type": "abort"}, ident=name.encode())
             child.done = True
-            self._problem = self._problem or (
-                f"process {name!r} lost its Dask worker and was started again mid-run"
-            )
+            self._note_problem(name, f"process {name!r} lost its Dask worker and was started "
+                                     "again mid-run")
             self._abort_peer(name)
             self._failed()
         elif kind == "done":
@@ -633,7 +671,7 @@ class PartitionedRuntime:
                 try:
                     self._handle(*got)
                 except (KeyError, TypeError, ValueError) as exc:  # a malformed report
-                    self._problem = self._problem or f"process {got[0]!r} sent a bad message: {exc}"
+                    self._note_problem(got[0], f"process {got[0]!r} sent a bad message: {exc}")
                     self._failed()
             if perf_counter() - checked >= 0.2:
                 checked = perf_counter()
@@ -654,8 +692,7 @@ class PartitionedRuntime:
             if problem is not None:
                 child.done = True
                 self._abort_peer(child.name)
-                if self._problem is None:
-                    self._problem = problem
+                self._note_problem(child.name, problem)
                 self.stopped_by = "error"
                 self._stopping = False
                 self.request_stop("error")
@@ -672,7 +709,7 @@ class PartitionedRuntime:
         deadline = None
         while not all(c.done for c in self._children.values()):
             if listener.done():  # cannot hear the children any more
-                self._problem = self._problem or f"lost the control channel: {listener.exception()!r}"
+                self._note_problem(None, f"lost the control channel: {listener.exception()!r}")
                 self._failed()
                 for child in self._children.values():
                     child.done = True
@@ -683,7 +720,7 @@ class PartitionedRuntime:
                 for child in self._children.values():
                     if not child.done:
                         child.done = True
-                        self._problem = self._problem or f"process {child.name!r} did not stop in time"
+                        self._note_problem(child.name, f"process {child.name!r} did not stop in time")
                         self._abort_peer(child.name)
                 break
             await asyncio.sleep(0.05)
@@ -708,6 +745,16 @@ class PartitionedRuntime:
         if self._ctl is not None:
             self._ctl.close(0)
         context.term()
+
+
+class _OnFailure(RunObserver):
+    """A block failing in the coordinator's own part stops every process at once."""
+
+    def __init__(self, coordinator: PartitionedRuntime):
+        self._coordinator = coordinator
+
+    def block_failed(self, block: str, error: BaseException) -> None:
+        self._coordinator._failed(block, error)
 
 
 def _private_dir() -> str:
