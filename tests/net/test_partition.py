@@ -221,7 +221,9 @@ def test_process_options_are_checked():
         df.Process("")
     with pytest.raises(df.GraphError, match=r"proc must be a daqflow\.Process"):
         scale(ramp(1, 1), proc="b")
-    assert df.Process("g", worker="w1", resources={"GPU": 1}).dask_options() == {
+    from daqflow.net.partition import dask_options
+
+    assert dask_options(df.Process("g", worker="w1", resources={"GPU": 1})) == {
         "workers": ["w1"], "allow_other_workers": False, "resources": {"GPU": 1}}
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..core import Blocking, Stream
+from ..core.requirements import require
 from ..instruments.base import Instrument
-from ..io._deps import require
 
 for _module in ("bluesky", "ophyd_async"):
     require(_module, "facility", "daqflow.bluesky")

@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from .report import BlockReport, EdgeReport, Report
+if TYPE_CHECKING:
+    from .report import BlockReport, EdgeReport, Report
 
 STALL_AFTER = 2.0  # seconds without an item moving before a live graph counts as stalled
 FULL = 0.25  # a FIFO counts as full when its producer waited on it this share of its time

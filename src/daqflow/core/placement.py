@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
 
 TRANSPORTS = ("shm", "zmq", "http")
 
@@ -49,16 +48,6 @@ class Process:
             raise ValueError(f"Process {self.name!r}: worker must be a str, got {self.worker!r}")
         if isinstance(self.resources, Mapping):
             object.__setattr__(self, "resources", tuple(sorted(self.resources.items())))
-
-    def dask_options(self) -> dict[str, Any]:
-        """Keyword arguments for ``Client.submit`` that place this partition."""
-        options: dict[str, Any] = {}
-        if self.worker is not None:
-            options["workers"] = [self.worker]
-            options["allow_other_workers"] = False
-        if self.resources:
-            options["resources"] = dict(self.resources)
-        return options
 
     def __repr__(self) -> str:
         extra = "".join(

@@ -29,21 +29,21 @@ from typing import Any
 from .block_state import _RUNNING, _State
 from .channel import Channel
 from .chunk import Chunk
-from .diagnosis import Diagnosis, Wait, diagnose
 from .errors import BlockError, ReceiverGone, UpstreamFailed
 from .executor import DRAIN_TIMEOUT, Lifecycle, RunObserver
+from .fan_out import discard, fan_out, without_waiting
+from .figures import RunFigures
 from .graph import Edge, Graph, is_fused
 from .kinds import first_item_checker
-from .report import BlockReport, EdgeReport, Report
+from .report import Report
 from .stream import Stream
 from .threads import CallThread, RemoteInput, Worker, in_worker, timed
 from .virtual_time import held, is_virtual
 
-WATCH_INTERVAL = 0.2  # seconds between notes of which blocks moved items (`wait_states`)
 CUT_GRACE = 2.0  # seconds a sink gets to return once a drain is cut short (and cancelled ones to end)
 
 
-class Runtime:
+class Runtime(RunFigures):
     """Runs one graph once in this process: the in-process `Executor`. Use
     `arun`/`run`/`start` rather than this class."""
 
@@ -224,12 +224,12 @@ class Runtime:
                 targets.append((self._inline_map(edge.consumer, nowait), None))
             else:
                 channel = self.channels[edge]
-                targets.append((_nowait(channel.put_nowait) if nowait else channel.put, channel))
+                targets.append((without_waiting(channel.put_nowait) if nowait else channel.put, channel))
         if not targets:
             return None
         if len(targets) == 1:
             return targets[0][0]
-        return _fan_out(targets, self.states[node])
+        return fan_out(targets, self.states[node])
 
     def _inline_map(self, node: Stream, nowait: bool) -> Callable[[Any], Awaitable[None]]:
         state = self.states[node]
@@ -332,20 +332,6 @@ class Runtime:
     def _lossy_outputs(self, node: Stream) -> bool:
         return any(ch.policy != "block" for ch in self._output_channels(node))
 
-    def _samples_read(self, edge: Edge, channel: Channel) -> int:
-        """Samples the consumer took from ``channel``: sent - lost - discarded - queued."""
-        sent = self.states[edge.producer].samples_out
-        return max(0, sent - channel.dropped_samples - channel.discarded_samples
-                   - channel.queued_samples())
-
-    def _inline_children(self, node: Stream) -> list[Stream]:
-        """Maps fused into ``node``'s task (their time is inside the host's steps)."""
-        out = []
-        for edge in self.graph.out_edges[node]:
-            if edge.fused:
-                out += [edge.consumer, *self._inline_children(edge.consumer)]
-        return out
-
     def _worker(self, node: Stream) -> Worker:
         worker = Worker(self.graph.names[node])
         self._workers.append(worker)
@@ -397,7 +383,7 @@ class Runtime:
 
     async def _drive_generator(self, node: Stream, state: _State, inputs: list[Channel]) -> None:
         nowait = node.realtime
-        send = self._sender(node, nowait) or _discard
+        send = self._sender(node, nowait) or discard
         # a source that never waits on a FIFO must still let the other tasks run
         pause = node.kind == "source" and (nowait or self._lossy_outputs(node))
         if node.threaded and not self.virtual:  # (virtual time: on the loop, see virtual_time)
@@ -443,7 +429,7 @@ class Runtime:
         state.has_result = True
 
     async def _drive_map(self, node: Stream, state: _State, inp: Channel) -> None:
-        send = self._sender(node, False) or _discard
+        send = self._sender(node, False) or discard
         call = self._map_call(node)
         if node.threaded:
             caller = CallThread(self.graph.names[node], state.worker)
@@ -549,221 +535,9 @@ class Runtime:
             return self._stop_at + self.drain_timeout
         return None
 
-    def diagnose(self, stall_after: float = 2.0) -> Diagnosis:
-        """The block that limits the graph and why (`daqflow.core.diagnosis`), with what each
-        block waits on now; safe to call from another thread."""
-        waits = self.live_waits()
-        return diagnose(self.report(), waits, stall_after)
-
-    def live_waits(self) -> dict[str, Wait] | None:
-        """`wait_states` while the run is live on wall time; None otherwise (in virtual time
-        a block's progress is not noted in real seconds, so no stall can be told)."""
-        return self.wait_states() if self.t_end is None and not self.virtual else None
-
-    def _note_moves(self) -> None:
-        """Note the blocks that moved items since the last note, every `WATCH_INTERVAL` s
-        while the loop runs (a loop held by a block notes nothing: that shows as idle)."""
-        now = perf_counter()
-        for node in self.graph.nodes:
-            moved = self._items_moved(node)
-            if moved != self._moved.get(node, 0):
-                self._moved[node] = moved
-                self._moved_at[node] = now
-        self._noted_at = now
-        if self.loop is not None and self.t_end is None:
-            self._watch = self.loop.call_later(WATCH_INTERVAL, self._note_moves)
-
-    def _items_moved(self, node: Stream) -> int:
-        """Items ``node`` took from its inputs and delivered so far."""
-        state = self.states[node]
-        if is_fused(node):
-            return state.items_out + self.states[node.inputs[0]].items_out
-        return state.items_out + sum(self.channels[e].items_out for e in self.in_edges[node])
-
-    def wait_states(self) -> dict[str, Wait]:
-        """What each block's task waits on now, and for how many seconds it has moved no
-        item (`daqflow.core.diagnosis.Wait`); safe to call from another thread."""
-        now = perf_counter()
-        names = self.graph.names
-        fifo: dict[Stream, tuple[str, Stream, str]] = {}
-        for edge, channel in tuple(self.channels.items()):
-            if channel._putter is not None:
-                fifo[self._task_of(edge.producer)] = ("put", edge.consumer, edge.port)
-            if channel._getter is not None:
-                fifo.setdefault(edge.consumer, ("get", edge.producer, edge.port))
-        current = None
-        if self.loop is not None and self.t_end is None:
-            try:
-                current = asyncio.current_task(self.loop)
-            except RuntimeError:  # the loop has closed in between
-                current = None
-        waits = {}
-        for node in self.graph.nodes:
-            if self._items_moved(node) != self._moved.get(node, 0):
-                # moved since the last note: at most one interval before the loop stopped
-                # noting (a held loop notes nothing)
-                idle = max(0.0, now - self._noted_at - WATCH_INTERVAL)
-            else:
-                idle = max(0.0, now - self._moved_at.get(node, self.t_start))
-            task = self._tasks.get(node)
-            if is_fused(node):
-                wait = Wait("inline", names[self._task_of(node)], idle=idle)
-            elif (task is not None and task.done()) or self.states[node].t_end is not None:
-                wait = Wait("ended", idle=idle)
-            elif node in fifo:
-                on, peer, port = fifo[node]
-                wait = Wait(on, names[peer], port, idle)
-            elif task is not None and task is current:
-                wait = Wait("running", idle=idle)
-            else:
-                wait = Wait("thread" if node.threaded else "other", idle=idle)
-            waits[names[node]] = wait
-        return waits
-
-    @staticmethod
-    def _task_of(node: Stream) -> Stream:
-        """The block whose task runs ``node`` (itself, or the host of a fused map)."""
-        while is_fused(node):
-            node = node.inputs[0]
-        return node
-
-    def report(self) -> Report:
-        """A snapshot of the figures (final once the run has ended)."""
-        now = perf_counter() if self.t_end is None else self.t_end
-        names = self.graph.names
-        blocks: dict[str, BlockReport] = {}
-        for node in self.graph.nodes:
-            state = self.states[node]
-            inline = is_fused(node)
-            if inline:
-                host = self.states[node.inputs[0]]
-                items_in, samples_in, starved = host.items_out, host.samples_out, 0.0
-            else:
-                ins = [(e, self.channels[e]) for e in self.in_edges[node]]
-                items_in = sum(ch.items_out for _, ch in ins)
-                samples_in = sum(self._samples_read(e, ch) for e, ch in ins)
-                starved = sum(ch.starved for _, ch in ins)
-            blocked = sum(
-                self.channels[e].blocked for e in self.graph.out_edges[node] if not e.fused
-            )
-            end = state.t_end if state.t_end is not None else now
-            blocks[names[node]] = BlockReport(
-                name=names[node],
-                kind=node.kind,
-                items_in=items_in,
-                items_out=state.items_out,
-                samples_in=samples_in,
-                samples_out=state.samples_out,
-                busy=state.busy + state.worker.busy
-                - sum(self.states[m].busy for m in self._inline_children(node)),
-                blocked=blocked,
-                starved=starved,
-                wall=max(0.0, end - self.t_start),
-                threaded=node.threaded,
-                inline=inline,
-                realtime=node.realtime,
-                error=state.error,
-                lost=state.lost,
-                skipped=state.skipped,
-            )
-        edges = []
-        for edge in self.graph.edges:
-            channel = self.channels.get(edge)
-            producer_state = self.states[edge.producer]
-            edges.append(EdgeReport(
-                producer=names[edge.producer],
-                consumer=names[edge.consumer],
-                port=edge.port,
-                capacity=channel.capacity if channel is not None else 0,
-                policy=channel.policy if channel is not None else "inline",
-                items=channel.items_out if channel is not None else producer_state.items_out,
-                dropped_items=channel.dropped_items if channel is not None else 0,
-                dropped_samples=channel.dropped_samples if channel is not None else 0,
-                discarded=channel.discarded if channel is not None else 0,
-                discarded_samples=channel.discarded_samples if channel is not None else 0,
-                high_water=channel.high_water if channel is not None else 0,
-                blocked=channel.blocked if channel is not None else 0.0,
-                realtime=self.realtime_host[edge.producer],
-                inline=channel is None,
-                size=len(channel) if channel is not None else 0,
-            ))
-        results = {
-            names[node]: self.states[node].result
-            for node in self.graph.nodes
-            if node.kind == "sink" and self.states[node].has_result
-        }
-        error = None
-        if self.error is not None:
-            node, exc = self.error
-            error = f"block {names[node]!r} failed: {type(exc).__name__}: {exc}"
-        return Report(
-            blocks=blocks,
-            edges=tuple(edges),
-            results=results,
-            duration=now - self.t_start,
-            stopped_by=self.stopped_by,
-            error=error,
-            drain_cut=self.drain_cut,
-            cut_short=self.cut_short,
-            stuck=self.stuck,
-        )
-
-
 def _clearer(channel: Channel) -> Callable[[], None]:
     def clear() -> None:
         channel._check = None
 
     return clear
 
-
-async def _discard(item: Any) -> None:
-    """Output of a block nobody reads inside this graph (e.g. a map fused into a sink-less tail)."""
-
-
-def _nowait(put_nowait: Callable[[Any], bool]) -> Callable[[Any], Awaitable[None]]:
-    async def send(item: Any) -> None:
-        put_nowait(item)
-
-    return send
-
-
-def _fan_out(targets: list[tuple[Callable[[Any], Awaitable[None]], Channel | None]],
-             state: _State) -> Callable[[Any], Awaitable[None]]:
-    """One send to several targets (FIFOs, or inline maps: channel None) that keeps every
-    edge's figures adding up to the producer's: an item counted as sent is in each FIFO,
-    or counted as discarded where the consumer has gone, even when a stop cancels the send
-    half-way through the targets."""
-    live = list(targets)
-    gone: list[Channel] = []
-
-    async def send(item: Any) -> None:
-        delivered = False
-        refused: list[int] = []
-        for n, (put, channel) in enumerate(live):
-            try:
-                await put(item)
-                delivered = True
-            except ReceiverGone:
-                refused.append(n)
-            except asyncio.CancelledError:
-                if delivered:  # the FIFOs before it hold the item: so do the rest
-                    for _, rest in live[n:]:
-                        if rest is not None:
-                            rest.push_over(item)
-                    for channel in gone:
-                        channel.discard(item)
-                    state.count(item)
-                raise
-        if delivered:  # counted as sent: consumers that have gone count it as discarded
-            for channel in gone:
-                channel.discard(item)
-        for n in reversed(refused):
-            _, channel = live.pop(n)
-            if channel is not None:
-                if delivered:
-                    channel.discard(item)
-                gone.append(channel)
-        if not live:
-            raise ReceiverGone
-
-    return send

@@ -6,7 +6,7 @@ binding already loaded, pick it too.
 
 from __future__ import annotations
 
-from ..io._deps import require
+from ..core.requirements import require
 
 _PURPOSE = "daqflow.gui (live Qt views)"
 

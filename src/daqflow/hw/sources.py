@@ -23,7 +23,7 @@ from typing import Any
 
 from ..core import Stream, block
 from ..core.clock import Grid
-from ..io._deps import require
+from ..core.requirements import require
 from .delay import check_seconds
 
 

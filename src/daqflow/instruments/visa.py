@@ -42,7 +42,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from ..core import Blocking, Chunk, Pacer, Stream, block
-from ..io._deps import require
+from ..core.requirements import require
 from .base import Instrument, Setting
 
 SIM_FILE = "daqflow-sim.yaml"

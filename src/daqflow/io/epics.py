@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Chunk, Stream, block, note_lost
-from ._deps import require
+from ..core.requirements import require
 
 log = logging.getLogger("daqflow.io.epics")
 

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Chunk, Stream, block
-from ._deps import require
+from ..core.requirements import require
 from .paths import check_input, check_output, hold
 from .recorder import RecordingError, describe, record, write_failed
 from .segments import SegmentTracker, mark_gap

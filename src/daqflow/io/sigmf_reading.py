@@ -27,7 +27,7 @@ import numpy as np
 
 from ..core import Chunk, Pacer, Stream, block
 from ..core.kinds import kind_of_dtype
-from ._deps import require
+from ..core.requirements import require
 from .paths import check_input
 from .segments import mark_gap
 from .sigmf_files import dtype_of, sigmf_archive, sigmf_paths

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..core import Chunk, Stream, block, note_lost
 from ..core.clock import Grid
-from ._deps import require
+from ..core.requirements import require
 from .handoff import Handoff
 
 _CAPACITY = 64  # readings the event handoff holds while the loop is busy

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Chunk, GraphError, Pacer, Stream, block
-from ._deps import require
+from ..core.requirements import require
 from .paths import check_input, check_output, commit, give_back, hold, partial, write_all
 from .recorder import RecordingError, describe, record
 from .segments import mark_gap

@@ -33,7 +33,7 @@ import numpy as np
 from ..core import Chunk, Stream, block
 from ..core.finding import find_in_blocks, upstream
 from ..core.params import Param
-from ..io._deps import require
+from ..core.requirements import require
 
 log = logging.getLogger("daqflow.net.epics")
 

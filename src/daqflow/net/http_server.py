@@ -26,7 +26,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import quote
 
-from ..io._deps import require
+from ..core.requirements import require
 from .codec import dumps, encode_item
 
 log = logging.getLogger("daqflow.net.http")

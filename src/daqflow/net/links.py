@@ -45,7 +45,7 @@ POLL_MS = 100  # how often a waiting end looks whether its peer's process died
 
 
 def _zmq() -> Any:
-    from ..io._deps import require
+    from ..core.requirements import require
 
     require("zmq.asyncio", "net", "edges between processes")
     import zmq

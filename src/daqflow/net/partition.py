@@ -19,300 +19,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import glob
 import json
 import multiprocessing
 import os
 import secrets
 import shutil
-import signal
 import socket
 import tempfile
-import traceback
 from time import perf_counter
 from typing import Any
 from urllib.parse import urlparse
 
 from ..core.bootstrap import PARTITION_PREFIX, UNGUARDED_MAIN_EXIT, unguarded_main_advice
-from ..core.driver import drive
 from ..core.errors import BlockError, GraphError
 from ..core.executor import DRAIN_TIMEOUT, Lifecycle, RunObserver
-from ..core.graph import Graph, build_graph
-from ..core.placement import TRANSPORTS
+from ..core.graph import Graph
+from ..core.placement import TRANSPORTS, Process
 from ..core.report import Report
 from ..core.runtime import Runtime
-from ..core.stream import Stream
-from .codec import dumps
-from .links import RecvEnd, RemoteBlockError, SendEnd, make_ends, new_keys, receive_link, secure, send_link
-from .plan import MAIN, PartitionDesc, Plan, make_plan
-from .reports import RECEIVE, SEND, merge_reports, pack_report, unpack_report
+from .links import RemoteBlockError, new_keys, secure
+from .partition_child import READY_TIMEOUT, child_main, dask_main, run_partition
+from .parts import Part, send_json, zmq_module
+from .plan import MAIN, Plan, make_plan
+from .reports import merge_reports, unpack_report
 
-READY_TIMEOUT = 120.0  # seconds for every child to import its blocks and bind its links
-SNAPSHOT_INTERVAL = 0.5  # seconds between children's report snapshots
 EXIT_GRACE = 1.0  # seconds a child's last messages may take to arrive after it exited
 
 
-def _zmq() -> Any:
-    from ..io._deps import require
-
-    require("zmq.asyncio", "net", "running blocks in other processes")
-    import zmq
-
-    return zmq
-
-
-def _send_json(
-    sock: Any, message: dict[str, Any], buffers: list[Any] = (), ident: bytes | None = None
-) -> Any:
-    frames = [dumps(message).encode(), *buffers]
-    if ident is not None:
-        frames.insert(0, ident)
-    return sock.send_multipart(frames)
-
-
-class _Part:
-    """The parts of one partition in the process that runs it."""
-
-    def __init__(self, desc: PartitionDesc, context: Any, token: str,
-                 specs: dict[str, Any] | None = None, keys: dict[str, bytes] | None = None):
-        from .plan import build_streams
-
-        self.desc = desc
-        self.recv_ends: dict[str, RecvEnd] = {}
-        self.send_ends: dict[str, SendEnd] = {}
-        receivers: dict[str, Stream] = {}
-        for link in desc.inbound:
-            end = make_ends(link, "recv", context, token, keys)
-            self.recv_ends[link.id] = end  # type: ignore[assignment]
-            receivers[link.id] = receive_link(end, name=RECEIVE + link.id)
-        streams = build_streams(desc, receivers, specs)
-        sinks = [s for s in streams.values() if s.kind == "sink"]
-        for link in desc.outbound:
-            end = make_ends(link, "send", context, token, keys)
-            self.send_ends[link.id] = end  # type: ignore[assignment]
-            sinks.append(send_link(
-                streams[link.producer], end, name=SEND + link.id,
-                buffer=link.capacity, policy=link.policy,
-            ))
-        self.graph: Graph | None = build_graph(sinks) if sinks else None
-
-    async def bind(self, where: str) -> dict[str, str]:
-        return {lid: await end.bind(where) for lid, end in self.send_ends.items()}
-
-    async def connect(self, addresses: dict[str, str]) -> None:
-        for lid, end in self.recv_ends.items():
-            await end.connect(addresses[lid])
-
-    def abort_peer(self, part: str | None) -> None:
-        """Stop waiting on links to or from partition ``part`` (its process died; None:
-        every partition, when the coordinator died and with it the run)."""
-        for end in self.send_ends.values():
-            if part is None or end.link.consumer_part == part:
-                end.abort()
-        for end in self.recv_ends.values():
-            if part is None or end.link.producer_part == part:
-                end.abort()
-
-    async def close(self) -> None:
-        for end in [*self.send_ends.values(), *self.recv_ends.values()]:
-            with contextlib.suppress(Exception):
-                await end.close()
-
-
-# -- the child side --------------------------------------------------------------------------
-
-def keep_large_buffers() -> None:
-    """glibc only: keep freed sample buffers in the heap (mmap threshold 32 MiB, trim
-    threshold 256 MiB) rather than handing each back to the OS and page-faulting it in again
-    for the next chunk (a process receiving 512 KiB packets otherwise takes ~1700 page
-    faults per chunk: benchmarks/scaleout.py)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    mallopt(m_mmap_threshold, 32 * 2**20)
-    mallopt(m_trim_threshold, 256 * 2**20)
-
-
-def child_main(desc: PartitionDesc, control: str, where: str, token: str) -> None:
-    """Entry point of a spawned partition process."""
-    keep_large_buffers()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides when to stop
-    with contextlib.suppress(ValueError):
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    asyncio.run(run_partition(desc, control, where, token, watch_parent=True))
-
-
-def dask_main(desc: PartitionDesc, control: str, token: str, keys: dict[str, bytes]) -> str:
-    """Entry point of a partition on a Dask worker: binds on the worker's host; every
-    socket uses CURVE with ``keys``."""
-    from distributed import get_worker
-
-    worker = get_worker().address
-    host = urlparse(worker).hostname or "127.0.0.1"
-    asyncio.run(run_partition(desc, control, f"tcp://{host}", token, watch_parent=False, keys=keys,
-                              worker=worker))
-    return desc.name
-
-
-async def run_partition(
-    desc: PartitionDesc, control: str, where: str, token: str, *, watch_parent: bool,
-    keys: dict[str, bytes] | None = None, worker: str | None = None,
-) -> None:
-    """Run one partition under the coordinator at ``control`` (see the module docstring)."""
-    zmq = _zmq()
-    context = zmq.asyncio.Context()
-    ctl = context.socket(zmq.DEALER)
-    ctl.setsockopt(zmq.IDENTITY, desc.name.encode())
-    ctl.setsockopt(zmq.LINGER, 5000)
-    secure(ctl, keys, server=False)
-    ctl.connect(control)
-    orphaned = _parent_watch() if watch_parent else asyncio.Event()
-    part: _Part | None = None
-    try:
-        try:
-            part = _Part(desc, context, token, keys=keys)
-        except Exception as exc:
-            await _send_json(ctl, {"type": "failed", "token": token, "message": _failure(desc, exc)})
-            return
-        addresses = await part.bind(where)
-        await _send_json(ctl, {"type": "ready", "token": token, "addresses": addresses,
-                               "worker": worker})
-        if not await _poll_unless(ctl, READY_TIMEOUT * 2, orphaned):
-            return  # the coordinator is gone
-        message = json.loads(await ctl.recv())
-        if message.get("type") != "start":
-            return
-        await part.connect(message["addresses"])
-        await _serve_partition(part, ctl, token, orphaned,
-                               float(message.get("drain_timeout", DRAIN_TIMEOUT)))
-    finally:
-        if orphaned.is_set():  # nobody is left to read what is unsent: do not linger
-            context.destroy(linger=0)
-        else:
-            if part is not None:
-                await part.close()
-            ctl.close()
-            context.term()
-
-
-def _parent_watch() -> asyncio.Event:
-    """An event set as soon as this spawned process's parent dies (its sentinel pipe
-    becomes readable), without polling."""
-    gone = asyncio.Event()
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return gone
-    loop = asyncio.get_running_loop()
-
-    def parent_died() -> None:
-        loop.remove_reader(parent.sentinel)
-        gone.set()
-
-    loop.add_reader(parent.sentinel, parent_died)
-    return gone
-
-
-async def _poll_unless(socket: Any, timeout: float, gone: asyncio.Event) -> bool:
-    """True once ``socket`` has a message; False after ``timeout`` seconds or once ``gone``."""
-    if gone.is_set():
-        return False
-    polling = asyncio.ensure_future(socket.poll(timeout * 1000))
-    waiting = asyncio.ensure_future(gone.wait())
-    try:
-        await asyncio.wait([polling, waiting], return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (polling, waiting):
-            task.cancel()
-        await asyncio.gather(polling, waiting, return_exceptions=True)
-    return not gone.is_set() and polling.done() and not polling.cancelled() and bool(
-        polling.result())
-
-
-def _failure(desc: PartitionDesc, exc: BaseException) -> str:
-    names = ", ".join(repr(n.name) for n in desc.nodes)
-    return (
-        f"process {desc.name!r} could not set up its blocks ({names}): "
-        f"{type(exc).__name__}: {exc}"
-    )
-
-
-def _error_info(block: str, exc: BaseException) -> dict[str, Any]:
-    return {
-        "block": block,
-        "type": type(exc).__name__,
-        "message": str(exc),
-        "traceback": "".join(traceback.format_exception(exc)),
-    }
-
-
-class _Relay(RunObserver):
-    """Tells the coordinator of a partition's run: a snapshot every `SNAPSHOT_INTERVAL`
-    seconds, and a failing block at once (so the other processes stop now)."""
-
-    interval = SNAPSHOT_INTERVAL
-
-    def __init__(self, ctl: Any, token: str):
-        self._ctl, self._token = ctl, token
-        self._sent: list[Any] = []  # the sends' futures (pyzmq's asyncio sockets queue them)
-
-    def tick(self, report: Report) -> None:
-        tree, _ = pack_report(report, results=False)
-        self._sent = [f for f in self._sent if not f.done()]
-        self._sent.append(_send_json(self._ctl, {"type": "snapshot", "token": self._token,
-                                                 "report": tree}))
-
-    def block_failed(self, block: str, error: BaseException) -> None:
-        self._sent.append(_send_json(self._ctl, {"type": "error", "token": self._token,
-                                                 "error": _error_info(block, error)}))
-
-
-async def _serve_partition(
-    part: _Part, ctl: Any, token: str, orphaned: asyncio.Event, drain_timeout: float
-) -> None:
-    assert part.graph is not None
-    runtime = Runtime(part.graph, drain_timeout=drain_timeout)
-    task = asyncio.ensure_future(drive(runtime, observers=[_Relay(ctl, token)]))
-
-    async def listen() -> None:
-        while True:
-            message = json.loads(await ctl.recv())
-            if message.get("type") == "stop":
-                runtime.request_stop(message.get("reason", "stop"))
-                if message.get("hard"):
-                    runtime.abort()
-            elif message.get("type") == "abort":
-                part.abort_peer(message["part"])
-
-
-    async def stop_when_orphaned() -> None:
-        """The parent is gone, and with it the graph's other ends: stop without draining
-        (sinks still see their inputs end, so writers close their files)."""
-        await orphaned.wait()
-        part.abort_peer(None)
-        runtime.cut_drain("parent died")
-
-    helpers = [asyncio.ensure_future(listen()), asyncio.ensure_future(stop_when_orphaned())]
-    error = None
-    try:
-        report = await task
-    except BlockError as exc:
-        report = exc.report or runtime.report()
-        error = _error_info(exc.block, exc.cause)
-    finally:
-        for helper in helpers:
-            helper.cancel()
-        await asyncio.gather(*helpers, return_exceptions=True)
-    if orphaned.is_set():
-        return
-    tree, buffers = pack_report(report)
-    await _send_json(ctl, {"type": "done", "token": token, "report": tree, "error": error}, buffers)
-
-
-# -- the coordinator -------------------------------------------------------------------------
 
 class _Child:
     """A running partition as the coordinator sees it."""
@@ -372,7 +106,7 @@ class PartitionedRuntime:
         self.stopped_by = "end"
         self._stopping = False
         self._children: dict[str, _Child] = {}
-        self._main: _Part | None = None
+        self._main: Part | None = None
         self._main_runtime: Runtime | None = None
         self._ctl: Any = None
         self._token = secrets.token_hex(16)
@@ -426,7 +160,7 @@ class PartitionedRuntime:
         if self._ctl is not None and self._started:
             for child in self._children.values():
                 if not child.done:
-                    _send_json(self._ctl, {"type": "stop", "reason": reason, "hard": hard},
+                    send_json(self._ctl, {"type": "stop", "reason": reason, "hard": hard},
                                ident=child.name.encode())
 
     def report(self) -> Report:
@@ -448,7 +182,7 @@ class PartitionedRuntime:
     async def run(self, duration: float | None = None) -> Report:
         if duration is not None and not duration > 0:
             raise ValueError(f"duration must be > 0 seconds, got {duration!r}")
-        zmq = _zmq()
+        zmq = zmq_module()
         context = zmq.asyncio.Context()
         host = self._host()
         ctl = self._ctl = context.socket(zmq.ROUTER)
@@ -463,7 +197,7 @@ class PartitionedRuntime:
         listener = timer = None
         try:
             specs = {n: s.spec for n, s in self.plan.streams.items()}
-            self._main = _Part(main_desc, context, self._token, specs=specs, keys=self._keys)
+            self._main = Part(main_desc, context, self._token, specs=specs, keys=self._keys)
             self._launch(control, where)
             main_addresses = await self._main.bind(where)
             await self._await_ready()
@@ -473,7 +207,7 @@ class PartitionedRuntime:
             for child in self._children.values():
                 desc = self.plan.parts[child.name]
                 inbound = {lk.id: addresses[lk.id] for lk in desc.inbound}
-                await _send_json(ctl, {"type": "start", "addresses": inbound,
+                await send_json(ctl, {"type": "start", "addresses": inbound,
                                        "drain_timeout": self.drain_timeout},
                                  ident=child.name.encode())
             self._started = True
@@ -492,7 +226,7 @@ class PartitionedRuntime:
             if not self._started:  # children waiting for "start" go home
                 for child in self._children.values():
                     with contextlib.suppress(Exception):
-                        await _send_json(ctl, {"type": "abort"}, ident=child.name.encode())
+                        await send_json(ctl, {"type": "abort"}, ident=child.name.encode())
             if timer is not None:
                 timer.cancel()
             if listener is not None:
@@ -553,7 +287,7 @@ class PartitionedRuntime:
                 assert desc.process is not None
                 handle = self.cluster.submit(
                     dask_main, desc, control, self._token, self._keys, pure=False, retries=0,
-                    key=f"daqflow-{name}-{self._token[:8]}", **desc.process.dask_options(),
+                    key=f"daqflow-{name}-{self._token[:8]}", **dask_options(desc.process),
                 )
             else:
                 ctx = multiprocessing.get_context("spawn")
@@ -563,7 +297,7 @@ class PartitionedRuntime:
             self._children[name] = _Child(name, handle)
 
     async def _receive(self, timeout: float) -> tuple[str, dict[str, Any], list[Any]] | None:
-        zmq = _zmq()
+        zmq = zmq_module()
         if not await self._ctl.poll(timeout * 1000, zmq.POLLIN):
             return None
         frames = await self._ctl.recv_multipart()
@@ -648,7 +382,7 @@ class PartitionedRuntime:
         elif kind == "error":
             self._record_error(name, message.get("error"))
         elif kind == "ready" and not child.done:  # Dask ran it again: its worker died
-            _send_json(self._ctl, {"type": "abort"}, ident=name.encode())
+            send_json(self._ctl, {"type": "abort"}, ident=name.encode())
             child.done = True
             self._note_problem(name, f"process {name!r} lost its Dask worker and was started "
                                      "again mid-run")
@@ -703,7 +437,7 @@ class PartitionedRuntime:
             self._main.abort_peer(part)
         for other in self._children.values():
             if not other.done:
-                _send_json(self._ctl, {"type": "abort", "part": part}, ident=other.name.encode())
+                send_json(self._ctl, {"type": "abort", "part": part}, ident=other.name.encode())
 
     async def _await_children(self, listener: asyncio.Future[None]) -> None:
         deadline = None
@@ -745,6 +479,17 @@ class PartitionedRuntime:
         if self._ctl is not None:
             self._ctl.close(0)
         context.term()
+
+
+def dask_options(process: Process) -> dict[str, Any]:
+    """Keyword arguments for ``Client.submit`` that place ``process``'s partition."""
+    options: dict[str, Any] = {}
+    if process.worker is not None:
+        options["workers"] = [process.worker]
+        options["allow_other_workers"] = False
+    if process.resources:
+        options["resources"] = dict(process.resources)
+    return options
 
 
 class _OnFailure(RunObserver):

@@ -39,7 +39,7 @@ import numpy as np
 from ..core import Chunk, Stream, block
 from ..core.finding import find_in_blocks, upstream
 from ..core.params import Param
-from ..io._deps import require
+from ..core.requirements import require
 
 _HEADER = struct.Struct("!I")
 _DTYPES = {"b": "DevBoolean", "u1": "DevUChar", "u2": "DevUShort", "u4": "DevULong",

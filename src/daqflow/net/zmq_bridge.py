@@ -41,7 +41,7 @@ import numpy as np
 
 from ..core import Chunk, Stream, block
 from ..core.chunk import mark_overflow
-from ..io._deps import require
+from ..core.requirements import require
 from . import pmt
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Chunk
-from ..io._deps import require
+from ..core.requirements import require
 
 KINDS = ("auto", "trace", "spectrum", "image")
 MAX_CHANNELS = 8

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core import Stream, block
-from ..io._deps import require
+from ..core.requirements import require
 from ..io.paths import check_output, commit, partial
 from .drawing import Painter, agg_figure, check_kind
 

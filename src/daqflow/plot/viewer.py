@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 from ..core import Stream, block
-from ..io._deps import require
+from ..core.requirements import require
 from .drawing import Painter, check_kind
 from .sinks import check_every, throttled
 
