@@ -21,7 +21,7 @@ def test_all_is_pinned():
 def test_subpackage_names():
     assert set(daqflow.io.__all__) == {
         "RecordingInfo", "Walker", "file_source", "hdf5_source", "hdf5_writer", "inspect_recording",
-        "npy_writer", "plot_recording", "recover", "sigmf_source", "sigmf_writer", "simulated_adc",
+        "npy_writer", "recover", "sigmf_source", "sigmf_writer", "simulated_adc",
         "tiff_source", "tiff_writer", "walker", "wav_source", "wav_writer",
         "DeviceInfo", "audio_devices", "audio_sink", "audio_source", "soapy_devices", "soapy_sink",
         "soapy_source", "read_hdf5", "read_sigmf", "read_wav", "write_hdf5", "write_sigmf",

@@ -181,7 +181,9 @@ def _inspect(args: argparse.Namespace) -> int:
     if len(info.gaps) > 20:
         print(f"  ... {len(info.gaps) - 20} more gaps")
     if args.plot:
-        io.plot_recording(info, args.plot, dataset=args.dataset)
+        from .plot import plot_recording  # the face joins io (reading) and plot (drawing)
+
+        plot_recording(info, args.plot, dataset=args.dataset)
         print(f"plot: {args.plot}")
     return 0
 

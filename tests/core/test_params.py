@@ -291,3 +291,62 @@ def test_an_integer_beyond_any_float_is_refused_as_not_finite():
     with pytest.raises(ValueError, match=r"tune.*finite"):
         tune.set(10**400)  # it used to escape as an OverflowError
     assert tune.value == 0.0
+
+
+# -- declared controls (core/finding.py) ---------------------------------------------------
+@df.block
+async def _uses(x: df.Stream, gain, config=None, helper=None):
+    async for item in x:
+        yield item
+
+
+class _Holder:
+    """A user's object holding a Param two levels down, declaring nothing."""
+
+    def __init__(self, p):
+        self.inner = {"deep": [p]}
+
+
+class _Declares:
+    """A user's object that says which Params it holds."""
+
+    def __init__(self, p):
+        self.inner = {"deep": [p]}
+
+    def __daqflow_params__(self):
+        return [self.inner["deep"][0]]
+
+
+def test_a_block_call_declares_the_params_it_is_given():
+    from daqflow.core.finding import controls, params_of
+
+    gain, level, hidden, said = (df.param(1.0, name=n) for n in ("gain", "level", "hidden", "said"))
+    src = df.from_iterable([1, 2])
+    first = _uses(src, gain, config={"level": level, "rate": 2.0})
+    second = _uses(first, 3.0, helper=_Holder(hidden))
+    third = _uses(second, gain, helper=_Declares(said))
+    graph = df.build_graph([df.collect(third)])
+    assert controls(src) == ()
+    assert [p.name for p in params_of(graph.nodes)] == ["gain", "level", "said"]  # each once
+    assert hidden not in params_of(graph.nodes)  # declared, not searched for
+    assert controls(second) == ()
+
+
+def test_settings_false_leaves_out_params_an_instrument_owns():
+    from daqflow.core.finding import params_of
+    from daqflow.instruments import SimScope
+
+    free = df.param(1.0, name="free")
+    scope = SimScope(name="scope")
+    node = _uses(scope.stream(), free)
+    names = [p.name for p in params_of([node.inputs[0], node])]
+    assert names[-1] == "free" and "scope.timebase" in names
+    assert [p.name for p in params_of([node.inputs[0], node], settings=False)] == ["free"]
+
+
+def test_a_follow_declares_its_param_and_a_number_nothing():
+    from daqflow.core.params import Follow, exposed_params
+
+    p = df.param(2.0, name="p")
+    assert exposed_params(Follow(p)) == (p,) and exposed_params(Follow(2.0)) == ()
+    assert exposed_params(p) == (p,) and exposed_params(3.0) == ()

@@ -25,7 +25,7 @@ from scipy import signal
 
 import daqflow as df
 from daqflow import dsp
-from daqflow.dsp.fir import BLOCK_TAPS_PER_FACTOR
+from daqflow.dsp.kernels.fir import BLOCK_TAPS_PER_FACTOR
 from daqflow.testing import chunks, run_block
 
 # filter lengths on both sides of the block-product / overlap-save switch (64 taps per factor)

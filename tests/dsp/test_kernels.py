@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy import signal
 
 from daqflow import dsp
-from daqflow.dsp.fir import output_range
+from daqflow.dsp.kernels.fir import output_range
 
 
 def pieces(x, cuts):

@@ -118,3 +118,31 @@ def test_a_deleted_control_stops_listening(qapp):
     tune.set(0.5)  # no error from the widget that is gone
     tune.set(0.25)
     assert tune.value == 0.25
+
+
+def test_controls_of_an_instrument_steer_its_settings(qapp):
+    from daqflow.instruments import FunctionGenerator, SimScope
+
+    fg = FunctionGenerator("TCPIP0::192.168.0.50::inst0::INSTR", name="fg")
+    panel = gui.controls(fg)
+    assert list(panel.rows) == [f"fg.{k}" for k in fg.setting_names()]
+    output, waveform = panel.row("fg.output"), panel.row("fg.waveform")
+    assert output.check is not None and waveform.combo is not None
+    output.check.setChecked(True)  # the user ticks the box
+    waveform.combo.setCurrentIndex(waveform.combo.findData("SQU"))
+    panel.row("fg.frequency").set_from_user(5e6)
+    assert (fg.output, fg.waveform, fg.frequency) == (True, "SQU", 5e6)
+    panel.row("fg.amplitude").set_from_user(50.0)  # refused in the instrument's words
+    assert fg.amplitude == 1.0 and panel.row("fg.amplitude").error.startswith("fg.amplitude = 50")
+    fg.offset = 1.5  # a change made elsewhere moves the control
+    for _ in range(20):
+        qapp.processEvents()
+    assert panel.row("fg.offset").spinbox.value() == 1.5
+    panel.deleteLater()
+
+    scope = SimScope(name="scope")
+    from daqflow.core import build_graph
+
+    graph = build_graph([df.collect(scope.stream())])
+    assert [p.name for p in gui.find_params(graph.nodes)] == [
+        f"scope.{k}" for k in scope.setting_names()]

@@ -42,7 +42,7 @@ def run(coro):
 @pytest.fixture(autouse=True)
 def _no_connection_left_open():
     yield
-    from daqflow.instruments import visa
+    from daqflow.instruments import visa_transport as visa
 
     assert {key: port.users for key, port in visa._ports.items() if port.users} == {}
 

@@ -21,8 +21,8 @@ from matplotlib import pyplot as plt
 
 import daqflow as df
 from daqflow import dsp, io
+from daqflow.dsp.display import welch
 from daqflow.plot import PyplotViewer, classify, plot_png
-from daqflow.plot.drawing import welch
 
 RATE = 1e6
 C0 = np.array([0x1F, 0x77, 0xB4]) / 255  # matplotlib's first line colour

@@ -366,7 +366,8 @@ def upstream_failure(stream: Any) -> tuple[str, BaseException] | None:
 
     A sink that forwards a stream elsewhere (a server, a file another program reads) uses it
     to pass on a failure rather than a clean end."""
-    return getattr(stream, "upstream_error", None)
+    failure = getattr(stream, "upstream_failure", None)  # a ReceivePort's
+    return failure if isinstance(failure, tuple) else None
 
 
 def was_cut(stream: Any) -> str | None:

@@ -1,10 +1,23 @@
-"""Timing on absolute deadlines: `sleep_until`, `Pacer` (catches up), `Grid` (skips), and
-`SampleClock` (a real-time sampler's clock: what it runs past is lost, never delayed)."""
+"""Timing on absolute deadlines of loop time: `sleep_until`; `Pacer`, the one pacing rule
+(`dsp.throttle`, file replay, plot sinks, gui views, `web_view`); `Grid` and `ticks`, a
+pacer whose missed ticks are skipped (pollers); `SampleClock`, a real-time sampler's clock
+(what it runs past is lost, never delayed).
+
+A pacer's arithmetic reads no clock: the caller passes ``now`` (``loop.time()``), so a graph
+on a virtual clock paces in virtual time and the rule is tested without a loop; ``await
+pacer.wait()`` is that arithmetic plus one `sleep_until`.
+
+>>> p = Pacer.per_second(4.0, catch_up=False)  # a display: 4 frames a second at most
+>>> p.ready(0.0), p.went(0.0), p.ready(0.125), p.delay(0.125), p.went(1.0)
+(True, 0.25, False, 0.125, 1.25)
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
+from collections.abc import AsyncIterator
 
 from .block_state import running_block
 
@@ -28,72 +41,215 @@ async def sleep_until(deadline: float) -> None:
 
 
 class Pacer:
-    """Wakes at ``start + k * period`` for k = 1, 2, ... (no drift: lateness does not add up).
+    """Deadlines on a grid of loop time: after k items (or samples) the next may go at
+    ``t0 + k * period``, t0 being when the first went.
+
+    Args:
+        period: seconds per item (per sample when `went` and `wait` count samples); 0: no
+            limit. Settable between items (a gui view sets it from what its frames cost).
+        catch_up: what a late item does. True: the grid stays, so the long-run rate is exact
+            and there is no drift (items that came late go back to back until they are on
+            time again: replay, throttle). False, for displays: the grid moves to when the
+            late item went, so a late item never makes the next ones come sooner.
+
+    ``await pacer.wait()`` counts an item as going now and sleeps until the deadline it
+    takes (the first wait sleeps one period); it returns how late it woke, in seconds.
+    """
+
+    def __init__(self, period: float, *, catch_up: bool = True):
+        self.catch_up = bool(catch_up)
+        self._period = _check_period(period)
+        self._ticks = 0  # items counted since the first (or the last reset)
+        self._base: float | None = None  # loop time of a point on the grid (None: no item yet)
+        self._n = 0  # items counted since _base: the next may go at _base + _n * period
+
+    @classmethod
+    def per_second(cls, rate: float | None, *, catch_up: bool = True) -> Pacer:
+        """A pacer for at most ``rate`` items (or samples) a second; None or inf: no limit."""
+        if rate is None or rate == math.inf:
+            return cls(0.0, catch_up=catch_up)
+        value = float(rate)
+        if not value > 0:  # (nan too)
+            raise ValueError(f"rate must be > 0 items per second, got {rate!r}")
+        return cls(1.0 / value, catch_up=catch_up)
+
+    @property
+    def period(self) -> float:
+        """Seconds per item (0: no limit). A new period counts from the current deadline."""
+        return self._period
+
+    @period.setter
+    def period(self, seconds: float) -> None:
+        seconds = _check_period(seconds)
+        if self._base is not None:
+            self._base, self._n = self.due, 0
+        self._period = seconds
+
+    @property
+    def rate(self) -> float:
+        """Items per second at most (inf: no limit)."""
+        return 1.0 / self._period if self._period else math.inf
+
+    @property
+    def ticks(self) -> int:
+        """Items (or samples) counted since the first. Adding to it moves the deadline on."""
+        return self._ticks
+
+    @ticks.setter
+    def ticks(self, value: int) -> None:
+        self._n += value - self._ticks
+        self._ticks = value
+
+    @property
+    def due(self) -> float:
+        """Loop time (s) from which the next item may go (-inf before the first)."""
+        if self._base is None:
+            return -math.inf
+        return self._base + self._n * self._period
+
+    @property
+    def next_deadline(self) -> float | None:
+        """Loop time of the deadline the next `wait` takes (None before the first)."""
+        if self._base is None:
+            return None
+        return self.due + self._period
+
+    def deadline(self, k: int) -> float:
+        """Loop time of tick ``k`` (after k items) on the current grid (after the first item)."""
+        if self._base is None:
+            raise RuntimeError("Pacer.deadline: no item has gone yet")
+        return self._base + (self._n + k - self._ticks) * self._period
+
+    def ready(self, now: float) -> bool:
+        """Whether an item may go at loop time ``now``."""
+        return now >= self.due
+
+    def delay(self, now: float) -> float:
+        """Seconds from loop time ``now`` until an item may go (0: at once)."""
+        return max(0.0, self.due - now)
+
+    def went(self, now: float, count: int = 1) -> float:
+        """``count`` items (or samples) went at loop time ``now``; returns the new `due`."""
+        if count < 0:
+            raise ValueError(f"count must be >= 0, got {count!r}")
+        if self._base is None:
+            self._base = now  # the first item starts the grid
+        elif not self.catch_up and now > self.due:
+            self._base, self._n = now, 0  # a late item moves the grid: no burst after it
+        self._n += count
+        self._ticks += count
+        return self.due
+
+    async def wait(self, count: int = 1) -> float:
+        """Count ``count`` items (or samples) as going now and sleep until their deadline;
+        returns how late it woke (s). A caller that is behind returns at once (catch_up)."""
+        loop = asyncio.get_running_loop()
+        deadline = self.went(loop.time(), count)
+        await sleep_until(deadline)
+        return loop.time() - deadline
+
+    def reset(self) -> None:
+        """Forget the past: the next item goes at once and starts a new grid."""
+        self._base = None
+        self._ticks = self._n = 0
+
+    def __repr__(self) -> str:
+        mode = "catch_up" if self.catch_up else "display"
+        return f"<Pacer {self.rate:g}/s {mode} ticks={self._ticks} due={self.due:g}>"
+
+
+def _check_period(seconds: float) -> float:
+    value = float(seconds)
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"period must be a finite number of seconds >= 0, got {seconds!r}")
+    return value
+
+
+class Grid(Pacer):
+    """A `Pacer` for pollers: tick k at ``t0 + k * period``; a late wake-up moves to the
+    latest tick already due, so ticks missed while the loop was busy are skipped, never run
+    in a burst (and the grid keeps its phase).
+
+    ``start(t0)`` makes tick 0 at loop time ``t0``; ``await next_tick()`` sleeps until the
+    next tick's deadline and returns its number k (the caller counts the skipped ones).
 
     Args:
         period: seconds between ticks (> 0).
-
-    ``await pacer.wait()`` sleeps until the next deadline and returns how late it woke (s);
-    when the caller is behind, it returns at once so the caller catches up.
     """
 
     def __init__(self, period: float):
         if not period > 0:
             raise ValueError(f"period must be > 0 seconds, got {period!r}")
-        self.period = period
-        self.ticks = 0
-        self._start: float | None = None
-
-    def reset(self) -> None:
-        """Start counting from now at the next wait."""
-        self._start = None
-        self.ticks = 0
-
-    @property
-    def next_deadline(self) -> float | None:
-        """Loop time of the next tick (None before the first wait)."""
-        if self._start is None:
-            return None
-        return self._start + (self.ticks + 1) * self.period
-
-    async def wait(self) -> float:
-        loop = asyncio.get_running_loop()
-        if self._start is None:
-            self._start = loop.time()
-        self.ticks += 1
-        deadline = self._start + self.ticks * self.period
-        await sleep_until(deadline)
-        return loop.time() - deadline
-
-
-class Grid:
-    """Ticks on ``start + k * period`` (loop time). A late wake-up moves to the latest tick
-    already due, so ticks missed while the loop was busy are skipped, never run in a burst.
-
-    ``start(t0)`` makes tick 0 at loop time ``t0``; ``await next_tick()`` sleeps until the
-    next tick's deadline and returns its number k (the caller counts the skipped ones).
-    """
-
-    __slots__ = ("k", "period", "t0")
-
-    def __init__(self, period: float):
-        self.period = period
-        self.t0 = 0.0
-        self.k = 0
+        super().__init__(period)
 
     def start(self, t0: float) -> None:
-        self.t0 = t0
-        self.k = 0
+        """Make tick 0 at loop time ``t0``."""
+        self.reset()
+        self._base = t0
 
-    def deadline(self, k: int) -> float:
-        return self.t0 + k * self.period
+    @property
+    def k(self) -> int:
+        """The number of the last tick."""
+        return self.ticks
 
     async def next_tick(self) -> int:
-        k = self.k + 1
-        await sleep_until(self.t0 + k * self.period)
-        latest = int((asyncio.get_running_loop().time() - self.t0) // self.period)
-        self.k = max(k, latest)
-        return self.k
+        """Sleep until the next tick; returns its number, or the latest one already due."""
+        await self.wait()
+        latest = math.floor((asyncio.get_running_loop().time() - self.deadline(0)) / self.period)
+        if latest > self.ticks:
+            self.ticks = latest  # skip the missed ones
+        return self.ticks
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Tick:
+    """One deadline of a poller (see `ticks`).
+
+    Attributes:
+        k: its number: the deadline is ``k * interval`` seconds after the first (k = 0).
+        missed: deadlines skipped just before it because the previous step or the event loop
+            ran late (0 when on time): the next step is taken at once for the latest deadline
+            already due, never in a burst.
+        late: seconds between its deadline and now (when it is handed out).
+    """
+
+    k: int
+    missed: int
+    late: float
+
+    def time(self, interval: float) -> float:
+        """Its deadline in seconds since the first: ``k * interval``."""
+        return self.k * interval
+
+
+async def ticks(interval: float) -> AsyncIterator[Tick]:
+    """The pollers' clock (`hw.poll`, `instruments.visa_poll`): deadlines every ``interval``
+    seconds (> 0) of loop time on a `Grid`, the first at once.
+
+    The caller's work between two ticks delays only the next one: a late tick moves to the
+    latest deadline already due (its ``missed`` counts those skipped), so polling never
+    drifts and never catches up in a burst.
+
+    >>> async def first_ticks(n):
+    ...     seen = []
+    ...     async for tick in ticks(0.001):
+    ...         seen.append(tick)
+    ...         if len(seen) == n:
+    ...             return seen
+    >>> seen = asyncio.run(first_ticks(3))
+    >>> seen[0].k, all(b.k == a.k + 1 + b.missed for a, b in zip(seen, seen[1:]))
+    (0, True)
+    """
+    if not interval > 0:
+        raise ValueError(f"ticks: interval must be > 0 seconds, got {interval!r}")
+    loop = asyncio.get_running_loop()
+    grid = Grid(interval)
+    grid.start(loop.time())
+    k = missed = 0
+    while True:
+        yield Tick(k, missed, max(0.0, loop.time() - grid.deadline(k)))
+        following = await grid.next_tick()
+        missed, k = following - k - 1, following
 
 
 BACKLOG = 0.25  # seconds of samples a simulated device buffers before it loses the oldest

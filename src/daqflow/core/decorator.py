@@ -25,6 +25,7 @@ import numpy as np
 
 from .channel import POLICIES
 from .errors import GraphError
+from .finding import declare
 from .kinds import Kind, check_kind, compatible, describe
 from .placement import Process
 from .stream import BlockSpec, Stream
@@ -97,7 +98,7 @@ class BlockFactory:
             )
         if realtime is not None and (spec.form != "generator" or inputs):
             raise GraphError(f"block {label or spec.name!r}: realtime= applies to sources only")
-        return Stream(
+        node = Stream(
             spec,
             inputs,
             ports,
@@ -109,6 +110,8 @@ class BlockFactory:
             realtime=spec.realtime if realtime is None else bool(realtime),
             proc=proc,
         )
+        declare(node, arguments.values())  # the controls it was given (core/finding.py)
+        return node
 
     def renamed(self, name: str) -> BlockFactory:
         """The same block under another name (its default name in reports and errors; two

@@ -1,24 +1,76 @@
-"""Objects a graph's blocks hold: the Params they read, the instruments they stream from.
+"""The controls a graph's blocks declare: the Params they read, the objects exposing Params.
 
-A block may keep such an object inside a helper (``dsp.mix`` keeps its tuning state): the
-block's arguments are searched a few levels deep (containers and object attributes), never
-into streams, chunks, arrays or the types the caller names in ``skip``.
+When a block is called (`core.decorator`), its arguments are looked at once and what they
+declare is recorded for the node (`declare`): a `Param`; an object that declares Params with
+``__daqflow_params__()`` (an instrument, whose settings are Params; a `Follow`); the items
+of a list, tuple, set or mapping argument that are such (one level: a ``config`` dict).
+Nothing is searched, then or later: the GUI, the control API and the EPICS and Tango servers
+read the records (`params_of`, `find_in_blocks`).
 """
 
 from __future__ import annotations
 
 import itertools
-import numbers
-from collections.abc import Iterable
+import weakref
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
-import numpy as np
-
-from .chunk import Chunk
+from .params import Param, exposed_params
 from .stream import Stream
 
 T = TypeVar("T")
-SCAN = 256  # items of a container argument searched (not a whole data list)
+SCAN = 256  # items of a container argument looked at (not a whole data list)
+
+_records: weakref.WeakKeyDictionary[Stream, tuple[Any, ...]] = weakref.WeakKeyDictionary()
+
+
+def declared(arguments: Iterable[Any]) -> tuple[Any, ...]:
+    """What ``arguments`` declare: Params and objects exposing Params, in order, each once."""
+    found: dict[int, Any] = {}
+    for value in arguments:
+        for item in _members(value):
+            if _declares(item):
+                found.setdefault(id(item), item)
+    return tuple(found.values())
+
+
+def declare(node: Stream, arguments: Iterable[Any]) -> None:
+    """Record what the arguments of the block call that made ``node`` declare."""
+    _records[node] = declared(arguments)
+
+
+def controls(node: Stream) -> tuple[Any, ...]:
+    """The Params and objects exposing Params that ``node``'s block was given (a node not
+    made by a block call, such as a partition's copy, is read from its parameters)."""
+    record = _records.get(node)
+    return record if record is not None else declared(node.params.values())
+
+
+def params_of(nodes: Iterable[Stream], *, settings: bool = True) -> list[Param[Any]]:
+    """The Params the blocks of ``nodes`` declare, in graph order, each once; with
+    ``settings=False``, only free Params (not an instrument's settings: ``owner`` None)."""
+    found: dict[int, Param[Any]] = {}
+    for node in nodes:
+        for control in controls(node):
+            for p in exposed_params(control):
+                if settings or p.owner is None:
+                    found.setdefault(id(p), p)
+    return list(found.values())
+
+
+def find_in_blocks(nodes: Iterable[Stream], wanted: type[T]) -> list[T]:
+    """The declared controls of ``nodes`` that are ``wanted`` (Params: also those exposed by
+    instruments and helpers), in graph order, each once."""
+    nodes = list(nodes)
+    found: dict[int, Any] = {}
+    for node in nodes:
+        for control in controls(node):
+            if isinstance(control, wanted):
+                found.setdefault(id(control), control)
+            elif issubclass(Param, wanted):
+                for p in exposed_params(control):
+                    found.setdefault(id(p), p)
+    return list(found.values())
 
 
 def upstream(streams: Iterable[Stream]) -> list[Stream]:
@@ -34,38 +86,15 @@ def upstream(streams: Iterable[Stream]) -> list[Stream]:
     return list(seen.values())
 
 
-def find_in_blocks(nodes: Iterable[Stream], wanted: type[T], *, depth: int = 4,
-                   skip: tuple[type, ...] = ()) -> list[T]:
-    """The ``wanted`` objects the blocks of ``nodes`` hold, in graph order, each once."""
-    found: dict[int, T] = {}
-    seen: set[int] = set()
-    opaque = (str, bytes, numbers.Number, np.ndarray, np.generic, Stream, Chunk, type, *skip)
+def _declares(value: Any) -> bool:
+    return isinstance(value, Param) or hasattr(type(value), "__daqflow_params__")
 
-    def visit(value: Any, level: int) -> None:
-        if isinstance(value, wanted):
-            found.setdefault(id(value), value)
-            return
-        if level == 0 or id(value) in seen or value is None or isinstance(value, opaque):
-            return
-        seen.add(id(value))
-        if isinstance(value, dict):
-            children: list[Any] = list(itertools.islice(value.values(), SCAN))
-        elif isinstance(value, list | tuple | set | frozenset):
-            children = list(itertools.islice(value, SCAN))
-        else:
-            children = []
-            for cls in type(value).__mro__:
-                slots = cls.__dict__.get("__slots__", ())
-                for slot in (slots,) if isinstance(slots, str) else slots:
-                    if slot not in ("__weakref__", "__dict__"):
-                        children.append(getattr(value, slot, None))
-            children += list(getattr(value, "__dict__", {}).values())
-            if callable(value) and not children:
-                return
-        for child in children:
-            visit(child, level - 1)
 
-    for node in nodes:
-        for value in node.params.values():
-            visit(value, depth)
-    return list(found.values())
+def _members(value: Any) -> Iterator[Any]:
+    if isinstance(value, str | bytes | Stream):
+        return iter(())
+    if isinstance(value, Mapping):
+        return itertools.islice(value.values(), SCAN)
+    if isinstance(value, list | tuple | set | frozenset):
+        return itertools.islice(value, SCAN)
+    return iter((value,))

@@ -24,7 +24,9 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
-T = TypeVar("T", int, float)
+import numpy as np
+
+T = TypeVar("T", int, float, bool, str)
 
 _unnamed = itertools.count(1)
 
@@ -32,9 +34,13 @@ _unnamed = itertools.count(1)
 class Param(Generic[T]):
     """A live, validated, thread-safe value (make one with `daqflow.param`).
 
+    Every control surface (Qt, the control page, HTTP, EPICS, Tango) is a view of Params; an
+    instrument's settings are Params too (`daqflow.instruments.Setting`), validated by the
+    same code (`_check`) and told apart by `owner`.
+
     Attributes:
         name: the name change records use (``meta["params"][name]``).
-        kind: ``float`` or ``int``.
+        kind: ``float`` or ``int`` (an instrument setting may also be ``bool`` or ``str``).
         low, high: inclusive bounds (None: unbounded on that side).
         choices: the allowed values (None: any value in range).
         unit: the physical unit, for display (e.g. "Hz").
@@ -46,6 +52,8 @@ class Param(Generic[T]):
         "__weakref__", "_lock", "_state", "_watchers", "choices", "default", "doc", "high",
         "kind", "low", "name", "unit",
     )
+    KINDS: tuple[type, ...] = (float, int)  # the kinds `daqflow.param` makes
+    READS_TEXT = False  # numbers given as text ("1e-3") are refused
 
     def __init__(
         self,
@@ -59,8 +67,9 @@ class Param(Generic[T]):
         unit: str = "",
         doc: str = "",
     ):
-        if kind not in (float, int):
-            raise ValueError(f"param kind must be float or int, got {kind!r}")
+        if kind not in self.KINDS:
+            allowed = " or ".join(k.__name__ for k in self.KINDS)
+            raise ValueError(f"param kind must be {allowed}, got {kind!r}")
         if name is None:
             name = f"param{next(_unnamed)}"
         if not isinstance(name, str) or not name:
@@ -100,6 +109,12 @@ class Param(Generic[T]):
     def snapshot(self) -> tuple[T, int]:
         """(value, version) read together."""
         return self._state
+
+    @property
+    def owner(self) -> str | None:
+        """What holds the value besides the Param: None for a free `daqflow.param`, an
+        instrument's name for one of its settings."""
+        return None
 
     def __float__(self) -> float:
         return float(self._state[0])
@@ -149,43 +164,70 @@ class Param(Generic[T]):
 
         return unwatch
 
-    # -- validation ----------------------------------------------------------------------
+    # -- validation (the one path: daqflow.param and instrument settings) ------------------
     def _convert(self, value: Any, what: str = "value") -> T:
         """``value`` as this param's kind (no range check)."""
+        given = value
         if isinstance(value, Param):
             value = value.value
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise ValueError(f"param {self.name!r}: {what} must be {self._kind_text()}, got {value!r}")
-        if self.kind is int:
+        kind = self.kind
+        if kind is str:
+            return value if isinstance(value, str) else str(value)  # type: ignore[return-value]
+        if kind is bool:
+            if isinstance(value, bool | np.bool_):
+                return bool(value)  # type: ignore[return-value]
+            raise self._refused("kind", given, value, what)
+        if isinstance(value, str) and self.READS_TEXT:  # "1e-3", as an instrument reads it
+            try:
+                value = float(value)
+            except ValueError:
+                raise self._refused("kind", given, value, what) from None
+        if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+            raise self._refused("kind", given, value, what)
+        if kind is int:
             if isinstance(value, numbers.Integral):
                 return int(value)  # type: ignore[return-value]
             number = float(value)  # (a real that is not an Integral: finite or not)
             if not number.is_integer():
-                raise ValueError(f"param {self.name!r}: {what} must be an integer, got {value!r}")
+                raise self._refused("integer", given, value, what)
             return int(number)  # type: ignore[return-value]
         try:
             number = float(value)
         except OverflowError:  # an integer beyond any float
             number = math.inf
         if not math.isfinite(number):
-            raise ValueError(f"param {self.name!r}: {what} must be finite, got {value!r:.40}")
+            raise self._refused("finite", given, value, what)
         return number  # type: ignore[return-value]
 
     def _check(self, value: Any) -> T:
+        """``value`` converted and checked against the range and choices (ValueError)."""
         v = self._convert(value)
         if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
-            raise ValueError(f"param {self.name!r}: {v!r}{self._unit()} is out of range "
-                             f"{self._range_text()}")
+            raise self._refused("range", value, v, "value")
         if self.choices is not None and v not in self.choices:
-            raise ValueError(f"param {self.name!r}: {v!r}{self._unit()} is not one of "
-                             f"{list(self.choices)}")
+            raise self._refused("choices", value, v, "value")
         return v
+
+    def _refused(self, problem: str, given: Any, value: Any, what: str) -> ValueError:
+        """The message for a refused value. ``problem``: "kind", "integer", "finite",
+        "range" or "choices"; ``given``: what the caller passed; ``value``: it converted (as
+        far as it got); ``what``: "value", "low" or "high". Subclasses word it their way."""
+        where = f"param {self.name!r}: "
+        if problem == "range":
+            return ValueError(f"{where}{value!r}{self._unit()} is out of range {self._range_text()}")
+        if problem == "choices":
+            return ValueError(f"{where}{value!r}{self._unit()} is not one of {list(self.choices or ())}")
+        if problem == "integer":
+            return ValueError(f"{where}{what} must be an integer, got {value!r}")
+        if problem == "finite":
+            return ValueError(f"{where}{what} must be finite, got {value!r:.40}")
+        return ValueError(f"{where}{what} must be {self._kind_text()}, got {value!r}")
 
     def _unit(self) -> str:
         return f" {self.unit}" if self.unit else ""
 
     def _kind_text(self) -> str:
-        return "an integer" if self.kind is int else "a real number"
+        return {int: "an integer", bool: "a bool", str: "a str"}.get(self.kind, "a real number")
 
     def _range_text(self) -> str:
         low = "-inf" if self.low is None else f"{self.low:g}"
@@ -202,7 +244,8 @@ class Param(Generic[T]):
 
     # a Param shipped to another process is a copy: not live, no watchers
     def __getstate__(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__
+        slots = [k for cls in type(self).__mro__ for k in cls.__dict__.get("__slots__", ())]
+        return {k: getattr(self, k) for k in slots
                 if k not in ("__weakref__", "_lock", "_watchers")}
 
     def __setstate__(self, state: Mapping[str, Any]) -> None:
@@ -255,6 +298,17 @@ def value_of(x: Any) -> Any:
     return x.value if isinstance(x, Param) else x
 
 
+def exposed_params(value: Any) -> tuple[Param[Any], ...]:
+    """The Params ``value`` stands for, looked at once, not searched: a Param itself; those an
+    object declares with ``__daqflow_params__()`` (an instrument's settings, a `Follow`)."""
+    if isinstance(value, Param):
+        return (value,)
+    declare = getattr(type(value), "__daqflow_params__", None)
+    if declare is None:
+        return ()
+    return tuple(p for p in declare(value) if isinstance(p, Param))
+
+
 class Follow:
     """What a block keeps for one argument that may be a Param: the value it last used.
 
@@ -268,6 +322,11 @@ class Follow:
         self.live = source if isinstance(source, Param) else None
         self.name = source.name if isinstance(source, Param) else ""
         self.value = value_of(source)
+
+    def __daqflow_params__(self) -> tuple[Param[Any], ...]:
+        """The Param it follows (none for a plain number): a block holding a Follow
+        declares that control."""
+        return () if self.live is None else (self.live,)
 
     def poll(self) -> bool:
         """Read the current value into ``value``; True if it changed since the last poll."""

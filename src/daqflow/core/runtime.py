@@ -35,9 +35,10 @@ from .fan_out import discard, fan_out, without_waiting
 from .figures import RunFigures
 from .graph import Edge, Graph, is_fused
 from .kinds import first_item_checker
+from .ports import ReceivePort, ThreadPort
 from .report import Report
 from .stream import Stream
-from .threads import CallThread, RemoteInput, Worker, in_worker, timed
+from .threads import CallThread, Worker, in_worker, timed
 from .virtual_time import held, is_virtual
 
 CUT_GRACE = 2.0  # seconds a sink gets to return once a drain is cut short (and cancelled ones to end)
@@ -388,11 +389,11 @@ class Runtime(RunFigures):
         pause = node.kind == "source" and (nowait or self._lossy_outputs(node))
         if node.threaded and not self.virtual:  # (virtual time: on the loop, see virtual_time)
             worker = self._worker(node)
-            remote = [RemoteInput(ch, asyncio.get_running_loop()) for ch in inputs]
+            remote = [ThreadPort(ch, asyncio.get_running_loop()) for ch in inputs]
             bound = self._call_args(node, remote)
             agen = in_worker(worker, node.spec.fn(*bound.args, **bound.kwargs), state.worker)
         else:
-            bound = self._call_args(node, inputs)
+            bound = self._call_args(node, [ReceivePort(ch) for ch in inputs])
             agen = node.spec.fn(*bound.args, **bound.kwargs)
         single = self._single_channel(node)
         try:
@@ -418,12 +419,12 @@ class Runtime(RunFigures):
     async def _drive_sink(self, node: Stream, state: _State, inputs: list[Channel]) -> None:
         if node.threaded and not self.virtual:
             worker = self._worker(node)
-            remote = [RemoteInput(ch, asyncio.get_running_loop()) for ch in inputs]
+            remote = [ThreadPort(ch, asyncio.get_running_loop()) for ch in inputs]
             bound = self._call_args(node, remote)
             coro = node.spec.fn(*bound.args, **bound.kwargs)
             result = await worker.run(timed(coro, state.worker))
         else:
-            bound = self._call_args(node, inputs)
+            bound = self._call_args(node, [ReceivePort(ch) for ch in inputs])
             result = await node.spec.fn(*bound.args, **bound.kwargs)
         state.result = result
         state.has_result = True

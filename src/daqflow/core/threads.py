@@ -1,7 +1,7 @@
 """Where blocks' code runs off the graph's loop, and how its time is counted: `Timed`
 (busy seconds per step), `Worker` (a daemon thread with its own loop, for ``threaded=True``
 generators and sinks), `CallThread` (a daemon thread calling a ``threaded=True`` map), and
-`RemoteInput` (an input FIFO read from a worker's loop).
+`daqflow.core.ports.ThreadPort` (an input FIFO read from a worker's loop).
 
 The threads are daemons and every join is bounded: a block whose code never returns (a hung
 driver call) cannot hang the run's end or the interpreter's exit; the runtime names it."""
@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Callable
 from time import perf_counter
 from typing import Any
 
-from .channel import Channel
 from .loops import loop_thread
 
 
@@ -104,29 +103,6 @@ async def in_worker(worker: Worker, agen: Any, clock: Busy) -> AsyncIterator[Any
             yield item
     finally:
         await worker.run(agen.aclose())
-
-
-class RemoteInput:
-    """An input channel read from a worker thread's loop (items come from the main loop)."""
-
-    def __init__(self, channel: Channel, home: asyncio.AbstractEventLoop):
-        self._channel = channel
-        self._home = home
-
-    def __aiter__(self) -> RemoteInput:
-        return self
-
-    async def __anext__(self) -> Any:
-        cf = asyncio.run_coroutine_threadsafe(self._channel.__anext__(), self._home)
-        return await asyncio.wrap_future(cf)
-
-    @property
-    def upstream_error(self) -> tuple[str, BaseException] | None:
-        return self._channel.upstream_error
-
-    @property
-    def cut_short(self) -> str | None:
-        return self._channel.cut_short
 
 
 class CallThread:

@@ -6,17 +6,18 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..core import Chunk, Stream, block
-from ..core.params import Follow, Param, with_params
-from .continuity import InputGaps, OutputMarks, samplewise, time_at
-from .frames import Grouper
-from .stats import FrameAverager, MovingAverageState, check_count
+from ..core.authoring import Follow, InputGaps, OutputMarks, Param, with_params
+from .checks import check_int
+from .driver import kernel_block, time_at
+from .kernels.frames import Grouper
+from .kernels.stats import FrameAverager, MovingAverageState
 
 
-@block(name="moving_average", accepts="chunk", produces="same")
-async def _moving_average(x: Stream, n: int) -> AsyncIterator[Chunk]:
-    state = MovingAverageState(n)
-    async for out in samplewise(x, state.reset, lambda chunk: state.process(chunk.data)):
-        yield out
+def _moving_average_kernel(rate: float, n: int) -> MovingAverageState:
+    return MovingAverageState(n)
+
+
+_moving_average = kernel_block("moving_average", accepts="chunk", produces="same")
 
 
 def moving_average(stream: Stream, n: int, **options: Any) -> Stream:
@@ -27,7 +28,8 @@ def moving_average(stream: Stream, n: int, **options: Any) -> Stream:
         n: window length in samples.
         options: name=, buffer=, policy=, threaded=.
     """
-    return _moving_average(stream, check_count(n), **options)
+    return _moving_average(stream, _moving_average_kernel, (check_int(n, "n"),), "moving_average",
+                           None, **options)
 
 
 @block(name="average", accepts="chunk", produces="same")
@@ -50,7 +52,7 @@ async def _average(x: Stream, n: int | Param[int]) -> AsyncIterator[Chunk]:
             gaps.is_gap(chunk)  # (the grouper restarts by itself; this keeps the gap's kind)
             mean, g0 = rows.push(chunk.data, chunk.index)
             if len(mean):
-                meta = marks.meta(chunk.meta, g0, len(mean), average=count)
+                meta = marks.meta(chunk.meta, g0, len(mean), {"average": count})
                 yield Chunk(mean, chunk.rate / count, g0, time_at(chunk, g0 * count),
                             with_params(meta, changes))
                 changes = {}
@@ -91,4 +93,4 @@ def average(stream: Stream, n: int | Param[int], **options: Any) -> Stream:
             raise ValueError(f"average: n={n!r} must be an int Param with low >= 1 "
                              f"(e.g. df.param(16, name={n.name!r}, kind=int, low=1))")
         return _average(stream, n, **options)
-    return _average(stream, check_count(n), **options)
+    return _average(stream, check_int(n, "n"), **options)

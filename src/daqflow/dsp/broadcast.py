@@ -8,15 +8,16 @@ stretch carries ``meta["skipped"]`` (samples dropped on purpose), never ``overfl
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
 
 from ..core import Chunk, Stream, block
-from .continuity import MARKS, RateCheck, gap_kind, samplewise, time_at
-from .iir import IirState
-from .levels import (
+from ..core.authoring import GapTally
+from .driver import check_designed, kernel_block, rate_changed, time_at
+from .kernels.iir import IirState
+from .kernels.levels import (
     AgcState,
     SquelchState,
     check_agc,
@@ -27,24 +28,17 @@ from .levels import (
 )
 
 
-@block(name="deemphasis", accepts="real", produces="float", needs_samples=True)
-async def _deemphasis(x: Stream, tau: float) -> AsyncIterator[Chunk]:
-    rate = RateCheck("deemphasis")
-    state: IirState | None = None
+def _deemphasis_kernel(rate: float, tau: float) -> IirState:
+    return IirState(deemphasis_sos(tau, rate))  # designed for the stream's rate
 
-    def process(chunk: Chunk) -> np.ndarray:
-        nonlocal state
-        rate(chunk)
-        if state is None:  # designed for the stream's rate, known at its first chunk
-            state = IirState(deemphasis_sos(tau, chunk.rate))
-        return state.process(chunk.data)
 
-    def reset() -> None:
-        if state is not None:
-            state.reset()
+def _agc_kernel(rate: float, reference: float, attack: float, decay: float, max_gain: float
+                ) -> AgcState:
+    return AgcState(reference, attack, decay, max_gain, rate)
 
-    async for out in samplewise(x, reset, process):
-        yield out
+
+_deemphasis = kernel_block("deemphasis", accepts="real", produces="float", needs_samples=True)
+_agc = kernel_block("agc", accepts="chunk", produces="same", needs_samples=True)
 
 
 def deemphasis(stream: Stream, tau: float = 75e-6, **options: Any) -> Stream:
@@ -60,28 +54,7 @@ def deemphasis(stream: Stream, tau: float = 75e-6, **options: Any) -> Stream:
 
     State carries exactly across chunks; a gap resets it (the next output is marked).
     """
-    return _deemphasis(stream, check_tau(tau), **options)
-
-
-@block(name="agc", accepts="chunk", produces="same", needs_samples=True)
-async def _agc(x: Stream, reference: float, attack: float, decay: float, max_gain: float
-               ) -> AsyncIterator[Chunk]:
-    rate = RateCheck("agc")
-    state: AgcState | None = None
-
-    def process(chunk: Chunk) -> np.ndarray:
-        nonlocal state
-        rate(chunk)
-        if state is None:
-            state = AgcState(reference, attack, decay, max_gain, chunk.rate)
-        return state.process(chunk.data)
-
-    def reset() -> None:
-        if state is not None:
-            state.reset()
-
-    async for out in samplewise(x, reset, process):
-        yield out
+    return _deemphasis(stream, _deemphasis_kernel, (check_tau(tau),), "deemphasis", None, **options)
 
 
 def agc(stream: Stream, reference: float = 1.0, attack: float = 1e-3, decay: float = 0.1,
@@ -105,19 +78,17 @@ def agc(stream: Stream, reference: float = 1.0, attack: float = 1e-3, decay: flo
         options: name=, buffer=, policy=, threaded=.
     """
     values = check_agc(reference, attack, decay, max_gain)
-    return _agc(stream, *values, **options)
+    return _agc(stream, _agc_kernel, values, "agc", None, **options)
 
 
 @block(name="squelch", accepts="chunk", produces="same")
 async def _squelch(x: Stream, threshold_db: float, window: float) -> AsyncIterator[Chunk]:
-    rate = RateCheck("squelch")
     state: SquelchState | None = None
-    expected: int | None = None  # input index expected next
     previous: Chunk | None = None
-    lost = skipped = 0  # samples lost upstream / dropped (here or upstream) before the next output
+    rate = 0.0
+    gaps = GapTally()  # samples lost upstream / dropped (here or upstream) before the next output
 
     def emit(decided: tuple[np.ndarray, int, np.ndarray, np.ndarray], clock: Chunk) -> list[Chunk]:
-        nonlocal lost, skipped
         data, start, edges, passed = decided
         if not len(passed):
             return []
@@ -133,51 +104,33 @@ async def _squelch(x: Stream, threshold_db: float, window: float) -> AsyncIterat
         out = []
         for a, b, keep in runs:
             if not keep:
-                skipped += b - a
+                gaps.skipped += b - a
                 continue
             index = start + a
-            meta = _marked(clock.meta, lost, skipped)
-            lost = skipped = 0
-            out.append(Chunk(data[a:b], clock.rate, index, time_at(clock, index), meta))
+            out.append(Chunk(data[a:b], clock.rate, index, time_at(clock, index), gaps.take(clock.meta)))
         return out
 
     async for chunk in x:
-        rate(chunk)
         if state is None:
-            state = SquelchState(threshold_db, squelch_window(window, chunk.rate))
-        meta = chunk.meta
-        if expected is None:  # marks on the stream's first chunk are passed on
-            lost += int(meta.get("overflow", 0))
-            skipped += int(meta.get("skipped", 0))
-        elif chunk.index != expected and previous is not None:
+            rate = chunk.rate
+            check_designed("squelch", "x", None, rate)
+            state = SquelchState(threshold_db, squelch_window(window, rate))
+        elif chunk.rate != rate:
+            raise ValueError(rate_changed("squelch", "x", rate, chunk.rate))
+        jump = gaps.gap(chunk)
+        if previous is None:  # marks on the stream's first chunk are passed on
+            gaps.count_marks(chunk.meta)
+        elif jump is not None:
             for out in emit(state.flush(), previous):  # windows never span a gap
                 yield out
             state.reset()
-            jump = chunk.index - expected
-            if gap_kind(meta, jump) == "skipped":
-                skipped += jump
-            else:  # what the input did not say was skipped was lost
-                part = min(max(int(meta.get("skipped", 0)), 0), max(jump, 0))
-                skipped += part
-                lost += max(jump - part, 0) or int(meta.get("overflow", 0))
-        expected, previous = chunk.end_index, chunk
+            gaps.count(chunk.meta, jump)
+        previous = chunk
         for out in emit(state.process(chunk.data, chunk.index), chunk):
             yield out
     if state is not None and previous is not None:
         for out in emit(state.flush(), previous):
             yield out
-
-
-def _marked(meta: Mapping[str, Any], lost: int, skipped: int) -> Mapping[str, Any]:
-    """``meta`` without the input's gap marks, with these."""
-    if not lost and not skipped and "overflow" not in meta and "skipped" not in meta:
-        return meta
-    out = {k: v for k, v in meta.items() if k not in MARKS}
-    if lost:
-        out["overflow"] = lost
-    if skipped:
-        out["skipped"] = skipped
-    return out
 
 
 def squelch(stream: Stream, threshold_db: float, window: float = 0.01, **options: Any) -> Stream:

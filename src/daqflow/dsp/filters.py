@@ -10,45 +10,30 @@ filtered across it, and the output chunk after it carries ``meta["overflow"]`` (
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
 from scipy import signal
 
-from ..core import Chunk, Stream, block
-from .continuity import InputGaps, OutputMarks, RateCheck, samplewise
-from .fir import FirState, check_factor, check_taps, output_range
-from .iir import IirState, check_sos
+from ..core import Stream
+from .driver import kernel_block
+from .kernels.fir import FirState, ResampleState, check_factor, check_taps
+from .kernels.iir import IirState, check_sos
 
 
-@block(name="fir", accepts="chunk", produces="same", needs_samples=True)
-async def _fir(x: Stream, taps: np.ndarray, factor: int, up: int, label: str,
-               designed_rate: float | None) -> AsyncIterator[Chunk]:
-    state = FirState(taps, factor)
-    gaps, rate = InputGaps(), RateCheck(label, designed_rate)
-    marks = OutputMarks(gaps)
-    async for chunk in x:
-        rate(chunk)
-        if gaps.is_gap(chunk):
-            state.reset()
-        data, index = chunk.data, chunk.index
-        if up > 1:  # resampling: zero-stuff, then filter and decimate on the up-sampled grid
-            stuffed = np.zeros(len(data) * up, np.result_type(data.dtype, np.float32))
-            stuffed[::up] = data
-            data, index = stuffed, index * up
-        y = state.process(data, index)
-        j0, offset, count = output_range(index, len(data), factor)
-        if not count:
-            continue
-        out_rate = chunk.rate * up / factor
-        t0 = chunk.time + offset / (chunk.rate * up)
-        yield Chunk(y, out_rate, j0, t0, marks.meta(chunk.meta, j0, count))
+def _fir_kernel(rate: float, taps: np.ndarray, factor: int, up: int) -> FirState | ResampleState:
+    return FirState(taps, factor) if up == 1 else ResampleState(taps, up, factor)
 
 
+def _iir_kernel(rate: float, sos: np.ndarray) -> IirState:
+    return IirState(sos)
+
+
+_fir = kernel_block("fir", accepts="chunk", produces="same", needs_samples=True)
 _fir_decimate = _fir.renamed("fir_decimate")
 _decimate = _fir.renamed("decimate")
 _resample = _fir.renamed("resample")
+_iir = kernel_block("iir", accepts="chunk", produces="same", needs_samples=True)
 
 
 def fir(stream: Stream, taps: Any, **options: Any) -> Stream:
@@ -64,7 +49,7 @@ def fir(stream: Stream, taps: Any, **options: Any) -> Stream:
     batched ``scipy.fft`` (single-threaded, so it behaves the same on a busy machine).
     """
     designed = getattr(taps, "rate", None)  # (Taps from lowpass/...: checked against the stream)
-    return _fir(stream, check_taps(taps), 1, 1, "fir", designed, **options)
+    return _fir(stream, _fir_kernel, (check_taps(taps), 1, 1), "fir", designed, **options)
 
 
 def fir_decimate(stream: Stream, taps: Any, factor: int, **options: Any) -> Stream:
@@ -79,8 +64,8 @@ def fir_decimate(stream: Stream, taps: Any, factor: int, **options: Any) -> Stre
         options: name=, buffer=, policy=, threaded=.
     """
     designed = getattr(taps, "rate", None)
-    return _fir_decimate(stream, check_taps(taps), check_factor(factor), 1, "fir_decimate", designed,
-                         **options)
+    return _fir_decimate(stream, _fir_kernel, (check_taps(taps), check_factor(factor), 1),
+                         "fir_decimate", designed, **options)
 
 
 def decimate(stream: Stream, factor: int, **options: Any) -> Stream:
@@ -95,7 +80,7 @@ def decimate(stream: Stream, factor: int, **options: Any) -> Stream:
     """
     factor = check_factor(factor)
     taps = signal.firwin(20 * factor + 1, 1.0 / factor, window="hamming") if factor > 1 else [1.0]
-    return _decimate(stream, np.asarray(taps), factor, 1, "decimate", None, **options)
+    return _decimate(stream, _fir_kernel, (np.asarray(taps), factor, 1), "decimate", None, **options)
 
 
 def resample_taps(up: int, down: int) -> np.ndarray:
@@ -125,19 +110,7 @@ def resample(stream: Stream, up: int, down: int, taps: Any = None, **options: An
         divisor = int(np.gcd(up, down))
         up, down = up // divisor, down // divisor
     taps = resample_taps(up, down) if taps is None else check_taps(taps)
-    return _resample(stream, np.asarray(taps), down, up, "resample", None, **options)
-
-
-@block(name="iir", accepts="chunk", produces="same", needs_samples=True)
-async def _iir(x: Stream, sos: np.ndarray) -> AsyncIterator[Chunk]:
-    state, rate = IirState(sos), RateCheck("iir")
-
-    def process(chunk: Chunk) -> np.ndarray:
-        rate(chunk)
-        return state.process(chunk.data)
-
-    async for out in samplewise(x, state.reset, process):
-        yield out
+    return _resample(stream, _fir_kernel, (np.asarray(taps), down, up), "resample", None, **options)
 
 
 def iir(stream: Stream, sos: Any, **options: Any) -> Stream:
@@ -149,7 +122,7 @@ def iir(stream: Stream, sos: Any, **options: Any) -> Stream:
         sos: (sections, 6) array.
         options: name=, buffer=, policy=, threaded=.
     """
-    return _iir(stream, check_sos(sos), **options)
+    return _iir(stream, _iir_kernel, (check_sos(sos),), "iir", None, **options)
 
 
 __all__ = ["decimate", "fir", "fir_decimate", "iir", "resample", "resample_taps"]

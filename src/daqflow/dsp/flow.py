@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
 
-from ..core import Chunk, Stream, block
+from ..core import Chunk, Pacer, Stream, block
+from ..core.authoring import InputGaps, OutputMarks
 from .checks import check_int
-from .continuity import InputGaps, OutputMarks, time_at
-from .stats import check_count
+from .driver import time_at
 
 
 @block(name="rechunk", accepts="chunk", produces="same")
@@ -52,7 +51,7 @@ def rechunk(stream: Stream, size: int, **options: Any) -> Stream:
         size: samples per output chunk.
         options: name=, buffer=, policy=, threaded=.
     """
-    return _rechunk(stream, check_count(size, "size"), **options)
+    return _rechunk(stream, check_int(size, "size"), **options)
 
 
 @block(name="head")
@@ -111,16 +110,9 @@ def skip(stream: Stream, n: int, **options: Any) -> Stream:
 
 @block(name="throttle")
 async def _throttle(x: Stream, rate: float) -> AsyncIterator[Any]:
-    loop = asyncio.get_running_loop()
-    t0: float | None = None
-    sent = 0
+    pacer = Pacer.per_second(rate)  # catch up: an item leaves at t0 + samples so far / rate
     async for item in x:
-        if t0 is None:
-            t0 = loop.time()
-        sent += item.samples if isinstance(item, Chunk) else 1
-        delay = t0 + sent / rate - loop.time()  # absolute deadline: no drift
-        if delay > 0:
-            await asyncio.sleep(delay)
+        await pacer.wait(item.samples if isinstance(item, Chunk) else 1)
         yield item
 
 

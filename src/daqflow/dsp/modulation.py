@@ -3,32 +3,24 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
 
 from ..core import Chunk, Stream, block
-from ..core.params import Follow, Param, with_params
-from .continuity import samplewise
-from .demod import FmState
-from .demod import demod_am as am_kernel
-from .nco import NcoState
+from ..core.authoring import Follow, Param, exposed_params, with_params
+from .driver import kernel_block
+from .kernels.demod import FmState, check_deviation
+from .kernels.demod import demod_am as am_kernel
+from .kernels.nco import NcoState
 
 log = logging.getLogger("daqflow")
 
 
 @block(name="mix", accepts="chunk", produces="complex", needs_samples=True)
-def _mix(chunk: Chunk, state: NcoState | _Tuning) -> Chunk:
-    changed = None
-    if type(state) is _Tuning:
-        changed = state.poll()
-        nco = state.nco
-    else:
-        nco = state
+def _mix(chunk: Chunk, tuning: _Tuning) -> Chunk:
+    nco, changed = tuning.poll(chunk.rate)
     y = nco.process(chunk.data, chunk.index, chunk.rate)
-    if abs(nco.freq) > chunk.rate / 2 and getattr(nco, "warned_rate", None) != chunk.rate:
-        _warn_alias(nco, chunk.rate)
     center = chunk.meta.get("center_freq")
     meta = chunk.meta if center is None else {**chunk.meta, "center_freq": center - nco.freq}
     if changed:
@@ -36,29 +28,43 @@ def _mix(chunk: Chunk, state: NcoState | _Tuning) -> Chunk:
     return Chunk(y, chunk.rate, chunk.index, chunk.time, meta)
 
 
+class _Tuning:
+    """What a mix block is given: its frequency (Hz, or a Param read once per chunk). The
+    oscillator (and what follows the Param) is built at the first chunk mixed, when the
+    graph runs; a new oscillator when the Param moves."""
+
+    __slots__ = ("follow", "freq", "nco", "warned")
+
+    def __init__(self, freq: float | Param[Any]):
+        self.freq = freq
+        self.follow: Follow | None = None
+        self.nco: NcoState | None = None
+        self.warned: tuple[float, float] | None = None  # (rate, freq) last warned about
+
+    def __daqflow_params__(self) -> tuple[Param[Any], ...]:
+        """The Param it tunes by, if any (a control of the graph: `core.finding`)."""
+        return exposed_params(self.freq)
+
+    def poll(self, rate: float) -> tuple[NcoState, dict[str, float] | None]:
+        """The oscillator for this chunk, and the change record if the Param moved."""
+        follow, nco, changed = self.follow, self.nco, None
+        if follow is None or nco is None:
+            follow = self.follow = Follow(self.freq)
+            nco = self.nco = NcoState(float(follow.value))
+        elif follow.live is not None and follow.poll():
+            nco = self.nco = NcoState(float(follow.value))
+            changed = {follow.name: nco.freq}
+        if abs(nco.freq) > rate / 2 and self.warned != (rate, nco.freq):
+            self.warned = (rate, nco.freq)
+            _warn_alias(nco, rate)
+        return nco, changed
+
+
 def _warn_alias(nco: NcoState, rate: float) -> None:
     """One warning per oscillator and input rate: a shift beyond rate/2 folds back."""
-    nco.warned_rate = rate  # type: ignore[attr-defined]
     alias = (nco.freq + rate / 2) % rate - rate / 2
     log.warning("mix: freq=%g Hz is beyond half the input's rate (%g Hz / 2): it aliases, and "
                 "shifts by %g Hz instead", nco.freq, rate, alias)
-
-
-class _Tuning:
-    """The NCO of a mixer tuned by a Param, and the frequency its last chunk used."""
-
-    __slots__ = ("follow", "nco")
-
-    def __init__(self, freq: Param[Any]):
-        self.follow = Follow(freq)
-        self.nco = NcoState(float(self.follow.value))
-
-    def poll(self) -> dict[str, float] | None:
-        """Read the Param (once per chunk); a new NCO and the change record if it moved."""
-        if not self.follow.poll():
-            return None
-        self.nco = NcoState(float(self.follow.value))
-        return {self.follow.name: self.nco.freq}
 
 
 def mix(stream: Stream, freq: float | Param[Any], **options: Any) -> Stream:
@@ -77,13 +83,10 @@ def mix(stream: Stream, freq: float | Param[Any], **options: Any) -> Stream:
         freq: shift in Hz (e.g. -250e3 brings a 250 kHz tone to 0 Hz), or a Param in Hz.
         options: name=, buffer=, policy=, threaded=.
     """
-    if isinstance(freq, Param):
-        # one _Tuning per mix() call: the change record compares with the last chunk mixed
-        return _mix(stream, _Tuning(freq), **options)
-    if not np.isfinite(freq):
+    if not isinstance(freq, Param) and not np.isfinite(freq):
         raise ValueError(f"freq must be a finite frequency in Hz, got {freq!r}")
-    # a map (runs inline); NcoState holds only a cache, so runs of the graph may share it
-    return _mix(stream, NcoState(float(freq)), **options)
+    # a map (runs inline): one _Tuning per mix() call, its oscillator made at the first chunk
+    return _mix(stream, _Tuning(freq if isinstance(freq, Param) else float(freq)), **options)
 
 
 @block(name="demod_am", accepts="complex", produces="float", needs_samples=True)
@@ -98,11 +101,11 @@ def demod_am(chunk: Chunk) -> Chunk:
     return Chunk(am_kernel(chunk.data), chunk.rate, chunk.index, chunk.time, chunk.meta)
 
 
-@block(name="demod_fm", accepts="complex", produces="float", needs_samples=True)
-async def _demod_fm(x: Stream, deviation: float) -> AsyncIterator[Chunk]:
-    state = FmState(deviation)
-    async for out in samplewise(x, state.reset, lambda chunk: state.process(chunk.data, chunk.rate)):
-        yield out
+def _fm_kernel(rate: float, deviation: float) -> FmState:
+    return FmState(deviation, rate)
+
+
+_demod_fm = kernel_block("demod_fm", accepts="complex", produces="float", needs_samples=True)
 
 
 def demod_fm(stream: Stream, deviation: float, **options: Any) -> Stream:
@@ -115,5 +118,4 @@ def demod_fm(stream: Stream, deviation: float, **options: Any) -> Stream:
         deviation: peak deviation in Hz (> 0).
         options: name=, buffer=, policy=, threaded=.
     """
-    FmState(deviation)  # validates
-    return _demod_fm(stream, float(deviation), **options)
+    return _demod_fm(stream, _fm_kernel, (check_deviation(deviation),), "demod_fm", None, **options)

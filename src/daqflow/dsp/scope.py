@@ -6,33 +6,21 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..core import Chunk, Stream, block
-from .continuity import MARKS, InputGaps, gap_kind, time_at
-from .trigger import TriggerState
+from ..core.authoring import GapTally
+from .driver import time_at
+from .kernels.trigger import TriggerState, check_trigger
 
 
 @block(name="trigger", accepts="chunk", needs_samples=True)
 async def _trigger(x: Stream, level: float, edge: str, pre: int, post: int, holdoff: int
                    ) -> AsyncIterator[Chunk]:
-    state = TriggerState(level, edge, pre, post, holdoff)
-    gaps = InputGaps()
-    # input samples lost / dropped on purpose since the last frame: marked on the next frame only
-    lost = skipped = 0
+    state = TriggerState(level, edge, pre, post, holdoff)  # (the kernel resets itself at a gap)
+    gaps = GapTally()  # input samples lost / dropped on purpose: marked on the next frame only
     async for chunk in x:
-        expected = gaps.expected
-        if gaps.is_gap(chunk) and expected is not None:
-            jump = chunk.index - expected
-            if gap_kind(chunk.meta, jump) == "skipped":
-                skipped += jump
-            else:
-                lost += max(jump, 0) or int(chunk.meta.get("overflow", 0))
+        gaps.add(chunk)
         for hit, frame in state.process(chunk.data, chunk.index):
             start = hit - pre
-            meta = {k: v for k, v in chunk.meta.items() if k not in MARKS}
-            meta.update(trigger_index=hit, trigger_time=time_at(chunk, hit))
-            if lost:
-                meta["overflow"], lost = lost, 0
-            if skipped:
-                meta["skipped"], skipped = skipped, 0
+            meta = {**gaps.take(chunk.meta), "trigger_index": hit, "trigger_time": time_at(chunk, hit)}
             yield Chunk(frame.copy(), chunk.rate, start, time_at(chunk, start), meta)
 
 
@@ -56,6 +44,5 @@ def trigger(stream: Stream, level: float, edge: str = "rising", pre: int = 0, po
         holdoff: minimum samples from one trigger to the next.
         options: name=, buffer=, policy=, threaded=.
     """
-    TriggerState(level, edge, pre, post, holdoff)  # validates
-    return _trigger(stream, float(level), edge, int(pre), int(post), int(holdoff),
-                    **options)
+    check_trigger(edge, pre, post, holdoff)
+    return _trigger(stream, float(level), edge, int(pre), int(post), int(holdoff), **options)

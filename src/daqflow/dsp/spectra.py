@@ -8,33 +8,31 @@ frames (rows) per second. ``meta["freqs"]`` is the frequency of each bin in Hz, 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
 
 from ..core import Chunk, Stream, block
-from .continuity import InputGaps, OutputMarks, RateCheck, time_at
-from .frames import Grouper
-from .spectral import FftState, SpectrumState, check_nfft, frequencies, make_window
-from .stats import check_count
+from .checks import check_int
+from .driver import kernel_block
+from .kernels.spectral import FftState, SpectrumState, WaterfallState, check_nfft, make_window
 
 
-@block(name="fft", accepts="chunk", produces="complex", needs_samples=True, makes_frames=True)
-async def _fft(x: Stream, nfft: int, window: Any, shift: bool) -> AsyncIterator[Chunk]:
-    state = FftState(nfft, window, shift)
-    gaps, rate = InputGaps(), RateCheck("fft")
-    marks = OutputMarks(gaps)
-    axis = _FrequencyAxis()
-    async for chunk in x:
-        rate(chunk)
-        gaps.is_gap(chunk)  # (the framer restarts by itself; this keeps the gap's kind)
-        spectra, k0 = state.process(chunk.data, chunk.index)
-        if not len(spectra):
-            continue
-        freqs = axis(nfft, chunk.rate, False, shift, chunk.meta.get("center_freq", 0.0))
-        yield Chunk(spectra, chunk.rate / nfft, k0, time_at(chunk, k0 * nfft),
-                    marks.meta(chunk.meta, k0, len(spectra), freqs=freqs))
+def _fft_kernel(rate: float, nfft: int, window: Any, shift: bool) -> FftState:
+    return FftState(nfft, window, shift, rate)
+
+
+def _spectrum_kernel(rate: float, nfft: int, average: int, step: int, window: Any, rows: int
+                     ) -> SpectrumState:
+    if rows:
+        return WaterfallState(nfft, rows, step, window, rate)
+    return SpectrumState(nfft, average, step, window, rate)
+
+
+_fft = kernel_block("fft", accepts="chunk", produces="complex", needs_samples=True, makes_frames=True)
+_spectrum = kernel_block("spectrum", accepts="chunk", produces="float", needs_samples=True,
+                         makes_frames=True)
+_waterfall = _spectrum.renamed("waterfall")
 
 
 def fft(stream: Stream, nfft: int, window: Any = None, shift: bool = False, **options: Any) -> Stream:
@@ -52,53 +50,7 @@ def fft(stream: Stream, nfft: int, window: Any = None, shift: bool = False, **op
     """
     nfft = check_nfft(nfft)
     make_window(window, nfft)
-    return _fft(stream, nfft, window, bool(shift), **options)
-
-
-@block(name="spectrum", accepts="chunk", produces="float", needs_samples=True, makes_frames=True)
-async def _spectrum(x: Stream, nfft: int, average: int, step: int, window: Any, rows: int,
-                    label: str) -> AsyncIterator[Chunk]:
-    state = SpectrumState(nfft, average, step, window)
-    stack = Grouper(rows, "stack") if rows else None
-    gaps, rate = InputGaps(), RateCheck(label)
-    marks = OutputMarks(gaps)
-    per_row = step * average  # input samples per output row
-    axis = _FrequencyAxis()
-    async for chunk in x:
-        rate(chunk)
-        gaps.is_gap(chunk)  # (the framer restarts by itself; this keeps the gap's kind)
-        power, first = state.process(chunk.data, chunk.index)
-        if stack is not None:
-            power, first = stack.push(power, first)
-            per_out = per_row * rows
-        else:
-            per_out = per_row
-        if not len(power):
-            continue
-        onesided = chunk.data.dtype.kind != "c"
-        freqs = axis(nfft, chunk.rate, onesided, True, chunk.meta.get("center_freq", 0.0))
-        extra = {"freqs": freqs, "average": average, "nfft": nfft}
-        yield Chunk(power, chunk.rate / per_out, first, time_at(chunk, first * per_out),
-                    marks.meta(chunk.meta, first, len(power), **extra))
-
-
-class _FrequencyAxis:
-    """``frequencies(...)``, computed again only when its arguments change (read-only array,
-    shared by the chunks that carry it)."""
-
-    def __init__(self) -> None:
-        self._key: tuple[Any, ...] | None = None
-        self._freqs: np.ndarray | None = None
-
-    def __call__(self, *key: Any) -> np.ndarray:
-        if key != self._key or self._freqs is None:
-            freqs = frequencies(*key)
-            freqs.flags.writeable = False
-            self._key, self._freqs = key, freqs
-        return self._freqs
-
-
-_waterfall = _spectrum.renamed("waterfall")
+    return _fft(stream, _fft_kernel, (nfft, window, bool(shift)), "fft", None, **options)
 
 
 def _step(nfft: int, overlap: float) -> int:
@@ -127,8 +79,9 @@ def spectrum(stream: Stream, nfft: int, average: int = 1, overlap: float = 0.5,
     """
     nfft = check_nfft(nfft)
     step = _step(nfft, overlap)
-    SpectrumState(nfft, average, step, window)  # validates
-    return _spectrum(stream, nfft, int(average), step, window, 0, "spectrum",
+    average = check_int(average, "average", 1, "frames")
+    make_window(window, nfft)
+    return _spectrum(stream, _spectrum_kernel, (nfft, average, step, window, 0), "spectrum", None,
                      **options)
 
 
@@ -146,10 +99,11 @@ def waterfall(stream: Stream, nfft: int, rows: int, overlap: float = 0.0, window
         options: name=, buffer=, policy=, threaded=.
     """
     nfft = check_nfft(nfft)
-    rows = check_count(rows, "rows")
+    rows = check_int(rows, "rows")
     step = _step(nfft, overlap)
-    SpectrumState(nfft, 1, step, window)
-    return _waterfall(stream, nfft, 1, step, window, rows, "waterfall", **options)
+    make_window(window, nfft)
+    return _waterfall(stream, _spectrum_kernel, (nfft, 1, step, window, rows), "waterfall", None,
+                      **options)
 
 
 @block(name="magnitude2", accepts="chunk", produces="float")

@@ -27,24 +27,13 @@ Importing it needs PySide6, qasync and pyqtgraph (``pip install 'daqflow[gui]'``
 
 from . import _qt  # noqa: F401 (first: a missing library names the extra)
 from .controls import Controls, ParamControl, controls, find_params
+from .image_plots import ImageView, WaterfallPlot, image_view, waterfall_plot
+from .line_plots import SpectrumPlot, TimePlot, XYPlot, spectrum_plot, time_plot, xy_plot
 from .loop import Session, application, arun, run
 from .pacing import Pacing
-from .views import (
-    ImageView,
-    PlotWidget,
-    SpectrumPlot,
-    TimePlot,
-    View,
-    WaterfallPlot,
-    XYPlot,
-    image_view,
-    spectrum_plot,
-    time_plot,
-    view_of,
-    view_sink,
-    waterfall_plot,
-    xy_plot,
-)
+from .sinks import view_of, view_sink
+from .view import View
+from .widgets import PlotWidget
 from .window import Window
 
 __all__ = [

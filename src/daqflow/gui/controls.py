@@ -2,7 +2,8 @@
 
 Moving a control calls ``param.set(value)``; a change made elsewhere (a script, another
 thread, another window) moves the control, through a queued Qt signal, so it is safe from
-any thread. `find_params` finds the Params the blocks of a graph use.
+any thread. `find_params` lists the Params the blocks of a graph declare (an instrument's
+settings among them: a check box for a bool, a list or a text field for a str).
 """
 
 from __future__ import annotations
@@ -13,18 +14,18 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..core import Stream
-from ..core.finding import find_in_blocks
-from ..core.params import Param
+from ..core.finding import params_of
+from ..core.params import Param, exposed_params
 from ._qt import QtCore, QtWidgets, isValid
-from .views import View
 
 SLIDER_STEPS = 1000  # slider positions across a float Param's range
 
 
 def find_params(nodes: Iterable[Stream], depth: int = 4) -> list[Param[Any]]:
-    """The Params the blocks use, in graph order, each once (see `core.finding`; views and
-    Qt objects are not searched)."""
-    return find_in_blocks(nodes, Param, depth=depth, skip=(View, QtCore.QObject))
+    """The Params the blocks declare, in graph order, each once: those they were given and
+    the settings of instruments they stream from (see `core.finding`). ``depth`` is not used
+    (nothing is searched: controls are declared when a block is called)."""
+    return params_of(nodes)
 
 
 def _decimals(param: Param[Any]) -> int:
@@ -51,6 +52,8 @@ class ParamControl(QtWidgets.QWidget):
         slider: the QSlider (None when the Param is unbounded or has choices).
         spinbox: the QSpinBox / QDoubleSpinBox (None when it has choices).
         combo: the QComboBox of its choices (None otherwise).
+        check: the QCheckBox of a bool Param (an instrument's switch; None otherwise).
+        text: the QLineEdit of a str Param without choices (None otherwise).
         error: the last value the Param refused, as its message ("" if none).
     """
 
@@ -61,17 +64,28 @@ class ParamControl(QtWidgets.QWidget):
         self.slider: QtWidgets.QSlider | None = None
         self.spinbox: QtWidgets.QAbstractSpinBox | None = None
         self.combo: QtWidgets.QComboBox | None = None
+        self.check: QtWidgets.QCheckBox | None = None
+        self.text: QtWidgets.QLineEdit | None = None
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         tip = param.doc or param.name
         self.setToolTip(f"{tip} ({param.name}{', ' + param.unit if param.unit else ''})")
         suffix = f" {param.unit}" if param.unit else ""
-        if param.choices is not None:
+        if param.kind is bool:
+            check = self.check = QtWidgets.QCheckBox()
+            check.toggled.connect(self._set)
+            layout.addWidget(check)
+        elif param.choices is not None:
             combo = self.combo = QtWidgets.QComboBox()
             for choice in param.choices:
-                combo.addItem(f"{choice:g}{suffix}", choice)
+                label = choice if isinstance(choice, str) else f"{choice:g}"
+                combo.addItem(f"{label}{suffix}", choice)
             combo.currentIndexChanged.connect(self._from_combo)
             layout.addWidget(combo)
+        elif param.kind is str:
+            text = self.text = QtWidgets.QLineEdit()
+            text.editingFinished.connect(lambda: self._set(text.text()))
+            layout.addWidget(text)
         else:
             bounded = param.low is not None and param.high is not None
             if bounded:
@@ -158,10 +172,15 @@ class ParamControl(QtWidgets.QWidget):
 
     # -- Param -> widgets ----------------------------------------------------------------
     def _show(self, value: Any) -> None:
-        for widget in (self.slider, self.spinbox, self.combo):
+        widgets = (self.slider, self.spinbox, self.combo, self.check, self.text)
+        for widget in widgets:
             if widget is not None:
                 widget.blockSignals(True)
         try:
+            if self.check is not None:
+                self.check.setChecked(bool(value))
+            if self.text is not None:
+                self.text.setText(str(value))
             if self.combo is not None:
                 index = self.combo.findData(value)
                 if index >= 0:
@@ -171,7 +190,7 @@ class ParamControl(QtWidgets.QWidget):
             if self.spinbox is not None:
                 self.spinbox.setValue(value)  # type: ignore[attr-defined]
         finally:
-            for widget in (self.slider, self.spinbox, self.combo):
+            for widget in widgets:
                 if widget is not None:
                     widget.blockSignals(False)
 
@@ -202,12 +221,12 @@ class Controls(QtWidgets.QWidget):
         return self.rows[name]
 
 
-def controls(*params: Param[Any] | Stream, parent: QtWidgets.QWidget | None = None) -> Controls:
+def controls(*params: Any, parent: QtWidgets.QWidget | None = None) -> Controls:
     """A widget with a control per Param (sliders, spin boxes, choices).
 
     Args:
-        params: Params, or sink streams whose graphs' Params are wanted (found with
-            `find_params`).
+        params: Params; instruments (their settings); or sink streams whose graphs' Params
+            are wanted (`find_params`).
         parent: the Qt parent widget.
     """
     from ..core import build_graph
@@ -219,5 +238,6 @@ def controls(*params: Param[Any] | Stream, parent: QtWidgets.QWidget | None = No
             found.setdefault(id(p), p)
     for p in params:
         if not isinstance(p, Stream):
-            found.setdefault(id(p), p)  # type: ignore[arg-type]
+            for exposed in exposed_params(p) or (p,):
+                found.setdefault(id(exposed), exposed)
     return Controls(found.values(), parent)

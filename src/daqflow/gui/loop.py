@@ -34,7 +34,8 @@ from ..core.params import Param
 from ._qt import QtWidgets, qasync
 from .controls import find_params
 from .pacing import BUDGET, Pacing
-from .views import View, is_view
+from .sinks import is_view
+from .view import View
 from .window import Window
 
 PACING_INTERVAL = 0.2  # seconds between two looks at the graph's load (for the pacing)

@@ -21,7 +21,7 @@ import weakref
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .views import View
+    from .view import View
 
 BUDGET = 0.02  # share of the loop's time views may always take, even when the graph is flat out
 HEADROOM = 0.15  # share of the loop's time left free when the graph is not flat out

@@ -10,7 +10,7 @@ from ..core import Report
 from ..core.params import Param
 from ._qt import QtCore, QtWidgets
 from .controls import Controls
-from .views import View
+from .view import View
 
 
 def status_text(report: Report, views: Sequence[tuple[str, View]] = (), state: str = "running") -> str:

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
-from ..core.clock import sleep_until
+from ..core.authoring import sleep_until
 
 
 @runtime_checkable

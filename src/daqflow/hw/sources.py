@@ -1,7 +1,8 @@
 """Sources that talk to devices: `poll` (clock-driven), `fd_source` and `serial_source`
 (woken by IO readiness).
 
-`poll` calls a read function on a grid of absolute deadlines and is a real-time source (it
+`poll` calls a read function on a grid of absolute deadlines (`core.clock.ticks`, the clock
+`instruments.visa_poll` shares) and is a real-time source (it
 never waits on a full FIFO; a reading that finds its FIFO full is dropped and counted in the
 run report). `fd_source` and `serial_source` yield ``bytes`` as the device delivers them and
 wait on a full FIFO (lossless: the kernel buffers, then flow control, hold the rest);
@@ -22,8 +23,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ..core import Stream, block
-from ..core.clock import Grid
-from ..core.requirements import require
+from ..core.authoring import require, ticks
 from .delay import check_seconds
 
 
@@ -67,18 +67,11 @@ class Reading(tuple):  # type: ignore[type-arg]
 # -- poll ------------------------------------------------------------------------------------
 @block(name="poll", realtime=True)
 async def _poll(read: Callable[[], Any], interval: float) -> AsyncIterator[Reading]:
-    loop = asyncio.get_running_loop()
-    grid = Grid(interval)
-    grid.start(loop.time())
-    k = missed = 0
-    while True:
-        late = max(0.0, loop.time() - grid.deadline(k))
+    async for tick in ticks(interval):
         value = read()
         if inspect.isawaitable(value):
             value = await value
-        yield Reading(k * interval, value, missed, late)
-        following = await grid.next_tick()
-        missed, k = following - k - 1, following
+        yield Reading(tick.time(interval), value, tick.missed, tick.late)
 
 
 def poll(

@@ -24,7 +24,7 @@ import abc
 import math
 from typing import Any
 
-from ..core.clock import Grid
+from ..core.authoring import Grid
 from .delay import Callback, Owner, check_callback, check_seconds
 
 

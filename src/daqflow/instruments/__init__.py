@@ -1,7 +1,8 @@
 """daqflow.instruments: async instruments with a blocking face.
 
 `Instrument` is the base (``async with``, ``connect``/``close``, ``await run_single(avg)``,
-``stream()`` as a daqflow source, validated `Setting`s, ``describe()``); `SimScope`,
+``stream()`` as a daqflow source, validated `Setting`s, each a `daqflow.Param` of the
+instance: ``scope.param("timebase")``, ``describe()``); `SimScope`,
 `SimSpectrumAnalyzer` and `SimNetworkAnalyzer` are simulated instruments that work with no
 arguments. ``daqflow.blocking(instrument)`` makes every coroutine method a plain call.
 
@@ -12,14 +13,9 @@ packaged pyvisa-sim definitions with no hardware. PyVISA is imported only when u
 
 from .base import Instrument, Setting
 from .simulated import SimNetworkAnalyzer, SimScope, SimSpectrumAnalyzer
-from .visa import (
-    FunctionGenerator,
-    InstrumentError,
-    Multimeter,
-    VisaInstrument,
-    sim_backend,
-    visa_poll,
-)
+from .visa import InstrumentError, VisaInstrument, sim_backend
+from .visa_drivers import FunctionGenerator, Multimeter
+from .visa_poller import visa_poll
 
 __all__ = [
     "FunctionGenerator",

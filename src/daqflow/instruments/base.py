@@ -5,10 +5,12 @@ the same time (``asyncio.gather(scope.run_single(1), na.run_single(1))`` takes a
 longer of the two), and ``daqflow.blocking(scope)`` gives the same object a blocking face
 for scripts, Jupyter and Qt apps.
 
-Settings are `Setting` descriptors, validated when set (ValueError naming the instrument,
-the setting and its range). Every trace takes a snapshot of the settings when it starts:
-a change made while a stream runs takes effect at the next trace boundary, and that
-trace's ``meta["changed"]`` lists it (``meta["settings"]`` always holds the snapshot).
+Settings are `Setting` descriptors; each instance holds them as Params
+(``scope.param("timebase")``, `settings.SettingParam`), validated when set (ValueError naming
+the instrument, the setting and its range), so every control surface steers them. Every
+trace takes a snapshot of the settings when it starts: a change made while a stream runs
+takes effect at the next trace boundary, and that trace's ``meta["changed"]`` lists it
+(``meta["settings"]`` always holds the snapshot).
 
 An instrument lives on the event loop it was connected on (its `home_loop`). Its public
 coroutine methods, and a stream's traces, called from another loop (a graph run in a thread,
@@ -23,12 +25,14 @@ import abc
 import asyncio
 import functools
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
 from ..core import Chunk, Stream, block
+from ..core.authoring import Param
+from .settings import Setting, SettingParam
 
 T = TypeVar("T")
 _ROUTED = "__daqflow_routed__"
@@ -49,65 +53,6 @@ def _routed(method: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., Awai
 
     setattr(on_home_loop, _ROUTED, True)
     return on_home_loop
-
-
-class Setting:
-    """A validated instrument setting.
-
-    Args:
-        default: value before anything is set.
-        unit: physical unit for messages and `Instrument.describe` ("V", "s", "Hz", ...).
-        low, high: inclusive range (numbers).
-        choices: allowed values (instead of a range).
-        kind: type the value is converted to (float, int, str, bool).
-        doc: one line saying what it is.
-    """
-
-    def __init__(self, default: Any, *, unit: str = "", low: float | None = None,
-                 high: float | None = None, choices: Sequence[Any] | None = None,
-                 kind: type = float, doc: str = ""):
-        self.default, self.unit, self.low, self.high = default, unit, low, high
-        self.choices = tuple(choices) if choices is not None else None
-        self.kind, self.doc = kind, doc
-        self.name = "?"
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, instrument: Instrument | None, owner: type) -> Any:
-        if instrument is None:
-            return self
-        return instrument._settings.get(self.name, self.default)
-
-    def __set__(self, instrument: Instrument, value: Any) -> None:
-        instrument._settings[self.name] = self.validate(instrument, value)
-
-    def validate(self, instrument: Instrument, value: Any) -> Any:
-        where = f"{instrument.name}.{self.name}"
-        try:
-            if self.kind is bool and not isinstance(value, bool | np.bool_):
-                raise TypeError
-            if self.kind is int and (isinstance(value, bool) or float(value) != int(value)):
-                raise TypeError
-            converted = self.kind(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"{where} = {value!r}: expected {self.kind.__name__}"
-                             f"{' in ' + self.unit if self.unit else ''}") from None
-        if self.choices is not None and converted not in self.choices:
-            raise ValueError(f"{where} = {value!r}: must be one of {list(self.choices)}")
-        if (self.low is not None and converted < self.low) or (
-                self.high is not None and converted > self.high):
-            unit = f" {self.unit}" if self.unit else ""
-            if self.high is None:
-                bound = f">= {self.low:g}{unit}"
-            elif self.low is None:
-                bound = f"<= {self.high:g}{unit}"
-            else:
-                bound = f"in [{self.low:g}, {self.high:g}]{unit}"
-            raise ValueError(f"{where} = {value!r}{unit}: must be {bound}")
-        if isinstance(converted, float) and not np.isfinite(converted):
-            raise ValueError(f"{where} = {value!r}: must be finite")
-        return converted
 
 
 class Instrument(abc.ABC):
@@ -131,8 +76,9 @@ class Instrument(abc.ABC):
                 setattr(cls, key, _routed(value))
 
     def __init__(self, name: str | None = None, **settings: Any):
-        self.name = name or type(self).__name__
-        self._settings: dict[str, Any] = {}
+        self._name = name or type(self).__name__
+        self._params: dict[str, SettingParam] = {
+            key: getattr(type(self), key).bind(self._name) for key in self.setting_names()}
         self._active: dict[str, Any] | None = None  # snapshot of the trace in progress
         self._open = False
         self._lock: asyncio.Lock | None = None
@@ -216,7 +162,35 @@ class Instrument(abc.ABC):
             raise RuntimeError(f"instrument {self.name!r} is not connected: "
                                "call connect() or use it as a context manager")
 
+    @property
+    def name(self) -> str:
+        """The instrument's name in messages, metadata and its settings' Param names."""
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = value
+        for p in getattr(self, "_params", {}).values():
+            p.rename(value)
+
     # -- settings --------------------------------------------------------------------------
+    def param(self, name: str) -> SettingParam:
+        """The setting ``name`` as a live `daqflow.Param` (named ``"<instrument>.<name>"``):
+        ``set`` changes the setting (validated), ``watch`` follows it."""
+        try:
+            return self._params[name]
+        except KeyError:
+            raise ValueError(f"{self.name}: no setting {name!r} (settings: "
+                             f"{', '.join(self.setting_names())})") from None
+
+    def params(self) -> list[SettingParam]:
+        """Every setting as a Param, by setting name order."""
+        return [self._params[key] for key in self.setting_names()]
+
+    def __daqflow_params__(self) -> list[Param[Any]]:
+        """A block given this instrument declares its settings as controls (core/finding.py)."""
+        return list(self.params())
+
     @classmethod
     def setting_names(cls) -> list[str]:
         """Names of the class's `Setting` attributes (looked up once per class)."""

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import dsp
 from ..core import Chunk, Stream
-from ..dsp.spectral import SpectrumState, frequencies
+from ..dsp.kernels.spectral import SpectrumState, frequencies
 from .base import Instrument, Setting
 
 DIVISIONS = 10  # horizontal divisions of a scope screen

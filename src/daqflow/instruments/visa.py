@@ -1,19 +1,19 @@
-"""SCPI instruments over PyVISA: `VisaInstrument`, `Multimeter`, `FunctionGenerator`, `visa_poll`.
+"""SCPI instruments over PyVISA: `VisaInstrument`, the base of the drivers (`visa_drivers`).
 
 Every VISA call runs in a worker thread, so the event loop (and every other instrument)
 keeps running while one waits for an answer. All instruments opened on the same resource
-name share that resource's worker thread and lock (a module-level registry keyed by the
-resource name), so a command and its answer are never split by another object's traffic,
-even across event loops and threads.
+name share that resource's worker thread and lock (`visa_transport`), so a command and its
+answer are never split by another object's traffic, even across event loops and threads.
 
-Settings of a VISA driver are `Setting` descriptors; the ones named in ``setting_commands``
-are written to the instrument:
+Settings of a VISA driver are `Setting` descriptors (Params of each instance:
+``dmm.param("nplc")``); the ones named in ``setting_commands`` are written to the instrument:
 
 - on connect (all of them, after the error queue is cleared and ``*IDN?`` read);
 - by ``await inst.apply()`` (all of them, at once);
 - before the next reading or trace (only those changed since they were last written):
-  assigning a setting is a plain attribute write, so it reaches the instrument at the next
-  operation. Each write is checked against the instrument's error queue.
+  assigning a setting (or setting its Param: a GUI control, ``PUT /params/NAME``) is a
+  plain write of the value, so it reaches the instrument at the next operation. Each write
+  is checked against the instrument's error queue.
 
 With no hardware, `sim_backend` gives the packaged pyvisa-sim definitions:
 
@@ -30,119 +30,35 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import importlib.resources
 import math
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from ..core import Blocking, Chunk, Pacer, Stream, block
-from ..core.requirements import require
+from ..core import Chunk
+from ..core.authoring import require
 from .base import Instrument, Setting
+from .visa_transport import (
+    InstrumentError,
+    _acquire,
+    _manager,
+    _Port,
+    _port,
+    _release,
+    pyvisa_module,
+    sim_backend,
+)
 
-SIM_FILE = "daqflow-sim.yaml"
+__all__ = ["InstrumentError", "VisaInstrument", "sim_backend"]
+
 MAX_ERRORS = 32  # error-queue entries read after one command, at most
 _ERROR = re.compile(r"^\s*([+-]?\d+)\s*(?:,\s*(.*?))?\s*$", re.S)
-
-
-def sim_backend() -> str:
-    """The pyvisa-sim backend string of daqflow's packaged instrument definitions,
-    ``"<path>/daqflow-sim.yaml@sim"``: a `Multimeter` on ``GPIB0::22::INSTR`` (and a second
-    one on ``GPIB0::23::INSTR``) and a `FunctionGenerator` on
-    ``TCPIP0::192.168.0.50::inst0::INSTR``. Needs the pyvisa-sim package to be opened.
-
-    >>> sim_backend().endswith("daqflow-sim.yaml@sim")
-    True
-    """
-    path = importlib.resources.files("daqflow.instruments").joinpath("sims", SIM_FILE)
-    if not path.is_file():
-        raise FileNotFoundError(f"daqflow's VISA simulation file is missing: {path}")
-    return f"{path}@sim"
-
-
-class InstrumentError(RuntimeError):
-    """The instrument reported an error (its SCPI error queue), or a VISA call failed.
-
-    Attributes:
-        instrument: the instrument's name.
-        resource: its VISA resource name.
-        command: the command that caused it.
-        errors: (code, message) pairs read from the error queue (empty for VISA failures).
-    """
-
-    def __init__(self, message: str, *, instrument: str = "", resource: str = "",
-                 command: str = "", errors: tuple[tuple[int, str], ...] = ()):
-        super().__init__(message)
-        self.instrument, self.resource, self.command = instrument, resource, command
-        self.errors = tuple(errors)
-
-
-def _pyvisa() -> ModuleType:
-    return require("pyvisa", "instruments", "VISA instruments")
-
-
-# -- one worker thread and lock per VISA resource --------------------------------------------
-class _Port:
-    """What every instrument on one VISA resource shares: the lock held for each transaction
-    and the single worker thread that runs them (created on first use, ended with the last
-    user)."""
-
-    def __init__(self, key: str):
-        self.key = key
-        self.lock = threading.Lock()
-        self.users = 0
-        self.executor: concurrent.futures.ThreadPoolExecutor | None = None
-
-
-_ports: dict[str, _Port] = {}
-_ports_lock = threading.Lock()
-_managers: dict[str, Any] = {}  # backend -> pyvisa ResourceManager (one per backend)
-_managers_lock = threading.Lock()
-
-
-def _manager(visa: ModuleType, backend: str) -> Any:
-    """The backend's ResourceManager, created once even when instruments on different
-    resources connect at the same time (two would be two simulated worlds for pyvisa-sim)."""
-    with _managers_lock:
-        if backend not in _managers:
-            _managers[backend] = visa.ResourceManager(backend)
-        return _managers[backend]
-
-
-def _port_key(resource: str) -> str:
-    try:
-        name = _pyvisa().rname.to_canonical_name(resource)
-    except Exception:  # an alias or a name pyvisa does not parse: the string itself
-        name = resource
-    return name.strip().upper()
-
-
-def _port(resource: str) -> _Port:
-    key = _port_key(resource)
-    with _ports_lock:
-        return _ports.setdefault(key, _Port(key))
-
-
-def _acquire(port: _Port) -> concurrent.futures.ThreadPoolExecutor:
-    with _ports_lock:
-        if port.executor is None:
-            port.executor = concurrent.futures.ThreadPoolExecutor(
-                1, thread_name_prefix=f"daqflow-visa {port.key}")
-        port.users += 1
-        return port.executor
-
-
-def _release(port: _Port) -> None:
-    with _ports_lock:
-        port.users -= 1
-        if port.users == 0 and port.executor is not None:
-            port.executor.shutdown(wait=False)
-            port.executor = None
+_pyvisa = pyvisa_module
 
 
 def _scpi_value(value: Any) -> str:
@@ -454,163 +370,3 @@ class VisaInstrument(Instrument):
         data = self._numbers(self.trace_query, await self._io(self._query, self.trace_query))
         return Chunk(data, self._trace_rate(), self._traces, time.monotonic() - self._t0,
                      {"units": self.trace_units})
-
-
-class Multimeter(VisaInstrument):
-    """A DC voltmeter (SCPI, 34401A style): ``await dmm.read()`` is one reading in volts.
-
-    A trace is one reading: ``await dmm.run_single(avg)`` is the mean of ``avg`` readings
-    (a 1-sample array); ``dmm.stream()`` is a source of 1-sample Chunks.
-
-    Args:
-        resource, backend, name, timeout: see `VisaInstrument`.
-        settings: range (V: 0.1, 1, 10, 100, 1000), nplc (integration time in power-line
-            cycles, 0.02 to 100).
-    """
-
-    kind = "multimeter"
-    sim_resource = "GPIB0::22::INSTR"
-    line_frequency: ClassVar[float] = 50.0  # Hz: one power-line cycle is 1/line_frequency s
-    range = Setting(10.0, unit="V", choices=(0.1, 1.0, 10.0, 100.0, 1000.0),
-                    doc="DC voltage range (full scale)")
-    nplc = Setting(1.0, unit="PLC", low=0.02, high=100.0,
-                   doc="integration time in power-line cycles")
-    setting_commands: ClassVar[Mapping[str, str]] = {
-        "range": "VOLT:DC:RANG {}", "nplc": "VOLT:DC:NPLC {}"}
-    trace_query = "READ?"
-    trace_units = "V"
-
-    async def read(self) -> float:
-        """One DC voltage reading in volts (settings changed since last written are
-        written first)."""
-        self._check_open()
-        await self._write_settings(self.settings())
-        return float(self._numbers(self.trace_query, await self._io(self._query, self.trace_query))[0])
-
-    def _trace_rate(self) -> float:
-        """Readings per second the integration time allows (nominal)."""
-        return self.line_frequency / self.active("nplc")
-
-
-class FunctionGenerator(VisaInstrument):
-    """A function generator (SCPI, 33500 style): waveform, frequency, amplitude, offset, output.
-
-    Settings reach the generator on connect, at ``await fg.apply()``, and before each trace.
-    A trace is the generator's state read back: float64 [frequency Hz, amplitude Vpp,
-    offset V, output 0/1] (``meta["fields"]``, ``meta["waveform"]``), so
-    ``await fg.run_single()`` applies the settings and confirms what the instrument runs;
-    ``meta["differs"]`` lists settings whose read-back value differs from the one set.
-
-    Args:
-        resource, backend, name, timeout: see `VisaInstrument`.
-        settings: waveform (one of WAVEFORMS), frequency (Hz, 1 mHz to 20 MHz), amplitude
-            (Vpp, 10 mV to 10 V), offset (V, -5 to 5), output (bool).
-    """
-
-    kind = "function_generator"
-    sim_resource = "TCPIP0::192.168.0.50::inst0::INSTR"
-    WAVEFORMS: ClassVar[tuple[str, ...]] = ("SIN", "SQU", "RAMP", "PULS", "NOIS", "DC")
-    FIELDS: ClassVar[tuple[str, ...]] = ("frequency", "amplitude", "offset", "output")
-    waveform = Setting("SIN", kind=str, choices=WAVEFORMS, doc="output waveform")
-    frequency = Setting(1e3, unit="Hz", low=1e-3, high=20e6, doc="output frequency")
-    amplitude = Setting(1.0, unit="Vpp", low=0.01, high=10.0, doc="peak-to-peak amplitude")
-    offset = Setting(0.0, unit="V", low=-5.0, high=5.0, doc="DC offset")
-    output = Setting(False, kind=bool, doc="output enabled")
-    setting_commands: ClassVar[Mapping[str, str]] = {
-        "waveform": "FUNC {}", "frequency": "FREQ {}", "amplitude": "VOLT {}",
-        "offset": "VOLT:OFFS {}", "output": "OUTP {}"}
-    readback: ClassVar[Mapping[str, str]] = {
-        "frequency": "FREQ?", "amplitude": "VOLT?", "offset": "VOLT:OFFS?", "output": "OUTP?"}
-
-    async def _trace(self) -> Chunk:
-        await self._sync()
-        values = []
-        for key in self.FIELDS:
-            command = self.readback[key]
-            values.append(self._numbers(command, await self._io(self._query, command))[0])
-        waveform = await self._io(self._query, "FUNC?")
-        data = np.array(values, dtype=np.float64)
-        wanted = [float(self.active(key)) for key in self.FIELDS]
-        differs = [key for key, got, want in zip(self.FIELDS, values, wanted, strict=True)
-                   if not math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-9)]
-        if waveform.upper() != self.active("waveform"):
-            differs.append("waveform")
-        meta: dict[str, Any] = {"fields": self.FIELDS, "units": ("Hz", "Vpp", "V", ""),
-                                "waveform": waveform}
-        if differs:
-            meta["differs"] = differs
-        return Chunk(data, 1.0, self._traces, time.monotonic() - self._t0, meta)
-
-
-def _float_list(answer: str) -> list[float]:
-    return [float(x) for x in answer.split(",")]
-
-
-@block(name="visa_poll", realtime=True)
-async def _poll(instrument: VisaInstrument, command: str, interval: float,
-                parse: Callable[[str], Any]) -> AsyncIterator[Chunk]:
-    instrument._check_open()
-    pacer = Pacer(interval)
-    while instrument.connected:
-        late = await pacer.wait()
-        if late >= interval:  # overran: skip the deadlines already missed
-            skipped = int(late // interval)
-            pacer.ticks += skipped
-            late -= skipped * interval
-        if not instrument.connected:
-            return
-        tick = pacer.ticks - 1
-        try:
-            answer = await instrument.query(command)
-        except Exception:
-            if not instrument.connected:  # closed while the query was in flight
-                return
-            raise
-        try:
-            values = np.asarray(parse(answer), dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"visa_poll: {instrument.name} answered {command!r} with "
-                             f"{answer!r}, which parse cannot read as numbers") from None
-        data = values.reshape(1) if values.ndim == 0 or values.size == 1 else values.reshape(1, -1)
-        yield Chunk(data, 1.0 / interval, tick, tick * interval,
-                    {"instrument": instrument.name, "query": command, "timestamp": time.time(),
-                     "late": late})
-
-
-def visa_poll(instrument: VisaInstrument | Blocking[Any], query: str, interval: float, *,
-              parse: Callable[[str], Any] | None = None, **options: Any) -> Stream:
-    """A daqflow source that sends ``query`` every ``interval`` seconds and yields the answers.
-
-    Items are 1-sample Chunks: data shape (1,) for one number, (1, n) for n comma-separated
-    numbers; ``rate`` is 1/interval, ``index`` the tick number on the grid (missed ticks are
-    skipped, so gaps in ``index`` count them) and ``time`` = index * interval, in seconds
-    since the first tick. Ticks are absolute deadlines (`Pacer`): the grid does not drift.
-    ``meta`` holds ``timestamp`` (wall-clock time.time() of the answer), ``late`` (seconds
-    after its deadline the query was sent), ``instrument`` and ``query``.
-
-    The instrument must be connected when the graph starts; the source ends when it closes
-    (at the next tick at the latest).
-
-    Args:
-        instrument: a connected `VisaInstrument` (or its `daqflow.blocking` proxy).
-        query: the SCPI query, e.g. ``"READ?"``.
-        interval: seconds between queries (> 0).
-        parse: answer text -> number(s) (default: comma-separated floats).
-        options: name=, buffer=, policy=, threaded= (see `daqflow.block`); realtime by default.
-    """
-    if isinstance(instrument, Blocking):
-        instrument = instrument.wrapped
-    if not isinstance(instrument, VisaInstrument):
-        raise TypeError(f"visa_poll: instrument must be a VisaInstrument, got "
-                        f"{type(instrument).__name__}")
-    if not isinstance(query, str) or not query.strip():
-        raise ValueError(f"visa_poll({instrument.name}): query must be a non-empty string, "
-                         f"got {query!r}")
-    try:
-        seconds = float(interval)
-    except (TypeError, ValueError):
-        seconds = math.nan
-    if isinstance(interval, bool) or not (seconds > 0 and math.isfinite(seconds)):
-        raise ValueError(f"visa_poll({instrument.name}): interval must be seconds > 0, got "
-                         f"{interval!r}")
-    return _poll(instrument, query.strip(), seconds, parse or _float_list, **options)

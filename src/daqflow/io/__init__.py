@@ -19,7 +19,7 @@ from .audio import audio_devices, audio_sink, audio_source
 from .devices import DeviceInfo
 from .epics import epics_sink, epics_source
 from .hdf5_files import hdf5_source, hdf5_writer
-from .inspection import RecordingInfo, inspect_recording, plot_recording
+from .inspection import RecordingInfo, inspect_recording
 from .raw_files import file_source, npy_writer
 from .recovery import recover
 from .sigmf_files import sigmf_writer
@@ -45,7 +45,6 @@ __all__ = [
     "hdf5_writer",
     "inspect_recording",
     "npy_writer",
-    "plot_recording",
     "read_hdf5",
     "read_sigmf",
     "read_wav",

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Chunk, Stream, block, note_lost
-from ..core.requirements import require
+from ..core.authoring import require
 
 log = logging.getLogger("daqflow.io.epics")
 

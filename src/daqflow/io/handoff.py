@@ -16,7 +16,7 @@ import threading
 from collections import deque
 
 from ..core import Chunk
-from ..core.chunk import Dropped
+from ..core.authoring import Dropped
 
 
 class Handoff:

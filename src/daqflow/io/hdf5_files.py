@@ -38,10 +38,10 @@ from typing import Any
 import numpy as np
 
 from ..core import Chunk, Stream, block
-from ..core.requirements import require
+from ..core.authoring import mark_gap, require
 from .paths import check_input, check_output, hold
 from .recorder import RecordingError, describe, record, write_failed
-from .segments import SegmentTracker, mark_gap
+from .segments import SegmentTracker
 
 
 def _plain(meta: Any) -> dict[str, Any]:

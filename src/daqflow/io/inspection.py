@@ -1,5 +1,5 @@
-"""What a recording holds: `inspect_recording` (format, dtype, rate, samples, duration, gaps)
-and `plot_recording` (spectrum and time trace, matplotlib)."""
+"""What a recording holds: `inspect_recording` (format, dtype, rate, samples, duration, gaps),
+`read_samples`; `daqflow.plot.plot_recording` draws them (io does not import plot)."""
 
 from __future__ import annotations
 
@@ -202,21 +202,3 @@ def read_samples(info: RecordingInfo, count: int, dataset: str = "signal") -> np
         return np.load(path, mmap_mode="r")[:count].reshape(-1)[:count].copy()
     return np.fromfile(path, np.dtype(info.dtype), count=count)
 
-
-def plot_recording(info: RecordingInfo, out: str | os.PathLike[str], samples: int = 1 << 20,
-                   dataset: str = "signal") -> Path:
-    """Draw the recording's spectrum (Welch, dB) and the start of its time trace into a PNG."""
-    from ..plot.drawing import agg_figure, draw_spectrum, draw_trace
-
-    figure = agg_figure("inspect --plot", figsize=(9, 6))
-    x = read_samples(info, samples, dataset).astype(np.complex128 if info.dtype.startswith(("c", "complex"))
-                                                   else np.float64)
-    rate = info.rate or 1.0
-    top, bottom = figure.subplots(2, 1)
-    if len(x):
-        draw_spectrum(top, x, rate=rate, center_freq=info.center_freq or 0.0, unit_name="MHz")
-        draw_trace(bottom, x[: min(len(x), 2000)], rate, unit_name="ms", legend=True)
-    top.set(xlabel="frequency (MHz)", ylabel="power (dB)", title=Path(info.path).name)
-    bottom.set(xlabel="time (ms)", ylabel="amplitude")
-    figure.savefig(out, dpi=100)
-    return Path(out)

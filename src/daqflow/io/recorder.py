@@ -18,8 +18,7 @@ from collections.abc import AsyncIterable, Iterator
 from typing import Any, Protocol
 
 from ..core import Chunk
-from ..core.channel import upstream_failure, was_cut
-from ..core.report import DRAIN_CUT_BY
+from ..core.authoring import DRAIN_CUT_BY, upstream_failure, was_cut
 
 CANCELLED = ("cancelled: the run was stopped at once (its parent process died or its stop "
              "was cut short); samples still on their way were not written")

@@ -29,7 +29,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..core.requirements import require
+from ..core.authoring import require
 from .paths import commit, in_use, partial
 
 RECOVERED = "recovered by daqflow recover: its writer stopped without finishing (killed?)"

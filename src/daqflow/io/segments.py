@@ -2,17 +2,18 @@
 
 A new segment starts at the first sample, after every gap (the stream index jumps), and when
 the sample rate, the centre frequency or a radio's gain (``meta["gain"]``) changes. Each gap
-is also listed with the samples dropped on purpose (``meta["skipped"]``) and the samples
-lost: ``meta["overflow"]``, or the part of the index jump that ``skipped`` does not explain,
-whichever is larger.
+is also listed with the samples dropped on purpose and the samples lost, by the gap rule of
+`daqflow.core.gaps` (`split_gap`; readers mark replayed gaps with its `mark_gap`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from ..core import Chunk
+from ..core.authoring import mark_gap, split_gap
+
+__all__ = ["Gap", "Segment", "SegmentTracker", "mark_gap"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,8 +53,7 @@ class SegmentTracker:
         gain = chunk.meta.get("gain")
         gain = None if gain is None else float(gain)
         jump = 0 if self._expected is None else chunk.index - self._expected
-        skipped = max(int(chunk.meta.get("skipped", 0)), 0)
-        lost = max(jump - skipped, int(chunk.meta.get("overflow", 0)), 0)
+        lost, skipped = split_gap(chunk.meta, jump)
         gap = Gap(position, lost, chunk.index, skipped) if (lost or skipped) and self.segments else None
         if gap is not None:
             self.gaps.append(gap)
@@ -65,14 +65,3 @@ class SegmentTracker:
             self.segments.append(segment)
         self._expected = chunk.end_index
         return segment, gap
-
-
-def mark_gap(meta: dict[str, Any], jump: int, skipped: int) -> None:
-    """Marks for an index jump of ``jump`` samples in a replayed recording whose gap there was
-    recorded with ``skipped`` samples dropped on purpose: that part is ``meta["skipped"]``,
-    the rest ``meta["overflow"]`` (lost)."""
-    skipped = min(max(skipped, 0), jump)
-    if skipped:
-        meta["skipped"] = skipped
-    if jump > skipped:
-        meta["overflow"] = jump - skipped

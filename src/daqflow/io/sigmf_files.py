@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Chunk, Stream, block
-from ..core.requirements import require
+from ..core.authoring import require
 from .paths import check_output, commit, give_back, hold, partial, write_all
 from .recorder import RecordingError, describe, record
 from .segments import SegmentTracker

@@ -26,10 +26,8 @@ from typing import Any
 import numpy as np
 
 from ..core import Chunk, Pacer, Stream, block
-from ..core.kinds import kind_of_dtype
-from ..core.requirements import require
+from ..core.authoring import kind_of_dtype, mark_gap, require
 from .paths import check_input
-from .segments import mark_gap
 from .sigmf_files import dtype_of, sigmf_archive, sigmf_paths
 
 

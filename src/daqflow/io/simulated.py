@@ -8,8 +8,7 @@ from types import MappingProxyType
 import numpy as np
 
 from ..core import Chunk, SampleClock, Stream, block, note_lost
-from ..core.clock import BACKLOG
-from ..core.kinds import kind_of_dtype
+from ..core.authoring import BACKLOG, kind_of_dtype
 
 _DTYPES = ("complex64", "complex128", "float32", "float64", "int16")
 

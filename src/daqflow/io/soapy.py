@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Chunk, Stream, block, note_lost
-from ..core.params import Param
+from ..core.authoring import Param
 from ._system import soapysdr
 from .handoff import Handoff
 from .soapy_radio import Radio, Setting, args_text, changed_settings

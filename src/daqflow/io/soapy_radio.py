@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType, ModuleType
 from typing import Any
 
-from ..core.params import Follow
+from ..core.authoring import Follow
 from ._system import soapysdr
 from .devices import DeviceInfo, format_rates
 

@@ -26,8 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Chunk, Stream, block, note_lost
-from ..core.clock import Grid
-from ..core.requirements import require
+from ..core.authoring import Grid, require
 from .handoff import Handoff
 
 _CAPACITY = 64  # readings the event handoff holds while the loop is busy

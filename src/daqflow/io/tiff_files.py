@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Chunk, Stream, block
-from ..core.requirements import require
+from ..core.authoring import require
 from .paths import check_output, commit, partial
 
 FORMAT = 1  # the "daqflow" key of a frame's description

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Chunk, GraphError, Pacer, Stream, block
-from ..core.requirements import require
+from ..core.authoring import require
 from .paths import check_input, check_output, commit, give_back, hold, partial, write_all
 from .recorder import RecordingError, describe, record
 from .segments import mark_gap
@@ -512,8 +512,7 @@ async def _wav_source(recording: WavRecording, chunk: int, paced: bool) -> Async
                 marks = meta if first else {k: v for k, v in meta.items() if k == "center_freq"}
                 first = False
                 if pacer is not None:
-                    pacer.ticks += len(data) - 1
-                    await pacer.wait()
+                    await pacer.wait(len(data))
                 yield Chunk(data, rate, at, recording.time + (at - recording.index) / rate, marks)
 
 

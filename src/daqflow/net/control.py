@@ -30,9 +30,8 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..core.finding import find_in_blocks
+from ..core.finding import params_of
 from ..core.params import Param
-from ..instruments.base import Instrument
 from .codec import dumps
 from .http_server import PacketServer, StreamFeed, _error
 from .reports import pack_report
@@ -49,43 +48,28 @@ CURRENT: contextvars.ContextVar[ControlServer | None] = contextvars.ContextVar(
 
 
 class Controls:
-    """The values a graph lets you steer: its Params and its instruments' settings."""
+    """The values a graph lets you steer: the Params its blocks declare, an instrument's
+    settings among them (``scope.timebase``: `Instrument.param`)."""
 
-    def __init__(self, params: list[Param[Any]], instruments: list[Instrument]):
+    def __init__(self, params: list[Param[Any]]):
         self.params = {p.name: p for p in params}
-        self.settings: dict[str, tuple[Instrument, str]] = {}
-        for instrument in instruments:
-            for key in instrument.setting_names():
-                self.settings[f"{instrument.name}.{key}"] = (instrument, key)
 
     def names(self) -> list[str]:
-        return [*self.params, *self.settings]
+        return list(self.params)
 
     def describe(self, name: str) -> dict[str, Any]:
         """What a page needs to draw a control for ``name`` (KeyError if there is none)."""
-        if name in self.params:
-            p = self.params[name]
-            return {"name": name, "value": p.value, "kind": p.kind.__name__, "unit": p.unit,
-                    "low": p.low, "high": p.high,
-                    "choices": None if p.choices is None else list(p.choices),
-                    "doc": p.doc, "source": "param"}
-        instrument, key = self.settings[name]
-        setting = getattr(type(instrument), key)
-        return {"name": name, "value": getattr(instrument, key),
-                "kind": setting.kind.__name__, "unit": setting.unit, "low": setting.low,
-                "high": setting.high,
-                "choices": None if setting.choices is None else list(setting.choices),
-                "doc": setting.doc, "source": f"instrument {instrument.name}"}
+        p = self.params[name]
+        return {"name": name, "value": p.value, "kind": p.kind.__name__, "unit": p.unit,
+                "low": p.low, "high": p.high,
+                "choices": None if p.choices is None else list(p.choices),
+                "doc": p.doc, "source": "param" if p.owner is None else f"instrument {p.owner}"}
 
     def set(self, name: str, value: Any) -> Any:
         """Set ``name``; returns the value now held. ValueError: the control's own message;
         KeyError: no such control."""
-        if name in self.params:
-            self.params[name].set(value)
-            return self.params[name].value
-        instrument, key = self.settings[name]
-        setattr(instrument, key, value)
-        return getattr(instrument, key)
+        self.params[name].set(value)
+        return self.params[name].value
 
 
 class ControlServer(PacketServer):
@@ -103,8 +87,7 @@ class ControlServer(PacketServer):
         graph = getattr(runtime, "graph", None)
         nodes = list(graph.nodes) if graph is not None else []
         self.graph = graph
-        self.controls = Controls(find_in_blocks(nodes, Param),
-                                 find_in_blocks(nodes, Instrument))
+        self.controls = Controls(params_of(nodes))
         self.views: dict[str, str] = {}  # web_view name -> kind
         self.stop_requested = False
 

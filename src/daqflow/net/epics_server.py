@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Chunk, Stream, block
-from ..core.finding import find_in_blocks, upstream
+from ..core.finding import params_of, upstream
 from ..core.params import Param
 from ..core.requirements import require
 
@@ -363,7 +363,7 @@ def serve_epics(
                              or not 0 < port < 65536):
         raise ValueError(f"serve_epics: port must be an int in 1..65535 or None, got {port!r}")
     if params is True:
-        served = find_in_blocks(upstream(streams), Param)
+        served = params_of(upstream(streams), settings=False)
     elif params is False or params is None:
         served = []
     else:

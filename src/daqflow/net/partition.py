@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ..core.bootstrap import PARTITION_PREFIX, UNGUARDED_MAIN_EXIT, unguarded_main_advice
+from ..core.driver import drive
 from ..core.errors import BlockError, GraphError
 from ..core.executor import DRAIN_TIMEOUT, Lifecycle, RunObserver
 from ..core.graph import Graph
@@ -344,11 +345,10 @@ class PartitionedRuntime:
         if self._main.graph is None:
             return None
         self._main_runtime = runtime = Runtime(self._main.graph, drain_timeout=self.drain_timeout)
-        runtime.observers.append(_OnFailure(self))
         if self._stopping:
             runtime.request_stop(self.stopped_by)
         try:
-            await runtime.run()
+            await drive(runtime, observers=[_OnFailure(self)])
         except BlockError as exc:
             self.stopped_by = "error"
             self.request_stop("error")

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Chunk, Stream, block
-from ..core.finding import find_in_blocks, upstream
+from ..core.finding import params_of, upstream
 from ..core.params import Param
 from ..core.requirements import require
 
@@ -406,7 +406,7 @@ def serve_tango(
         raise ValueError(f"serve_tango: timeout must be > 0 s, got {timeout!r}")
     names = _unique(_attribute_name(s.name) for s in streams)
     if params is True:
-        found = find_in_blocks(upstream(streams), Param)
+        found = params_of(upstream(streams), settings=False)
     elif params is False:
         found = []
     else:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Chunk, Stream, block
+from ..core import Chunk, Pacer, Stream, block
 from .control import CURRENT
 
 log = logging.getLogger("daqflow.net.control")
@@ -83,14 +83,14 @@ async def _web_view(stream: Stream, kind: str, view: str | None, max_fps: float,
         return {"shown": 0, "skipped": skipped}
     feed = server.add_view(name, kind)
     loop = asyncio.get_running_loop()
-    period, last = 1.0 / max_fps, -float("inf")
+    pacer = Pacer.per_second(max_fps, catch_up=False)
     changes: dict[str, Any] = {}
     try:
         async for item in stream:
             if isinstance(item, Chunk) and "params" in item.meta:
                 changes.update(item.meta["params"])
             now = loop.time()
-            if now - last < period:
+            if not pacer.ready(now):
                 skipped += 1
                 continue
             values, meta = reduce_item(item, kind, max_points)
@@ -103,7 +103,7 @@ async def _web_view(stream: Stream, kind: str, view: str | None, max_fps: float,
                 index, rate, at = shown, 1.0, float(shown)
             await feed.publish(Chunk(values, rate, index, at, meta))
             shown += 1
-            last = now
+            pacer.went(now)
     finally:
         feed.end()
     return {"shown": shown, "skipped": skipped}

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from ..core import Chunk
-from ..core.requirements import require
+from ..core.authoring import require
+from ..dsp.display import to_db, welch
 
 KINDS = ("auto", "trace", "spectrum", "image")
 MAX_CHANNELS = 8
@@ -30,7 +31,6 @@ per channel; with more, as an image."""
 
 _FREQ_UNITS = (("GHz", 1e9), ("MHz", 1e6), ("kHz", 1e3), ("Hz", 1.0))
 _TIME_UNITS = (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9))
-_FLOOR = 1e-30  # power below this is drawn at -300 dB
 
 
 def agg_figure(purpose: str, figsize: tuple[float, float] = (8.0, 4.5), dpi: float = 100) -> Any:
@@ -67,26 +67,6 @@ def unit(span: float, units: Sequence[tuple[str, float]], name: str = "auto") ->
         if span >= candidate[1]:
             return candidate
     return units[-1]
-
-
-def welch(x: np.ndarray, rate: float, nperseg: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """Welch power spectrum of 1-D samples (power per bin, ``scaling="spectrum"``), as
-    (frequencies in Hz, power), increasing frequencies; complex samples give both sides."""
-    from scipy import signal
-
-    x = np.asarray(x)
-    x = x.astype(np.complex128 if x.dtype.kind == "c" else np.float64, copy=False)
-    complex_input = x.dtype.kind == "c"
-    freqs, power = signal.welch(x, rate, nperseg=min(nperseg, len(x)), return_onesided=not complex_input,
-                                scaling="spectrum", detrend=False)
-    if complex_input:
-        freqs, power = np.fft.fftshift(freqs), np.fft.fftshift(power)
-    return freqs, power
-
-
-def to_db(power: Any) -> np.ndarray:
-    """10*log10(power), power below 1e-30 drawn at -300 dB."""
-    return 10 * np.log10(np.maximum(np.asarray(power, dtype=np.float64), _FLOOR))
 
 
 def _set_lines(ax: Any, lines: list[Any] | None, x: np.ndarray, ys: list[np.ndarray],
@@ -161,7 +141,8 @@ def draw_spectrum(ax: Any, data: Any, freqs: Any = None, *, rate: float | None =
     Args:
         ax: matplotlib Axes.
         data: with ``freqs``: the power of each bin (1-D, linear unless ``db``); without:
-            1-D samples, whose Welch spectrum (`welch`, ``nperseg``) is drawn.
+            1-D samples, whose Welch spectrum (`daqflow.dsp.display.welch`, ``nperseg``)
+            is drawn.
         freqs: frequency of each bin in Hz (a spectrum chunk's ``meta["freqs"]``).
         rate: sample rate of ``data`` when it holds samples (None: cycles per sample).
         center_freq: Hz added to the computed frequencies.
@@ -242,7 +223,7 @@ def draw_image(ax: Any, frame: Any, *, extent: Sequence[float] | None = None,
 # -- what an item is ---------------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
-class View:
+class PlotSpec:
     """What `Painter` draws of one item: ``kind`` and the arguments of its draw function."""
 
     kind: str
@@ -305,8 +286,8 @@ def _classify(data: np.ndarray, has_freqs: bool, bare: bool) -> str:
     return "image"
 
 
-def view(item: Any, kind: str = "auto") -> View | None:
-    """The `View` of the newest part of ``item`` drawn as ``kind`` (None: nothing to draw,
+def plot_spec(item: Any, kind: str = "auto") -> PlotSpec | None:
+    """The `PlotSpec` of the newest part of ``item`` drawn as ``kind`` (None: nothing to draw,
     an empty chunk)."""
     data, rate, meta, bare = _unpack(item)
     if data.size == 0:
@@ -320,28 +301,28 @@ def view(item: Any, kind: str = "auto") -> View | None:
         if data.ndim > 2 or (data.ndim == 2 and data.shape[1] > MAX_CHANNELS):
             raise ValueError(f"cannot draw data of shape {data.shape} as a time trace "
                              f"(1-D, or at most {MAX_CHANNELS} channels)")
-        return View("trace", data, rate, info=_info(item, False))
+        return PlotSpec("trace", data, rate, info=_info(item, False))
     if kind == "spectrum":
         if freqs is not None:
             freqs = np.asarray(freqs)
             bins = data.shape[-1]
             if freqs.shape != (bins,):
                 raise ValueError(f"meta['freqs'] has shape {freqs.shape} for {bins} bins")
-            return View("spectrum", data.reshape(-1, bins)[-1], freqs=freqs, db=db,
+            return PlotSpec("spectrum", data.reshape(-1, bins)[-1], freqs=freqs, db=db,
                         info=_info(item, data.ndim > 1))
         if data.ndim != 1:
             raise ValueError(f"a spectrum is computed from 1-D samples, got shape {data.shape}")
-        return View("spectrum", data, rate, center_freq=center, info=_info(item, False))
+        return PlotSpec("spectrum", data, rate, center_freq=center, info=_info(item, False))
     if kind == "image":
         if freqs is not None:  # a waterfall: rows of spectra
             frame = data if data.ndim == 2 else data.reshape(-1, *data.shape[-2:])[-1]
             frame = np.asarray(frame, dtype=np.float64) if db else to_db(frame)
-            return View("image", frame, freqs=np.asarray(freqs), db=True, info=_info(item, data.ndim > 2))
+            return PlotSpec("image", frame, freqs=np.asarray(freqs), db=True, info=_info(item, data.ndim > 2))
         if data.ndim == 1:
             raise ValueError("cannot draw 1-D samples as an image")
         whole = bare or data.ndim == 2
         frame = data if whole else data[-1]  # a chunk of frames: the last
-        return View("image", frame, info=_info(item, not whole))
+        return PlotSpec("image", frame, info=_info(item, not whole))
     raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
 
 
@@ -373,7 +354,7 @@ class Painter:
 
     def draw(self, item: Any) -> str | None:
         """Draw ``item``; returns the kind drawn, or None if it had nothing to draw."""
-        shown = view(item, self.kind)
+        shown = plot_spec(item, self.kind)
         if shown is None:
             return None
         if self.ax is None or shown.kind != self.drawn:
@@ -408,7 +389,7 @@ class Painter:
         ax.set_title(shown.info, loc="right", fontsize="small")
         return shown.kind
 
-    def _image(self, shown: View) -> float:
+    def _image(self, shown: PlotSpec) -> float:
         frame = shown.data
         if shown.freqs is not None:
             freqs = shown.freqs

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from ..core import Stream, block
-from ..core.requirements import require
+from ..core import Pacer, Stream, block
+from ..core.authoring import require
 from ..io.paths import check_output, commit, partial
 from .drawing import Painter, agg_figure, check_kind
 
@@ -32,29 +32,30 @@ async def throttled(stream: AsyncIterator[Any], every: float,
     """Read ``stream`` to its end, drawing the first item at once, then the newest at most
     once every ``every`` seconds (an item not due yet waits, replaced by any newer one, and
     is drawn when due even if no other item comes), and the newest once more at the end if
-    it was not drawn. ``draw(item)`` says whether it drew anything.
+    it was not drawn. ``draw(item)`` says whether it drew anything. The deadlines are a
+    display `daqflow.core.Pacer`'s, on the loop's clock.
 
     Returns:
         (items read, items drawn).
     """
     loop = asyncio.get_running_loop()
+    pacer = Pacer(every, catch_up=False)
     items = aiter(stream)
     received = drawn = 0
     held: Any = None  # the newest item, not drawn yet
     holding = False
-    due = -math.inf  # loop time of the next draw
     fetch: asyncio.Future[Any] | None = None  # a read that outlived a wait for the due time
 
     async def show(item: Any) -> None:
-        nonlocal due, drawn
-        due = loop.time() + every
+        nonlocal drawn
+        pacer.went(loop.time())
         if await draw(item):
             drawn += 1
 
     try:
         while True:
             if holding:
-                wait = due - loop.time()
+                wait = pacer.delay(loop.time())
                 if wait <= 0:
                     holding = False
                     item, held = held, None
@@ -73,7 +74,7 @@ async def throttled(stream: AsyncIterator[Any], every: float,
             except StopAsyncIteration:
                 break
             received += 1
-            if loop.time() >= due:
+            if pacer.ready(loop.time()):
                 holding, held = False, None
                 await show(item)
             else:

@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 from ..core import Stream, block
-from ..core.requirements import require
+from ..core.authoring import require
 from .drawing import Painter, check_kind
 from .sinks import check_every, throttled
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Chunk, Stream, collect, from_iterable, run
-from ..core.decorator import BlockFactory
+from ..core.authoring import BlockFactory
 
 
 def run_block(factory: BlockFactory, inputs: Sequence[Any] | tuple[Sequence[Any], ...],

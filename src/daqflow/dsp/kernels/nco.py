@@ -22,10 +22,14 @@ class NcoState:
 
     Args:
         freq: shift in Hz (negative moves the spectrum down).
+        rate: sample rate in Hz, for `work` (``process`` is given it per call).
     """
 
-    def __init__(self, freq: float):
+    stride = (1, 1)
+
+    def __init__(self, freq: float, rate: float | None = None):
         self.freq = float(freq)
+        self.rate = rate
         self._key: tuple[int, float, np.dtype] | None = None
         self._table: np.ndarray | None = None
         self._exact: tuple[float, np.longdouble] | None = None
@@ -36,6 +40,18 @@ class NcoState:
         if self._exact is None or self._exact[0] != rate:
             self._exact = (rate, np.longdouble(self.freq) / np.longdouble(rate))
         return float((self._exact[1] * np.longdouble(index)) % 1)
+
+    def reset(self) -> None:
+        """Nothing to forget: the phase follows the index."""
+
+    def output_rate(self, rate: float) -> float:
+        return rate
+
+    def work(self, x: np.ndarray, index: int) -> tuple[np.ndarray, int]:
+        """`process` at the rate given when made; the output starts at ``index``."""
+        if self.rate is None:
+            raise ValueError("NcoState.work needs the rate: NcoState(freq, rate)")
+        return self.process(x, index, self.rate), index
 
     def process(self, x: np.ndarray, index: int, rate: float) -> np.ndarray:
         dtype = mixed_dtype(x.dtype)

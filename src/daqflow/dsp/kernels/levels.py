@@ -10,6 +10,7 @@ import math
 import numpy as np
 from scipy import signal
 
+from .base import Samplewise
 from .iir import IirState
 
 
@@ -67,7 +68,7 @@ def check_agc(reference: object, attack: object, decay: object, max_gain: object
     return reference, attack, decay, max_gain
 
 
-class AgcState:
+class AgcState(Samplewise):
     """Feed-forward automatic gain control: y[n] = x[n] * reference / max(e[n], reference/max_gain).
 
     The envelope e follows |x| (per channel) up with the time constant ``attack`` (a one-pole

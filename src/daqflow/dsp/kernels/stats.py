@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_int
+from ..checks import check_int
+from .base import Samplewise
 
 
 def check_count(n: object, name: str = "n") -> int:
     return check_int(n, name)
 
 
-class MovingAverageState:
+class MovingAverageState(Samplewise):
     """y[k] = mean(x[k-n+1 .. k]), samples before the stream start counting as 0 (the
     ``scipy.signal.lfilter(np.ones(n) / n, 1, x)`` convention). Sums in double precision."""
 

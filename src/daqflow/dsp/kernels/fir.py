@@ -1,9 +1,11 @@
 """Streaming FIR filtering (with optional decimation), exact across chunk boundaries.
 
-``FirState.process(x, index)`` returns the outputs y[j] = sum_k h[k] x[j*D - k] for every
-absolute output index j whose input position j*D falls inside the chunk [index, index+len(x)):
-the ``scipy.signal.upfirdn(h, x, 1, D)`` convention, with the input indices counted from the
-start of the stream, so the result does not depend on how the stream is cut into chunks.
+``FirState.work(x, index)`` returns (outputs, first output index): y[j] = sum_k h[k] x[j*D - k]
+for every absolute output index j whose input position j*D falls inside the chunk
+[index, index+len(x)): the ``scipy.signal.upfirdn(h, x, 1, D)`` convention, with the input
+indices counted from the start of the stream, so the result does not depend on how the stream
+is cut into chunks (``process`` returns the outputs alone). `ResampleState` zero-stuffs first (``upfirdn``'s
+``up``).
 
 Two exact methods: overlap-save for plain filtering and long decimating filters, the block
 (polyphase) product for decimating filters of up to 16 taps per unit of decimation:
@@ -25,7 +27,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import fft
 
-from .checks import check_int
+from ..checks import check_int
+from .base import output_rate as _output_rate
 
 BLOCK_TAPS_PER_FACTOR = 16  # decimating: polyphase product up to 16 taps per unit of decimation
 # OpenBLAS runs a product on one thread when m*n*k stays below this: on a busy machine its
@@ -96,24 +99,32 @@ class FirState:
         self._buffer: np.ndarray | None = None
         self._matrices: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._spectrum: tuple[int, np.ndarray] | None = None  # (nfft, taps' FFT)
+        self.stride = (self.factor, 1)
 
     def reset(self) -> None:
         """Forget the past (the stream restarts, e.g. after a gap)."""
         if self._history is not None:
             self._history[:] = 0
 
+    def output_rate(self, rate: float) -> float:
+        return _output_rate(self.stride, rate)
+
     def process(self, x: np.ndarray, index: int) -> np.ndarray:
         """Filter one chunk ``x`` whose first sample has absolute ``index``; returns the outputs
         (see `output_range` for their indices)."""
+        return self.work(x, index)[0]
+
+    def work(self, x: np.ndarray, index: int) -> tuple[np.ndarray, int]:
+        """As `process`, with the absolute index of the first output."""
         dtype = compute_dtype(x.dtype, self.taps)
         if x.dtype != dtype:
             x = x.astype(dtype)
         if self._dtype is None or dtype != self._dtype:
             self._setup(dtype)
-        _, offset, count = output_range(index, len(x), self.factor)
+        j0, offset, count = output_range(index, len(x), self.factor)
         if self.method == "fft":
-            return self._process_fft(x, offset, count)
-        return self._process_block(x, offset, count)
+            return self._process_fft(x, offset, count), j0
+        return self._process_block(x, offset, count), j0
 
     def _setup(self, dtype: np.dtype) -> None:
         self._dtype = dtype
@@ -218,6 +229,34 @@ class FirState:
             h0, h1 = h0.astype(dtype, copy=False), h1.astype(dtype, copy=False)
         self._matrices[phase] = (np.ascontiguousarray(h0), np.ascontiguousarray(h1))
         return self._matrices[phase]
+
+
+class ResampleState:
+    """Rational resampling by ``up/down`` (``scipy.signal.upfirdn(taps, x, up, down)`` on a
+    stream): zero-stuffing by ``up``, then `FirState` keeping every ``down``-th output;
+    output k sits at up-sampled position k*down.
+
+    Args:
+        taps: filter at the up-sampled rate.
+        up, down: integer factors (>= 1).
+    """
+
+    def __init__(self, taps: object, up: int, down: int):
+        self.up = check_factor(up, "up")
+        self.fir = FirState(taps, check_factor(down, "down"))
+        self.stride = (self.fir.factor, self.up)
+
+    def reset(self) -> None:
+        self.fir.reset()
+
+    def output_rate(self, rate: float) -> float:
+        return _output_rate(self.stride, rate)
+
+    def work(self, x: np.ndarray, index: int) -> tuple[np.ndarray, int]:
+        up = self.up
+        stuffed = np.zeros(len(x) * up, np.result_type(x.dtype, np.float32))
+        stuffed[::up] = x
+        return self.fir.work(stuffed, index * up)
 
 
 def _products(current: np.ndarray, previous: np.ndarray, h0: np.ndarray, h1: np.ndarray

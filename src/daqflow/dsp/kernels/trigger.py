@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_int
+from ..checks import check_int
+
+
+def check_trigger(edge: object, pre: object, post: object, holdoff: object) -> None:
+    """ValueError naming the first bad parameter of a trigger."""
+    if edge not in ("rising", "falling"):
+        raise ValueError(f"edge must be 'rising' or 'falling', got {edge!r}")
+    for name, value, low in (("pre", pre, 0), ("post", post, 1), ("holdoff", holdoff, 0)):
+        check_int(value, name, low, "samples")
 
 
 class TriggerState:
@@ -24,10 +32,7 @@ class TriggerState:
 
     def __init__(self, level: float, edge: str = "rising", pre: int = 0, post: int = 1024,
                  holdoff: int = 0):
-        if edge not in ("rising", "falling"):
-            raise ValueError(f"edge must be 'rising' or 'falling', got {edge!r}")
-        for name, value, low in (("pre", pre, 0), ("post", post, 1), ("holdoff", holdoff, 0)):
-            check_int(value, name, low, "samples")
+        check_trigger(edge, pre, post, holdoff)
         self.level = float(level)
         self.edge = edge
         self.pre, self.post, self.holdoff = int(pre), int(post), max(int(holdoff), 1)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
+from .base import Samplewise
+
 
 def check_sos(sos: object) -> np.ndarray:
     array = np.asarray(sos, dtype=np.float64)
@@ -17,7 +19,7 @@ def check_sos(sos: object) -> np.ndarray:
     return array
 
 
-class IirState:
+class IirState(Samplewise):
     """IIR filter over a stream: exact continuation across chunks (sosfilt's ``zi``).
 
     Filters along the first (time) axis, each channel of (n, channels) samples on its own.

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from scipy import fft, signal
 
-from .checks import check_int
+from ..checks import check_int
+from .base import output_rate as _output_rate
 from .frames import Framer, Grouper
 
 
@@ -38,15 +40,56 @@ def frequencies(nfft: int, rate: float, onesided: bool, shifted: bool, center: f
     return (fft.fftshift(freqs) if shifted else freqs) + center
 
 
-class FftState:
-    """Windowed FFT of consecutive, non-overlapping frames of ``nfft`` samples."""
+class FrequencyAxis:
+    """Output meta naming each bin's frequency: ``{"freqs": ...}`` plus ``fixed`` items, made
+    again only when the centre frequency or the sidedness changes (the dict and its read-only
+    array are shared by the chunks that carry them)."""
 
-    def __init__(self, nfft: int, window: Any = None, shift: bool = False):
+    __slots__ = ("_key", "_meta", "fixed", "rate", "shifted", "size")
+
+    def __init__(self, size: int, rate: float, shifted: bool, fixed: Mapping[str, Any] | None = None
+                 ) -> None:
+        self.size, self.rate, self.shifted, self.fixed = size, rate, shifted, dict(fixed or {})
+        self._key: tuple[bool, float] | None = None
+        self._meta: dict[str, Any] = {}
+
+    def __call__(self, onesided: bool, center: float) -> dict[str, Any]:
+        if (onesided, center) != self._key:
+            freqs = frequencies(self.size, self.rate, onesided, self.shifted, center)
+            freqs.flags.writeable = False
+            self._key, self._meta = (onesided, center), {"freqs": freqs, **self.fixed}
+        return self._meta
+
+
+class FftState:
+    """Windowed FFT of consecutive, non-overlapping frames of ``nfft`` samples.
+
+    Args:
+        nfft: frame length in samples.
+        window: None (rectangular), a window name, or nfft values.
+        shift: put 0 Hz in the middle.
+        rate: input rate in Hz, for `describe` (the bins' frequencies).
+    """
+
+    def __init__(self, nfft: int, window: Any = None, shift: bool = False, rate: float = 1.0):
         self.nfft = check_nfft(nfft)
         self.window = None if window is None else make_window(window, self.nfft)
         self._real_window: np.ndarray | None = None
         self.shift = shift
         self.framer = Framer(self.nfft, self.nfft)
+        self.stride = (self.nfft, 1)
+        self.rate = float(rate)
+        self._axis = FrequencyAxis(self.nfft, self.rate, shift)
+
+    def reset(self) -> None:
+        self.framer.reset()
+
+    def output_rate(self, rate: float) -> float:
+        return _output_rate(self.stride, rate)
+
+    def describe(self, meta: Mapping[str, Any], dtype: np.dtype) -> dict[str, Any]:
+        """Output meta: ``freqs``, each bin's frequency in Hz (+ the input's ``center_freq``)."""
+        return self._axis(False, meta.get("center_freq", 0.0))
 
     def process(self, x: np.ndarray, index: int) -> tuple[np.ndarray, int]:
         """Returns ((frames, nfft) complex spectra, number of the first frame)."""
@@ -64,14 +107,18 @@ class FftState:
             spectra = fft.fftshift(spectra, axes=-1)
         return spectra, k0
 
+    work = process
+
 
 class SpectrumState:
     """Welch power spectra: frames of ``nfft`` every ``step`` samples, windowed, |FFT|^2
     scaled to power per bin (V^2 for a V signal: a complex tone of amplitude A peaks at A^2),
     averaged over ``average`` frames. Complex input gives two-sided spectra centred on 0 Hz
-    (fftshift); real input one-sided (power doubled as ``scipy.signal.welch`` does)."""
+    (fftshift); real input one-sided (power doubled as ``scipy.signal.welch`` does).
+    ``rate`` (Hz, the input's) is for `describe`."""
 
-    def __init__(self, nfft: int, average: int = 1, step: int | None = None, window: Any = "hann"):
+    def __init__(self, nfft: int, average: int = 1, step: int | None = None, window: Any = "hann",
+                 rate: float = 1.0):
         self.nfft = check_nfft(nfft)
         average = check_int(average, "average", 1, "frames")
         self.step = self.nfft if step is None else int(step)
@@ -82,10 +129,21 @@ class SpectrumState:
         self._windows: dict[np.dtype, np.ndarray] = {}
         self.framer = Framer(self.nfft, self.step)
         self.grouper = Grouper(int(average), "mean")
+        self.average = average
+        self.stride = (self.step * average, 1)
+        self.rate = float(rate)
+        self._axis = FrequencyAxis(self.nfft, self.rate, True, {"average": average, "nfft": self.nfft})
 
     def reset(self) -> None:
         self.framer.reset()
         self.grouper.reset()
+
+    def output_rate(self, rate: float) -> float:
+        return _output_rate(self.stride, rate)
+
+    def describe(self, meta: Mapping[str, Any], dtype: np.dtype) -> dict[str, Any]:
+        """Output meta: ``freqs`` (Hz, + the input's ``center_freq``), ``average``, ``nfft``."""
+        return self._axis(dtype.kind != "c", meta.get("center_freq", 0.0))
 
     def power(self, frames: np.ndarray) -> np.ndarray:
         """Power spectra of frames (rows), in the input's real precision, not yet fftshifted."""
@@ -117,8 +175,29 @@ class SpectrumState:
             rows = fft.fftshift(rows, axes=-1)
         return rows, first
 
+    work = process
+
     def onesided(self, dtype: np.dtype) -> bool:
         return np.dtype(dtype).kind != "c"
+
+
+class WaterfallState(SpectrumState):
+    """`SpectrumState` rows stacked in images of ``rows`` consecutive spectra: (images, rows,
+    bins) per `work`; image g holds rows [g*rows, (g+1)*rows) of the stream."""
+
+    def __init__(self, nfft: int, rows: int, step: int | None = None, window: Any = "hann",
+                 rate: float = 1.0):
+        super().__init__(nfft, 1, step, window, rate)
+        self.stack = Grouper(check_int(rows, "rows"), "stack")
+        self.stride = (self.step * self.stack.n, 1)
+
+    def reset(self) -> None:
+        super().reset()
+        self.stack.reset()
+
+    def work(self, x: np.ndarray, index: int) -> tuple[np.ndarray, int]:
+        power, first = self.process(x, index)
+        return self.stack.push(power, first)
 
 
 def _real(dtype: np.dtype) -> np.dtype:
