@@ -1,6 +1,7 @@
 """df.param: live controls, validated and thread-safe, read by running blocks once per chunk."""
 
 import asyncio
+import dataclasses
 import itertools
 import pickle
 import threading
@@ -307,6 +308,19 @@ class _Holder:
         self.inner = {"deep": [p]}
 
 
+class _TooDeep:
+    """A Param further down than an argument is read (five levels)."""
+
+    def __init__(self, p):
+        self.inner = {"a": {"b": {"c": [p]}}}
+
+
+@dataclasses.dataclass
+class _Config:
+    gain: object
+    name: str = "cfg"
+
+
 class _Declares:
     """A user's object that says which Params it holds."""
 
@@ -320,16 +334,20 @@ class _Declares:
 def test_a_block_call_declares_the_params_it_is_given():
     from daqflow.core.finding import controls, params_of
 
-    gain, level, hidden, said = (df.param(1.0, name=n) for n in ("gain", "level", "hidden", "said"))
+    names = ("gain", "level", "held", "said", "kept", "lost")
+    gain, level, held, said, kept, lost = (df.param(1.0, name=n) for n in names)
     src = df.from_iterable([1, 2])
     first = _uses(src, gain, config={"level": level, "rate": 2.0})
-    second = _uses(first, 3.0, helper=_Holder(hidden))
+    second = _uses(first, 3.0, helper=_Holder(held))
     third = _uses(second, gain, helper=_Declares(said))
-    graph = df.build_graph([df.collect(third)])
+    fourth = _uses(third, 1.0, config=_Config(kept), helper=_TooDeep(lost))
+    graph = df.build_graph([df.collect(fourth)])
     assert controls(src) == ()
-    assert [p.name for p in params_of(graph.nodes)] == ["gain", "level", "said"]  # each once
-    assert hidden not in params_of(graph.nodes)  # declared, not searched for
-    assert controls(second) == ()
+    # each once, in graph order: a user's config object or dict holding a Param declares it
+    # (these had no control when declarations looked one level into containers only)
+    assert [p.name for p in params_of(graph.nodes)] == ["gain", "level", "held", "said", "kept"]
+    assert lost not in params_of(graph.nodes)  # read to a bounded depth, never searched
+    assert controls(second) == (held,)
 
 
 def test_settings_false_leaves_out_params_an_instrument_owns():

@@ -90,6 +90,20 @@ def test_mix_shifts_a_tone_to_dc_and_moves_center_freq():
     assert [(c.index, c.time) for c in out] == [(c.index, c.time) for c in items]
 
 
+def test_each_run_of_one_described_mix_starts_from_its_param_s_value():
+    """The tuning is state of a run: a value set between two runs of one described graph is
+    where the second run starts, not a retune marked on its first chunk (it used to be)."""
+    tune = df.param(100.0, name="tune")
+    x = np.ones(64, np.complex64)
+    sink = df.collect(dsp.mix(df.from_iterable(chunks(x, 1e3, 16)), tune), name="out")
+    first = df.run(sink).results["out"]
+    tune.set(200.0)
+    second = df.run(sink).results["out"]
+    assert all("params" not in c.meta for c in first + second)
+    phase = np.exp(2j * np.pi * 200.0 * np.arange(64) / 1e3)
+    np.testing.assert_allclose(np.concatenate([c.data for c in second]), phase, atol=1e-5)
+
+
 def test_mix_bad_frequency():
     for freq in (np.nan, np.inf):
         with pytest.raises(ValueError, match="freq"):

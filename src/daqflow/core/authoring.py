@@ -9,7 +9,8 @@ them to it.
   of dropped chunks), `mark_overflow`, `kind_of_dtype`.
 - Blocks: `block`, `BlockFactory`; an input is a `ReceivePort` (`WouldBlock`, `EndOfStream`,
   `upstream_failure`, `was_cut`, `DRAIN_CUT_BY`); errors `GraphError`, `ReceiverGone`,
-  `UpstreamFailed`; `note_lost` (a real-time source's losses).
+  `UpstreamFailed`; `note_lost` (a real-time source's losses); `running_block` (the state of
+  the block running this code: it differs from run to run of one described graph).
 - Live values: `Param`, `param`, `Follow`, `with_params`, `exposed_params`.
 - Time: `SampleClock` (a real-time source's clock), `BACKLOG`, `Pacer`, `Grid`, `ticks`,
   `Tick`, `sleep_until`.
@@ -17,7 +18,7 @@ them to it.
 - Optional libraries: `require` (a missing one names its pip extra).
 """
 
-from .block_state import note_lost
+from .block_state import note_lost, running_block
 from .channel import WouldBlock, upstream_failure, was_cut
 from .chunk import Chunk, Dropped, mark_overflow
 from .clock import BACKLOG, Grid, Pacer, SampleClock, Tick, sleep_until, ticks
@@ -36,6 +37,6 @@ __all__ = [
     "Follow", "GapTally", "GraphError", "Grid", "InputGaps", "OutputMarks", "Pacer", "Param",
     "ReceivePort", "ReceiverGone", "SampleClock", "Stream", "Tick", "UpstreamFailed",
     "WouldBlock", "block", "exposed_params", "gap_kind", "kind_of_dtype", "mark_gap",
-    "mark_overflow", "note_lost", "param", "require", "sleep_until", "split_gap", "ticks",
+    "mark_overflow", "note_lost", "param", "require", "running_block", "sleep_until", "split_gap", "ticks",
     "upstream_failure", "was_cut", "with_params",
 ]

@@ -156,12 +156,14 @@ async def drive(executor: Executor, duration: float | None = None, *,
     interrupt = on_interrupt or (lambda: executor.request_stop("interrupt"))
     loop = asyncio.get_running_loop()
     tickers: list[asyncio.Task[None]] = []
+    begun: list[RunObserver] = []  # those told the run started: they are told it ended
     report: Report | None = None
     with _stop_signals(loop, interrupt) if signals else contextlib.nullcontext():
         try:
             async with control(executor, serve):
                 for watcher in watchers:
                     watcher.started(executor)
+                    begun.append(watcher)
                     if watcher.interval is not None:
                         tickers.append(loop.create_task(tick_forever(watcher, executor.report)))
                 try:
@@ -174,6 +176,6 @@ async def drive(executor: Executor, duration: float | None = None, *,
                 ticker.cancel()
             await asyncio.gather(*tickers, return_exceptions=True)
             final = report if report is not None else executor.report()
-            for watcher in watchers:
+            for watcher in begun:
                 watcher.ended(final)
     return report

@@ -3,34 +3,56 @@
 When a block is called (`core.decorator`), its arguments are looked at once and what they
 declare is recorded for the node (`declare`): a `Param`; an object that declares Params with
 ``__daqflow_params__()`` (an instrument, whose settings are Params; a `Follow`); the items
-of a list, tuple, set or mapping argument that are such (one level: a ``config`` dict).
-Nothing is searched, then or later: the GUI, the control API and the EPICS and Tango servers
+held by an argument (a list, a dict, a user's config object; read once, a few levels deep).
+Nothing is searched afterwards: the GUI, the control API and the EPICS and Tango servers
 read the records (`params_of`, `find_in_blocks`).
 """
 
 from __future__ import annotations
 
 import itertools
+import numbers
+import types
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
+import numpy as np
+
+from .chunk import Chunk
 from .params import Param, exposed_params
 from .stream import Stream
 
 T = TypeVar("T")
 SCAN = 256  # items of a container argument looked at (not a whole data list)
+DEPTH = 4  # levels an argument is read to: the argument, its items or fields, and theirs
+_OPAQUE = (str, bytes, numbers.Number, np.ndarray, np.generic, Stream, Chunk, type,
+           types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType)
 
 _records: weakref.WeakKeyDictionary[Stream, tuple[Any, ...]] = weakref.WeakKeyDictionary()
 
 
 def declared(arguments: Iterable[Any]) -> tuple[Any, ...]:
-    """What ``arguments`` declare: Params and objects exposing Params, in order, each once."""
+    """What ``arguments`` declare: Params and objects exposing Params, in order, each once.
+
+    Each argument is read once, to a bounded depth (`DEPTH` levels, `SCAN` items of a
+    container): a Param kept in a list, a dict or a user's config object is declared too.
+    An object that says what it holds (``__daqflow_params__``) is taken as it is."""
     found: dict[int, Any] = {}
+    seen: set[int] = set()
+
+    def visit(value: Any, level: int) -> None:
+        if _declares(value):
+            found.setdefault(id(value), value)
+            return
+        if level == 0 or id(value) in seen or value is None or isinstance(value, _OPAQUE):
+            return
+        seen.add(id(value))
+        for child in _members(value):
+            visit(child, level - 1)
+
     for value in arguments:
-        for item in _members(value):
-            if _declares(item):
-                found.setdefault(id(item), item)
+        visit(value, DEPTH)
     return tuple(found.values())
 
 
@@ -91,10 +113,16 @@ def _declares(value: Any) -> bool:
 
 
 def _members(value: Any) -> Iterator[Any]:
-    if isinstance(value, str | bytes | Stream):
-        return iter(())
+    """What a value holds: a container's items, an object's attributes (slots and dict)."""
     if isinstance(value, Mapping):
         return itertools.islice(value.values(), SCAN)
     if isinstance(value, list | tuple | set | frozenset):
         return itertools.islice(value, SCAN)
-    return iter((value,))
+    fields: list[Any] = []
+    for cls in type(value).__mro__:
+        slots = cls.__dict__.get("__slots__", ())
+        for slot in (slots,) if isinstance(slots, str) else slots:
+            if slot not in ("__weakref__", "__dict__"):
+                fields.append(getattr(value, slot, None))
+    fields += list(getattr(value, "__dict__", {}).values())
+    return itertools.islice(fields, SCAN)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Chunk, Stream, block
-from ..core.authoring import Follow, Param, exposed_params, with_params
+from ..core.authoring import Follow, Param, exposed_params, running_block, with_params
 from .driver import kernel_block
 from .kernels.demod import FmState, check_deviation
 from .kernels.demod import demod_am as am_kernel
@@ -30,15 +30,16 @@ def _mix(chunk: Chunk, tuning: _Tuning) -> Chunk:
 
 class _Tuning:
     """What a mix block is given: its frequency (Hz, or a Param read once per chunk). The
-    oscillator (and what follows the Param) is built at the first chunk mixed, when the
-    graph runs; a new oscillator when the Param moves."""
+    oscillator (and what follows the Param) is built at the first chunk mixed in each run
+    of the graph (a run is told by its running block); a new oscillator when the Param moves."""
 
-    __slots__ = ("follow", "freq", "nco", "warned")
+    __slots__ = ("follow", "freq", "nco", "run", "warned")
 
     def __init__(self, freq: float | Param[Any]):
         self.freq = freq
         self.follow: Follow | None = None
         self.nco: NcoState | None = None
+        self.run: object = None  # the running block whose run built them
         self.warned: tuple[float, float] | None = None  # (rate, freq) last warned about
 
     def __daqflow_params__(self) -> tuple[Param[Any], ...]:
@@ -48,9 +49,11 @@ class _Tuning:
     def poll(self, rate: float) -> tuple[NcoState, dict[str, float] | None]:
         """The oscillator for this chunk, and the change record if the Param moved."""
         follow, nco, changed = self.follow, self.nco, None
-        if follow is None or nco is None:
+        run = running_block()
+        if follow is None or nco is None or run is not self.run:  # a new run starts afresh
             follow = self.follow = Follow(self.freq)
             nco = self.nco = NcoState(float(follow.value))
+            self.run, self.warned = run, None
         elif follow.live is not None and follow.poll():
             nco = self.nco = NcoState(float(follow.value))
             changed = {follow.name: nco.freq}

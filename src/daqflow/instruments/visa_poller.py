@@ -24,6 +24,8 @@ async def _poll(instrument: VisaInstrument, command: str, interval: float,
                 parse: Callable[[str], Any]) -> AsyncIterator[Chunk]:
     instrument._check_open()
     async for tick in ticks(interval):
+        if tick.k == 0:
+            continue  # the first query goes one interval after the start (the instrument settles)
         if not instrument.connected:
             return
         try:
@@ -38,7 +40,8 @@ async def _poll(instrument: VisaInstrument, command: str, interval: float,
             raise ValueError(f"visa_poll: {instrument.name} answered {command!r} with "
                              f"{answer!r}, which parse cannot read as numbers") from None
         data = values.reshape(1) if values.ndim == 0 or values.size == 1 else values.reshape(1, -1)
-        yield Chunk(data, 1.0 / interval, tick.k, tick.time(interval),
+        k = tick.k - 1  # the first query's tick is 0
+        yield Chunk(data, 1.0 / interval, k, k * interval,
                     {"instrument": instrument.name, "query": command, "timestamp": time.time(),
                      "late": tick.late})
 
@@ -50,8 +53,8 @@ def visa_poll(instrument: VisaInstrument | Blocking[Any], query: str, interval: 
     Items are 1-sample Chunks: data shape (1,) for one number, (1, n) for n comma-separated
     numbers; ``rate`` is 1/interval, ``index`` the tick number on the grid (missed ticks are
     skipped, so gaps in ``index`` count them) and ``time`` = index * interval, in seconds
-    since the first tick (sent at once). Ticks are absolute deadlines (`core.clock.ticks`):
-    the grid does not drift.
+    since the first tick, one ``interval`` after the start. Ticks are absolute deadlines
+    (`core.clock.ticks`): the grid does not drift.
     ``meta`` holds ``timestamp`` (wall-clock time.time() of the answer), ``late`` (seconds
     after its deadline the query was sent), ``instrument`` and ``query``.
 

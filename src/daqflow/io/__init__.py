@@ -65,3 +65,11 @@ __all__ = [
     "write_sigmf",
     "write_wav",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Names that moved out of io: one line saying where they are now."""
+    if name == "plot_recording":  # io reads, plot draws: io does not import plot
+        raise AttributeError("daqflow.io.plot_recording moved to daqflow.plot.plot_recording "
+                             "(io reads recordings, plot draws them)")
+    raise AttributeError(f"module 'daqflow.io' has no attribute {name!r}")
