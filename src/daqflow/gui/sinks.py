@@ -21,20 +21,19 @@ from time import perf_counter
 from typing import Any
 
 from ..core import GraphError, Pacer, Stream, block
-from ..core.channel import WouldBlock
 from ..core.errors import EndOfStream
+from ..core.ports import ReceivePort, WouldBlock
 from .view import View
 
 _NAP = 0.1  # seconds: a view waiting for its next frame looks this often whether its input ended
 
 
-async def _show(stream: Any, view: View) -> dict[str, int]:
+async def _show(stream: ReceivePort, view: View) -> dict[str, int]:
     """The sink every view runs: read, keep the newest, redraw when its pacing allows (a
     display `daqflow.core.Pacer` on the loop's clock, its period from the view's cost)."""
     view._open()
     loop = asyncio.get_running_loop()
     pacer = Pacer(0.0, catch_up=False)  # the first frame at once; then what view._next() says
-    receive_nowait = getattr(stream, "receive_nowait", None)  # a ReceivePort's
     try:
         async for item in stream:
             t0 = perf_counter()
@@ -43,18 +42,17 @@ async def _show(stream: Any, view: View) -> dict[str, int]:
             wait = pacer.delay(loop.time())
             if wait > 0:  # the FIFO (drop_oldest) keeps the newest items meanwhile
                 view._spent += perf_counter() - t0
-                while wait > 0 and not getattr(stream, "closed", False):  # an end comes soon
+                while wait > 0 and not stream.closed:  # an end comes soon
                     await asyncio.sleep(min(wait, _NAP))
                     wait = pacer.delay(loop.time())
                 t0 = perf_counter()
-            if receive_nowait is not None:
-                while True:
-                    try:
-                        item = receive_nowait()
-                    except (WouldBlock, EndOfStream):
-                        break
-                    view.take(item)
-                    fresh += 1
+            while True:  # the newest the FIFO holds
+                try:
+                    item = stream.receive_nowait()
+                except (WouldBlock, EndOfStream):
+                    break
+                view.take(item)
+                fresh += 1
             view.skipped += fresh - 1
             view._spent += perf_counter() - t0
             waiting = view._draw()
