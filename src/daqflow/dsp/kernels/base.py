@@ -11,6 +11,7 @@ rate is rate * stride[1] / stride[0] (`output_rate`).
 
 from __future__ import annotations
 
+import abc
 from typing import Protocol
 
 import numpy as np
@@ -28,21 +29,23 @@ class Kernel(Protocol):
     def output_rate(self, rate: float) -> float: ...
 
 
-class Samplewise:
+class Samplewise(abc.ABC):
     """Base of kernels that turn n samples into n samples (same index, same rate): the
-    subclass gives ``process(x)``."""
+    subclass gives ``process(x)`` and ``reset()``."""
 
     __slots__ = ()
     stride = (1, 1)
 
+    @abc.abstractmethod
     def process(self, x: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """The outputs of the samples ``x`` (as many as it is given)."""
 
     def work(self, x: np.ndarray, index: int) -> tuple[np.ndarray, int]:
         return self.process(x), index
 
+    @abc.abstractmethod
     def reset(self) -> None:
-        raise NotImplementedError
+        """Forget the past (the driver calls it at a gap)."""
 
     def output_rate(self, rate: float) -> float:
         return rate
