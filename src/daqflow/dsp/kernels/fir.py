@@ -29,6 +29,7 @@ from scipy import fft
 
 from ..checks import check_int
 from .base import output_rate as _output_rate
+from .transforms import Transforms
 
 BLOCK_TAPS_PER_FACTOR = 16  # decimating: polyphase product up to 16 taps per unit of decimation
 # OpenBLAS runs a product on one thread when m*n*k stays below this: on a busy machine its
@@ -99,6 +100,7 @@ class FirState:
         self._buffer: np.ndarray | None = None
         self._matrices: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._spectrum: tuple[int, np.ndarray] | None = None  # (nfft, taps' FFT)
+        self._transforms = Transforms() if method == "fft" else None
         self.stride = (self.factor, 1)
 
     def reset(self) -> None:
@@ -157,18 +159,22 @@ class FirState:
             return np.empty(0, dtype)
         frames = np.lib.stride_tricks.as_strided(
             buffer, (segments, nfft), (step * buffer.itemsize, buffer.itemsize), writeable=False)
+        transforms = self._transforms
+        assert transforms is not None
         if dtype.kind == "c":  # (complex taps make complex data: compute_dtype)
-            product = fft.fft(frames, axis=-1)
+            product = transforms.fft(frames, scratch=True)
             product *= spectrum
-            y = fft.ifft(product, axis=-1, overwrite_x=True)
+            y = transforms.ifft(product, scratch=True)
         else:
-            product = fft.rfft(frames, axis=-1)
+            product = transforms.rfft(frames, scratch=True)
             product *= spectrum
-            y = fft.irfft(product, nfft, axis=-1, overwrite_x=True)
-        valid = y[:, length - 1:]  # (segments, step): output k*step + j
+            y = transforms.irfft(product, nfft, scratch=True)
+        valid = y[:, length - 1:].reshape(-1)  # (segments * step): output k*step + j
         if self.factor == 1 and offset == 0:
-            return valid.reshape(-1)[:count].astype(dtype, copy=False)
-        return valid.reshape(-1)[offset:n:self.factor][:count].astype(dtype, copy=False)
+            out = valid[:count].astype(dtype, copy=False)
+        else:
+            out = valid[offset:n:self.factor][:count].astype(dtype, copy=False)
+        return out.copy() if np.may_share_memory(out, y) else out  # y: the plan's own array
 
     def _taps_spectrum(self) -> tuple[int, np.ndarray]:
         if self._spectrum is None:

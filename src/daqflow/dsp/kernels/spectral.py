@@ -11,6 +11,7 @@ from scipy import fft, signal
 from ..checks import check_int
 from .base import output_rate as _output_rate
 from .frames import Framer, Grouper
+from .transforms import Transforms
 
 
 def check_nfft(nfft: object) -> int:
@@ -80,6 +81,7 @@ class FftState:
         self.stride = (self.nfft, 1)
         self.rate = float(rate)
         self._axis = FrequencyAxis(self.nfft, self.rate, shift)
+        self._transforms = Transforms()
 
     def reset(self) -> None:
         self.framer.reset()
@@ -102,9 +104,11 @@ class FftState:
             if self._real_window is None or self._real_window.dtype != real:
                 self._real_window = self.window.astype(real)
             frames = frames * self._real_window
-        spectra = fft.fft(frames, axis=-1).astype(complex_dtype, copy=False)
-        if self.shift:
-            spectra = fft.fftshift(spectra, axes=-1)
+        if self.shift:  # fftshift copies: the transform's own output array will do
+            spectra = fft.fftshift(self._transforms.fft(frames, scratch=True), axes=-1)
+        else:
+            spectra = self._transforms.fft(frames)
+        spectra = spectra.astype(complex_dtype, copy=False)
         return spectra, k0
 
     work = process
@@ -129,6 +133,7 @@ class SpectrumState:
         self._windows: dict[np.dtype, np.ndarray] = {}
         self.framer = Framer(self.nfft, self.step)
         self.grouper = Grouper(int(average), "mean")
+        self._transforms = Transforms()
         self.average = average
         self.stride = (self.step * average, 1)
         self.rate = float(rate)
@@ -149,8 +154,8 @@ class SpectrumState:
         """Power spectra of frames (rows), in the input's real precision, not yet fftshifted."""
         real = _real(frames.dtype)
         windowed = frames * self._window(real)
-        transform = fft.fft if frames.dtype.kind == "c" else fft.rfft
-        spectra = transform(windowed, axis=-1)
+        transform = self._transforms.fft if frames.dtype.kind == "c" else self._transforms.rfft
+        spectra = transform(windowed, scratch=True)
         power = np.square(spectra.real)
         power += np.square(spectra.imag)
         power *= real.type(self.scale)

@@ -1,0 +1,106 @@
+"""Batched FFTs along the last axis: FFTW (through pyFFTW, the ``fast`` extra) when it is
+installed, else ``scipy.fft``; both give the same results to floating-point rounding.
+
+FFTW with a plan made once per shape and dtype (``FFTW_ESTIMATE``: ~0.2 ms, no timing runs at
+start-up) runs a batch of 8 complex64 1024-point transforms about 3x faster than ``scipy.fft``
+here. A plan holds its own input and output arrays and is not safe to call from two threads
+at once, so each kernel makes its own `Transforms` (a kernel runs in one task or thread).
+
+The backend is chosen when a `Transforms` is made: ``DAQFLOW_FFT=scipy`` in the environment
+selects ``scipy.fft`` even with pyFFTW installed (``DAQFLOW_FFT=fftw`` requires pyFFTW).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from scipy import fft as scipy_fft
+
+BACKENDS = ("fftw", "scipy")
+ENVIRONMENT = "DAQFLOW_FFT"
+MAX_PLANS = 16  # plans kept per Transforms (one per batch shape; chunk lengths rarely vary more)
+FFTW_DTYPES = frozenset(np.dtype(t) for t in (np.float32, np.float64, np.complex64, np.complex128))
+
+
+def _pyfftw_builders() -> Any | None:
+    try:
+        from pyfftw import builders
+    except ImportError:
+        return None
+    return builders
+
+
+def chosen_backend() -> str:
+    """"fftw" or "scipy": what a `Transforms` made now uses (see the module docstring)."""
+    wanted = os.environ.get(ENVIRONMENT, "").strip().lower()
+    if wanted and wanted not in BACKENDS:
+        raise ValueError(f"{ENVIRONMENT}={wanted!r}: expected one of {', '.join(BACKENDS)}")
+    available = _pyfftw_builders() is not None
+    if wanted == "fftw" and not available:
+        raise ValueError(f"{ENVIRONMENT}=fftw needs pyFFTW: pip install 'daqflow[fast]'")
+    if wanted == "scipy" or not available:
+        return "scipy"
+    return "fftw"
+
+
+class Transforms:
+    """FFTs of the rows of 2-D arrays (or of 1-D arrays), along the last axis.
+
+    Each method returns a new array the caller owns, unless ``scratch=True``: then the result
+    may be the plan's own output array, overwritten by the next call of the same method with
+    the same shape (for results used up within one step of a kernel).
+
+    Args:
+        backend: "fftw" or "scipy"; None: `chosen_backend()`.
+    """
+
+    def __init__(self, backend: str | None = None):
+        self.backend = chosen_backend() if backend is None else backend
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        self._builders = _pyfftw_builders() if self.backend == "fftw" else None
+        if self.backend == "fftw" and self._builders is None:
+            raise ValueError("backend 'fftw' needs pyFFTW: pip install 'daqflow[fast]'")
+        self._plans: dict[tuple[Any, ...], Any] = {}
+
+    def fft(self, a: np.ndarray, *, scratch: bool = False) -> np.ndarray:
+        """Complex FFT of each row."""
+        return self._run("fft", scipy_fft.fft, a, None, scratch)
+
+    def ifft(self, a: np.ndarray, *, scratch: bool = False) -> np.ndarray:
+        """Inverse complex FFT of each row (scaled by 1/n)."""
+        return self._run("ifft", scipy_fft.ifft, a, None, scratch)
+
+    def rfft(self, a: np.ndarray, *, scratch: bool = False) -> np.ndarray:
+        """FFT of each real row: the n//2 + 1 non-negative frequency bins."""
+        return self._run("rfft", scipy_fft.rfft, a, None, scratch)
+
+    def irfft(self, a: np.ndarray, n: int, *, scratch: bool = False) -> np.ndarray:
+        """Real rows of ``n`` samples from their n//2 + 1 bins (scaled by 1/n)."""
+        return self._run("irfft", scipy_fft.irfft, a, n, scratch)
+
+    def _run(self, kind: str, fallback: Callable[..., np.ndarray], a: np.ndarray, n: int | None,
+             scratch: bool) -> np.ndarray:
+        if (self._builders is None or a.size == 0 or a.dtype not in FFTW_DTYPES
+                or (a.dtype.kind == "c") != (kind != "rfft")):  # real rows to fft: scipy's way
+            return fallback(a, n, axis=-1)
+        key = (kind, a.shape, a.dtype, n)
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= MAX_PLANS:
+                self._plans.clear()
+            plan = self._plans[key] = self._plan(kind, a, n)
+        plan.input_array[...] = a  # never hand FFTW the caller's array: it may keep it
+        plan.execute()
+        out = plan.output_array
+        if kind in ("ifft", "irfft"):  # FFTW's inverse is unscaled
+            out *= out.real.dtype.type(1.0 / out.shape[-1])
+        return out if scratch else out.copy()
+
+    def _plan(self, kind: str, a: np.ndarray, n: int | None) -> Any:
+        assert self._builders is not None
+        make = getattr(self._builders, kind)
+        return make(np.empty_like(a), n=n, axis=-1, planner_effort="FFTW_ESTIMATE", threads=1)
