@@ -53,6 +53,10 @@ def test_each_backend_gives_scipys_transform(backend, kind, batch, n, real, seed
     assert got.dtype == expected.dtype and got.shape == expected.shape
     scale = max(1.0, float(np.max(np.abs(expected))))
     np.testing.assert_allclose(got, expected, rtol=0, atol=RTOL[np.dtype(real)] * scale * np.sqrt(n))
+    if kind in ("ifft", "irfft"):  # unscaled: n times the inverse (the caller folds in 1/n)
+        raw = getattr(Transforms(backend), kind)(a, *([size] if kind == "irfft" else []), scaled=False)
+        np.testing.assert_allclose(raw, n * expected, rtol=0,
+                                   atol=n * RTOL[np.dtype(real)] * scale * np.sqrt(n))
 
 
 @pytest.mark.parametrize("kind", KINDS)

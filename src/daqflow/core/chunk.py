@@ -12,7 +12,7 @@ import numpy as np
 _EMPTY_META: Mapping[str, Any] = MappingProxyType({})
 
 
-@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+@dataclasses.dataclass(frozen=True, slots=True, eq=False, init=False)
 class Chunk:
     """Samples of one stream plus where they sit in it.
 
@@ -37,19 +37,21 @@ class Chunk:
     samples: int = dataclasses.field(init=False, repr=False, compare=False)
     """Number of samples along the first (time) axis."""
 
-    def __post_init__(self) -> None:
-        data = self.data
+    def __init__(self, data: Any, rate: float, index: int = 0, time: float = 0.0,
+                 meta: Mapping[str, Any] = _EMPTY_META) -> None:
+        # Written out (not the dataclass's) and filled through the slots' own setters: a
+        # Chunk is made for every item of every block, and this halves its cost.
         if not isinstance(data, np.ndarray):
             data = np.asarray(data)
         if data.flags.writeable:
             data = data.view()
             data.flags.writeable = False
-        if data is not self.data:
-            object.__setattr__(self, "data", data)
-        object.__setattr__(self, "samples", data.shape[0] if data.ndim else 1)
-        meta = self.meta
-        if type(meta) is not MappingProxyType:
-            object.__setattr__(self, "meta", MappingProxyType(dict(meta)))
+        _set_data(self, data)
+        _set_rate(self, rate)
+        _set_index(self, index)
+        _set_time(self, time)
+        _set_meta(self, meta if type(meta) is MappingProxyType else MappingProxyType(dict(meta)))
+        _set_samples(self, data.shape[0] if data.ndim else 1)
 
     @property
     def end_index(self) -> int:
@@ -85,6 +87,10 @@ class Chunk:
             f"Chunk({self.data.dtype}{list(self.data.shape)}, rate={self.rate:g}, "
             f"index={self.index}, time={self.time:.6g}{meta})"
         )
+
+
+_set_data, _set_rate, _set_index, _set_time, _set_meta, _set_samples = (
+    getattr(Chunk, name).__set__ for name in ("data", "rate", "index", "time", "meta", "samples"))
 
 
 def item_samples(item: object) -> int:

@@ -146,7 +146,10 @@ class FirState:
         nfft, spectrum = self._taps_spectrum()
         step = nfft - length + 1
         needed = -(-n // step) if n else 0
-        segments = -(-needed // 4) * 4  # scipy.fft batches run fastest in fours
+        transforms = self._transforms
+        assert transforms is not None
+        # scipy.fft batches run fastest in fours; FFTW has no such preference
+        segments = needed if transforms.backend == "fftw" else -(-needed // 4) * 4
         size = max((segments - 1) * step + nfft, keep + n)
         buffer = self._buffer
         if buffer is None or len(buffer) < size:
@@ -159,16 +162,14 @@ class FirState:
             return np.empty(0, dtype)
         frames = np.lib.stride_tricks.as_strided(
             buffer, (segments, nfft), (step * buffer.itemsize, buffer.itemsize), writeable=False)
-        transforms = self._transforms
-        assert transforms is not None
         if dtype.kind == "c":  # (complex taps make complex data: compute_dtype)
             product = transforms.fft(frames, scratch=True)
-            product *= spectrum
-            y = transforms.ifft(product, scratch=True)
+            product *= spectrum  # (1/nfft is in it: the inverse runs unscaled)
+            y = transforms.ifft(product, scratch=True, scaled=False)
         else:
             product = transforms.rfft(frames, scratch=True)
             product *= spectrum
-            y = transforms.irfft(product, nfft, scratch=True)
+            y = transforms.irfft(product, nfft, scratch=True, scaled=False)
         valid = y[:, length - 1:].reshape(-1)  # (segments * step): output k*step + j
         if self.factor == 1 and offset == 0:
             out = valid[:count].astype(dtype, copy=False)
@@ -181,7 +182,7 @@ class FirState:
             nfft = max(512, 1 << (4 * len(self.taps) - 1).bit_length())
             taps = self.taps.astype(_taps_dtype(self._dtype, self.taps), copy=False)
             transform = fft.fft if self._dtype.kind == "c" else fft.rfft
-            self._spectrum = (nfft, transform(taps, nfft))
+            self._spectrum = (nfft, transform(taps, nfft, norm="forward"))  # scaled by 1/nfft
         return self._spectrum
 
     # -- block matrix product ------------------------------------------------------------------

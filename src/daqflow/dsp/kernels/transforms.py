@@ -70,23 +70,26 @@ class Transforms:
         """Complex FFT of each row."""
         return self._run("fft", scipy_fft.fft, a, None, scratch)
 
-    def ifft(self, a: np.ndarray, *, scratch: bool = False) -> np.ndarray:
-        """Inverse complex FFT of each row (scaled by 1/n)."""
-        return self._run("ifft", scipy_fft.ifft, a, None, scratch)
+    def ifft(self, a: np.ndarray, *, scratch: bool = False, scaled: bool = True) -> np.ndarray:
+        """Inverse complex FFT of each row, scaled by 1/n (``scaled=False``: not scaled, for a
+        caller that folds 1/n into its own factors)."""
+        return self._run("ifft", scipy_fft.ifft, a, None, scratch, scaled)
 
     def rfft(self, a: np.ndarray, *, scratch: bool = False) -> np.ndarray:
         """FFT of each real row: the n//2 + 1 non-negative frequency bins."""
         return self._run("rfft", scipy_fft.rfft, a, None, scratch)
 
-    def irfft(self, a: np.ndarray, n: int, *, scratch: bool = False) -> np.ndarray:
-        """Real rows of ``n`` samples from their n//2 + 1 bins (scaled by 1/n)."""
-        return self._run("irfft", scipy_fft.irfft, a, n, scratch)
+    def irfft(self, a: np.ndarray, n: int, *, scratch: bool = False, scaled: bool = True
+              ) -> np.ndarray:
+        """Real rows of ``n`` samples from their n//2 + 1 bins, scaled by 1/n (``scaled``: as
+        for `ifft`)."""
+        return self._run("irfft", scipy_fft.irfft, a, n, scratch, scaled)
 
     def _run(self, kind: str, fallback: Callable[..., np.ndarray], a: np.ndarray, n: int | None,
-             scratch: bool) -> np.ndarray:
+             scratch: bool, scaled: bool = True) -> np.ndarray:
         if (self._builders is None or a.size == 0 or a.dtype not in FFTW_DTYPES
                 or (a.dtype.kind == "c") != (kind != "rfft")):  # real rows to fft: scipy's way
-            return fallback(a, n, axis=-1)
+            return fallback(a, n, axis=-1, norm=None if scaled else "forward")
         key = (kind, a.shape, a.dtype, n)
         plan = self._plans.get(key)
         if plan is None:
@@ -96,7 +99,7 @@ class Transforms:
         plan.input_array[...] = a  # never hand FFTW the caller's array: it may keep it
         plan.execute()
         out = plan.output_array
-        if kind in ("ifft", "irfft"):  # FFTW's inverse is unscaled
+        if scaled and kind in ("ifft", "irfft"):  # FFTW's inverse is unscaled
             out *= out.real.dtype.type(1.0 / out.shape[-1])
         return out if scratch else out.copy()
 
