@@ -61,6 +61,13 @@ class RunFigures:
                 out += [edge.consumer, *self._inline_children(edge.consumer)]
         return out
 
+    def _children_busy(self, node: Stream) -> float:
+        """Time of the maps fused after ``node`` that its own ``busy`` includes: a task's
+        steps include the maps it runs; a fused map's own time is its call alone."""
+        if is_fused(node):
+            return 0.0
+        return sum(self.states[m].busy for m in self._inline_children(node))
+
     def diagnose(self, stall_after: float = 2.0) -> Diagnosis:
         """The block that limits the graph and why (`daqflow.core.diagnosis`), with what each
         block waits on now; safe to call from another thread."""
@@ -166,8 +173,7 @@ class RunFigures:
                 items_out=state.items_out,
                 samples_in=samples_in,
                 samples_out=state.samples_out,
-                busy=state.busy + state.worker.busy
-                - sum(self.states[m].busy for m in self._inline_children(node)),
+                busy=state.busy + state.worker.busy - self._children_busy(node),
                 blocked=blocked,
                 starved=starved,
                 wall=max(0.0, end - self.t_start),

@@ -233,18 +233,40 @@ class Runtime(RunFigures):
         return fan_out(targets, self.states[node])
 
     def _inline_map(self, node: Stream, nowait: bool) -> Callable[[Any], Awaitable[None]]:
+        step, last = self._map_step(node)
+        downstream = self._sender(last, nowait)
+        last_state = self.states[last]
+
+        async def send(item: Any) -> None:
+            out = step(item, perf_counter())
+            if out is None:
+                return
+            if downstream is not None:
+                await downstream(out)
+            last_state.count(out)
+
+        return send
+
+    def _map_step(self, node: Stream) -> tuple[Callable[[Any], Any], Stream]:
+        """(step, last): ``step(item, t0)`` runs the fused map ``node`` and, one to one, the
+        fused maps after it as plain calls (no coroutine per stage), returning what the
+        ``last`` one made (None: nothing). ``t0``: `perf_counter` when the call began (each
+        stage's end is the next one's start: one clock read per stage). It counts every
+        output but the last one's (its caller counts it once the FIFO after ``last`` took it)."""
         state = self.states[node]
         call = self._map_call(node)
-        downstream = self._sender(node, nowait)
         accepted = node.spec.accepts_on(node.ports[0])
         checker: list[Callable[[Any], None]] = []
         if accepted is not None:
             where = f"block {self.graph.names[node]!r} port {node.ports[0]!r}"
             checker.append(first_item_checker(accepted, where, checker.clear))
         fail = self.fail
+        edges = self.graph.out_edges[node]
+        after, last = None, node
+        if len(edges) == 1 and edges[0].fused:
+            after, last = self._map_step(edges[0].consumer)
 
-        async def send(item: Any) -> None:
-            t0 = perf_counter()
+        def step(item: Any, t0: float) -> Any:
             try:
                 if checker:
                     checker[0](item)
@@ -252,14 +274,15 @@ class Runtime(RunFigures):
             except Exception as exc:
                 fail(node, exc)
                 raise ReceiverGone from exc
-            state.busy += perf_counter() - t0
-            if out is None:
-                return
-            if downstream is not None:
-                await downstream(out)
-            state.count(out)
+            t1 = perf_counter()
+            state.busy += t1 - t0
+            if out is None or after is None:
+                return out
+            state.items_out += 1
+            state.samples_out += out.samples if type(out) is Chunk else 1
+            return after(out, t1)
 
-        return send
+        return step, last
 
     @staticmethod
     def _map_call(node: Stream) -> Callable[[Any], Any]:

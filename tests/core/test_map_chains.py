@@ -1,0 +1,65 @@
+"""Maps fused one after another run as plain calls in their host's task: each map is still
+counted, timed and named on its own, a None drops an item at that map, and a map that fans out
+ends the chain there."""
+
+import numpy as np
+import pytest
+
+import daqflow as df
+
+
+@df.block
+def plus_one(chunk: df.Chunk) -> df.Chunk:
+    return chunk.replace(data=chunk.data + 1)
+
+
+@df.block
+def evens_only(chunk: df.Chunk) -> df.Chunk | None:
+    return chunk if chunk.index % 2 == 0 else None
+
+
+@df.block
+def doubled(chunk: df.Chunk) -> df.Chunk:
+    return chunk.replace(data=chunk.data * 2)
+
+
+@df.block
+def broken(chunk: df.Chunk) -> df.Chunk:
+    if chunk.index == 3:
+        raise ValueError("sample 3 is cursed")
+    return chunk
+
+
+def items(n: int) -> list[df.Chunk]:
+    return [df.Chunk(np.full(4, i, np.int64), 1.0, index=i) for i in range(n)]
+
+
+def test_a_chain_of_maps_gives_each_maps_output_and_counts_each():
+    tail = doubled(evens_only(plus_one(df.from_iterable(items(10)))))
+    report = df.run(df.collect(tail))
+    out = report.results["collect"]
+    assert [c.index for c in out] == [0, 2, 4, 6, 8]
+    assert [int(c.data[0]) for c in out] == [2 * (i + 1) for i in (0, 2, 4, 6, 8)]
+    blocks = report.blocks
+    assert (blocks["plus_one"].items_out, blocks["evens_only"].items_out,
+            blocks["doubled"].items_out) == (10, 5, 5)
+    assert blocks["plus_one"].samples_out == 40 and blocks["doubled"].samples_out == 20
+    assert all(blocks[name].busy > 0 for name in ("plus_one", "evens_only", "doubled"))
+    fused = {(e.producer, e.consumer) for e in report.edges if e.inline}
+    assert {("from_iterable", "plus_one"), ("plus_one", "evens_only"),
+            ("evens_only", "doubled")} <= fused
+
+
+def test_a_map_failing_inside_a_chain_is_the_one_named():
+    tail = doubled(broken(plus_one(df.from_iterable(items(10)))))
+    with pytest.raises(df.BlockError, match=r"block 'broken' failed: ValueError: sample 3 is cursed"):
+        df.run(df.collect(tail))
+
+
+def test_a_map_that_fans_out_feeds_every_reader_and_the_chain_after_it():
+    middle = plus_one(df.from_iterable(items(6)))
+    left, right = df.collect(doubled(middle), name="left"), df.collect(middle, name="right")
+    report = df.run(left, right)
+    assert [int(c.data[0]) for c in report.results["left"]] == [2 * (i + 1) for i in range(6)]
+    assert [int(c.data[0]) for c in report.results["right"]] == [i + 1 for i in range(6)]
+    assert report.blocks["plus_one"].items_out == 6 and report.blocks["doubled"].items_out == 6
