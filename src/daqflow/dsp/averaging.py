@@ -9,8 +9,7 @@ from ..core import Chunk, Stream, block
 from ..core.authoring import Follow, InputGaps, OutputMarks, Param, with_params
 from .checks import check_int
 from .driver import kernel_block, time_at
-from .kernels.frames import Grouper
-from .kernels.stats import FrameAverager, MovingAverageState
+from .kernels.stats import FrameAverager, MovingAverageState, RowAverager
 
 
 def _moving_average_kernel(rate: float, n: int) -> MovingAverageState:
@@ -37,7 +36,7 @@ async def _average(x: Stream, n: int | Param[int]) -> AsyncIterator[Chunk]:
     follow = Follow(n)  # a Param is read once per input chunk
     count: int = follow.value
     traces = FrameAverager(count)
-    rows = Grouper(count, "mean")
+    rows = RowAverager(count)
     gaps = InputGaps()
     marks = OutputMarks(gaps)
     first: Chunk | None = None
@@ -45,7 +44,7 @@ async def _average(x: Stream, n: int | Param[int]) -> AsyncIterator[Chunk]:
     async for chunk in x:
         if follow.poll():  # n changed: the partial average is dropped, a new one starts
             count = follow.value
-            traces, rows, gaps, first = FrameAverager(count), Grouper(count, "mean"), InputGaps(), None
+            traces, rows, gaps, first = FrameAverager(count), RowAverager(count), InputGaps(), None
             marks = OutputMarks(gaps)
             changes = {follow.name: count}
         if chunk.data.ndim >= 2:  # rows are frames, numbered by index

@@ -21,6 +21,7 @@ log = logging.getLogger("daqflow")
 def _mix(chunk: Chunk, tuning: _Tuning) -> Chunk:
     nco, changed = tuning.poll(chunk.rate)
     y = nco.process(chunk.data, chunk.index, chunk.rate)
+    y.flags.writeable = False  # a Chunk's data is read-only: so it makes no view of it
     center = chunk.meta.get("center_freq")
     meta = chunk.meta if center is None else {**chunk.meta, "center_freq": center - nco.freq}
     if changed:

@@ -116,7 +116,13 @@ def magnitude2(chunk: Chunk) -> Chunk:
     array([25.], dtype=float32)
     """
     data = chunk.data
-    power = data.real**2 + data.imag**2 if data.dtype.kind == "c" else np.square(data, dtype=_float(data))
+    if data.dtype.kind == "c":  # re^2 + im^2, each rounded: the same bits as data.real**2 + ...
+        power = np.square(data.real)
+        power += np.square(data.imag)
+    else:
+        power = np.square(data, dtype=_float(data))
+    if data.ndim:  # a Chunk's data is read-only: so it makes no view of it
+        power.flags.writeable = False
     return Chunk(power, chunk.rate, chunk.index, chunk.time, chunk.meta)
 
 

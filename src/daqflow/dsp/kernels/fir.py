@@ -98,6 +98,8 @@ class FirState:
         self._dtype: np.dtype | None = None
         self._history: np.ndarray | None = None  # last `block` (or L-1) input samples
         self._buffer: np.ndarray | None = None
+        self._planes: np.ndarray | None = None  # complex data, real taps: (2, samples)
+        self._plane_history: np.ndarray | None = None  # their last `block` samples
         self._matrices: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._spectrum: tuple[int, np.ndarray] | None = None  # (nfft, taps' FFT)
         self._transforms = Transforms() if method == "fft" else None
@@ -105,8 +107,9 @@ class FirState:
 
     def reset(self) -> None:
         """Forget the past (the stream restarts, e.g. after a gap)."""
-        if self._history is not None:
-            self._history[:] = 0
+        for past in (self._history, self._plane_history):
+            if past is not None:
+                past[...] = 0
 
     def output_rate(self, rate: float) -> float:
         return _output_rate(self.stride, rate)
@@ -132,7 +135,7 @@ class FirState:
         self._dtype = dtype
         keep = self.block if self.method == "block" else len(self.taps) - 1
         self._history = np.zeros(keep, dtype)
-        self._buffer = None
+        self._buffer = self._planes = self._plane_history = None
         self._matrices = {}
         self._spectrum = None
 
@@ -187,6 +190,9 @@ class FirState:
 
     # -- block matrix product ------------------------------------------------------------------
     def _process_block(self, x: np.ndarray, offset: int, count: int) -> np.ndarray:
+        h0, h1 = self._matrix(offset)
+        if x.dtype.kind == "c" and h0.dtype.kind == "f":
+            return self._process_planar(x, count, h0, h1)
         b, n = self.block, len(x)
         dtype = self._dtype
         history = self._history
@@ -202,15 +208,43 @@ class FirState:
         history[:] = buffer[n:n + b]
         if count == 0:
             return np.empty(0, dtype)
-        h0, h1 = self._matrix(offset)
-        if dtype.kind == "c" and h0.dtype.kind == "f":  # complex x real taps: interleaved floats
-            flat = buffer[:size].view(h0.dtype)
-            current = flat[2 * b:2 * size].reshape(rows, 2 * b)
-            previous = flat[:2 * size - 2 * b].reshape(rows, 2 * b)
-            return _products(current, previous, h0, h1).view(dtype).reshape(-1)[:count]
         current = buffer[b:size].reshape(rows, b)
         previous = buffer[:size - b].reshape(rows, b)
         return _products(current, previous, h0, h1).reshape(-1)[:count]
+
+    def _process_planar(self, x: np.ndarray, count: int, h0: np.ndarray, h1: np.ndarray
+                        ) -> np.ndarray:
+        """Complex samples times real taps: the real and imaginary parts as two planes of
+        rows (the last ``block`` samples of the past, then the chunk), each a real product
+        with the taps' matrices (interleaved floats would need them twice as wide, half
+        zeros: twice the work)."""
+        b, n = self.block, len(x)
+        rows = max(1, -(-n // b))
+        size = b + rows * b
+        planes, past = self._planes, self._plane_history
+        if planes is None or planes.shape[1] < size:
+            planes = self._planes = np.zeros((2, max(size, 2 * b)), h0.dtype)
+        if past is None:
+            past = self._plane_history = np.zeros((2, b), h0.dtype)
+        planes[:, :b] = past
+        np.copyto(planes[0, b:b + n], x.real)
+        np.copyto(planes[1, b:b + n], x.imag)
+        planes[:, b + n:size] = 0
+        past[...] = planes[:, n:n + b]
+        if count == 0:
+            return np.empty(0, x.dtype)
+        stacked = planes[:, :size].reshape(2, rows + 1, b)
+        columns = h0.shape[1]
+        parts = np.empty((2, rows, columns), h0.dtype)
+        step = max(1, SINGLE_THREAD_MNK // (b * columns))  # rows per product, single-threaded
+        for start in range(0, rows, step):
+            stop = min(start + step, rows)
+            np.matmul(stacked[:, start + 1:stop + 1], h0, out=parts[:, start:stop])
+            parts[:, start:stop] += stacked[:, start:stop] @ h1
+        out = np.empty(count, x.dtype)
+        out.real = parts[0].reshape(-1)[:count]
+        out.imag = parts[1].reshape(-1)[:count]
+        return out
 
     def _matrix(self, offset: int) -> tuple[np.ndarray, np.ndarray]:
         phase = offset % self.factor
@@ -229,10 +263,7 @@ class FirState:
         ok1 = (lag1 >= 0) & (lag1 < len(taps))
         h0[ok0] = taps[lag0[ok0]]
         h1[ok1] = taps[lag1[ok1]]
-        if dtype.kind == "c" and h0.dtype.kind == "f":
-            eye = np.eye(2, dtype=h0.dtype)
-            h0, h1 = np.kron(h0, eye), np.kron(h1, eye)
-        else:
+        if not (dtype.kind == "c" and h0.dtype.kind == "f"):  # (else: `_planar_products`)
             h0, h1 = h0.astype(dtype, copy=False), h1.astype(dtype, copy=False)
         self._matrices[phase] = (np.ascontiguousarray(h0), np.ascontiguousarray(h1))
         return self._matrices[phase]
