@@ -3,8 +3,10 @@
 Each run is a new ``python -c`` process (nothing cached in memory; the OS file cache is
 warm after the first): it imports daqflow, describes ``io.simulated_adc -> dsp.mix ->
 dsp.fir_decimate -> dsp.spectrum -> sink`` (the receiver's chain, 8192-sample chunks) and
-runs it until the first spectrum reaches the sink. Also the plain ``import daqflow`` time.
-Target (issue 14): import to first chunk <= 0.5 s.
+runs it until the first spectrum reaches the sink. Also the time of ``import daqflow, daqflow.dsp,
+daqflow.io``, and whether anything had imported ``scipy.signal`` (0.6 s of import alone; the chain
+should not need it). Target (issue 14): import to first chunk <= 0.5 s. ``DAQFLOW_FFT=scipy`` in
+the environment measures without pyFFTW (its import, at the first FFT, is part of the time).
 
     python benchmarks/startup.py [--runs 7]
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -36,11 +39,12 @@ async def sink(x):
 chain = dsp.spectrum(dsp.fir_decimate(dsp.mix(io.simulated_adc(rate=8e6, chunk=8192), -1e6),
                                       dsp.lowpass(64, 0.05), 8), 1024)
 df.run(sink(chain), duration=2.0)
-print(json.dumps({"import_s": imported, "first_chunk_s": first[0]}))
-""".replace("import time", "import json, time", 1)
+print(json.dumps({"import_s": imported, "first_chunk_s": first[0],
+                  "scipy_signal": "scipy.signal" in sys.modules}))
+""".replace("import time", "import json, sys, time", 1)
 
 
-def one_run() -> dict[str, float]:
+def one_run() -> dict[str, float | bool]:
     out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True,
                          timeout=60, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -57,6 +61,8 @@ def main() -> None:
         "import_s_median": round(statistics.median(r["import_s"] for r in runs), 3),
         "first_chunk_s_median": round(first, 3),
         "first_chunk_s_max": round(max(r["first_chunk_s"] for r in runs), 3),
+        "scipy_signal_imported": any(r["scipy_signal"] for r in runs),
+        "fft_backend_env": os.environ.get("DAQFLOW_FFT", ""),
         "runs": args.runs,
         "target": "<= 0.5 s import to first chunk",
         "target_met": first <= 0.5,

@@ -1,4 +1,5 @@
-"""Filter design on scipy.signal: FIR taps that remember the sample rate they were made for;
+"""Filter design (``scipy.signal``'s firwin and kaiserord; their common cases in numpy, see
+`kernels.windowing`): FIR taps that remember the sample rate they were made for;
 low-pass taps by number of taps or by transition width (Kaiser, like GNU Radio's firdes)."""
 
 from __future__ import annotations
@@ -6,7 +7,8 @@ from __future__ import annotations
 from typing import Any, overload
 
 import numpy as np
-from scipy import signal
+
+from .kernels import windowing
 
 
 class Taps(np.ndarray):
@@ -91,7 +93,7 @@ def lowpass(numtaps: Any = None, cutoff: Any = None, rate: float | None = None, 
         nyq = _nyquist(rate)
         if not 0 < cutoff < nyq:
             raise ValueError(_cutoff_error(cutoff, nyq, rate))
-        return Taps(signal.firwin(numtaps, cutoff / nyq, window=window), rate)
+        return Taps(windowing.firwin(numtaps, cutoff / nyq, window=window), rate)
     if numtaps is not None and cutoff is not None:  # lowpass(cutoff, ...) puts it first
         raise ValueError(f"lowpass: with transition= the number of taps is designed, so give the cutoff "
                          f"alone: lowpass(cutoff, rate=..., transition=..., atten_db=...), got "
@@ -116,9 +118,9 @@ def lowpass(numtaps: Any = None, cutoff: Any = None, rate: float | None = None, 
                          f"transition narrower than {2 * cutoff:g}{unit})")
     if not (isinstance(atten, int | float | np.integer | np.floating) and 0 < atten < np.inf):
         raise ValueError(f"lowpass: atten_db must be a stop-band attenuation > 0 dB, got {atten_db!r}")
-    numtaps, beta = signal.kaiserord(float(atten), transition / nyq)
+    numtaps, beta = windowing.kaiserord(float(atten), transition / nyq)
     numtaps |= 1
-    return Taps(signal.firwin(numtaps, cutoff / nyq, window=("kaiser", beta)), rate)
+    return Taps(windowing.firwin(numtaps, cutoff / nyq, window=("kaiser", beta)), rate)
 
 
 def highpass(numtaps: int, cutoff: float, rate: float | None = None, window: Any = "hamming") -> Taps:
@@ -132,7 +134,7 @@ def highpass(numtaps: int, cutoff: float, rate: float | None = None, window: Any
     nyq = _nyquist(rate)
     if not 0 < cutoff < nyq:
         raise ValueError(_cutoff_error(cutoff, nyq, rate))
-    return Taps(signal.firwin(numtaps, cutoff / nyq, window=window, pass_zero=False), rate)
+    return Taps(windowing.firwin(numtaps, cutoff / nyq, window=window, pass_zero=False), rate)
 
 
 def bandpass(numtaps: int, low: float, high: float, rate: float | None = None,
@@ -146,4 +148,4 @@ def bandpass(numtaps: int, low: float, high: float, rate: float | None = None,
     if not 0 < low < high < nyq:
         raise ValueError(f"band edges must satisfy 0 < low < high < {nyq:g}, got low={low!r}, "
                          f"high={high!r}")
-    return Taps(signal.firwin(numtaps, [low / nyq, high / nyq], window=window, pass_zero=False), rate)
+    return Taps(windowing.firwin(numtaps, [low / nyq, high / nyq], window=window, pass_zero=False), rate)

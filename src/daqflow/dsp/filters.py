@@ -13,12 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import signal
 
 from ..core import Stream
 from .driver import kernel_block
 from .kernels.fir import FirState, ResampleState, check_factor, check_taps
 from .kernels.iir import IirState, check_sos
+from .kernels.windowing import firwin
 
 
 def _fir_kernel(rate: float, taps: np.ndarray, factor: int, up: int) -> FirState | ResampleState:
@@ -79,7 +79,7 @@ def decimate(stream: Stream, factor: int, **options: Any) -> Stream:
         options: name=, buffer=, policy=, threaded=.
     """
     factor = check_factor(factor)
-    taps = signal.firwin(20 * factor + 1, 1.0 / factor, window="hamming") if factor > 1 else [1.0]
+    taps = firwin(20 * factor + 1, 1.0 / factor, window="hamming") if factor > 1 else [1.0]
     return _decimate(stream, _fir_kernel, (np.asarray(taps), factor, 1), "decimate", None, **options)
 
 
@@ -89,7 +89,7 @@ def resample_taps(up: int, down: int) -> np.ndarray:
     limit = max(up, down)
     if limit == 1:  # 1/1: nothing to filter (resample_poly passes the signal through)
         return np.ones(1)
-    taps = signal.firwin(2 * 10 * limit + 1, 1.0 / limit, window=("kaiser", 5.0))
+    taps = firwin(2 * 10 * limit + 1, 1.0 / limit, window=("kaiser", 5.0))
     return taps * up
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal
 
 from .base import Samplewise
 
@@ -43,6 +42,8 @@ class IirState(Samplewise):
         self._level = np.asarray(level)
 
     def process(self, x: np.ndarray) -> np.ndarray:
+        from scipy import signal  # here, not at import: scipy.signal's import takes 0.6 s
+
         dtype = np.dtype(np.float32) if x.dtype.kind in "iub" else x.dtype
         work = np.complex128 if dtype.kind == "c" else np.float64
         shape = (self.sos.shape[0], 2, *x.shape[1:])

@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import signal
 
 from .base import Samplewise
 from .iir import IirState
@@ -45,6 +44,8 @@ def deemphasis_sos(tau: float, rate: float) -> np.ndarray:
     if not corner < rate / 2:
         raise ValueError(f"deemphasis: the corner 1/(2*pi*tau) = {corner:g} Hz must be below Nyquist "
                          f"({rate / 2:g} Hz for the stream's {rate:g} Hz)")
+    from scipy import signal  # here, not at import: scipy.signal's import takes 0.6 s
+
     warped = 2 * rate * math.tan(1 / (2 * rate * tau))  # analog corner (rad/s) that lands on 1/tau
     b, a = signal.bilinear([warped], [1.0, warped], fs=rate)
     return signal.tf2sos(b, a)

@@ -6,12 +6,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy import fft, signal
+from scipy import fft
 
 from ..checks import check_int
 from .base import output_rate as _output_rate
 from .frames import Framer, Grouper
 from .transforms import Transforms
+from .windowing import get_window
 
 
 def check_nfft(nfft: object) -> int:
@@ -19,7 +20,8 @@ def check_nfft(nfft: object) -> int:
 
 
 def make_window(window: Any, nfft: int) -> np.ndarray:
-    """Window values (periodic, as ``scipy.signal.get_window``); an array is used as given."""
+    """Window values (periodic, as ``scipy.signal.get_window``; the common ones without importing
+    it, see `windowing`); an array is used as given."""
     if isinstance(window, np.ndarray | list):
         values = np.asarray(window, dtype=np.float64)
         if values.shape != (nfft,):
@@ -28,7 +30,7 @@ def make_window(window: Any, nfft: int) -> np.ndarray:
     if window is None:
         return np.ones(nfft)
     try:
-        return signal.get_window(window, nfft)
+        return get_window(window, nfft)
     except ValueError as exc:
         raise ValueError(f"window: {exc}") from None
 

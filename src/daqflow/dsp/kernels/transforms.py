@@ -38,12 +38,13 @@ def chosen_backend() -> str:
     wanted = os.environ.get(ENVIRONMENT, "").strip().lower()
     if wanted and wanted not in BACKENDS:
         raise ValueError(f"{ENVIRONMENT}={wanted!r}: expected one of {', '.join(BACKENDS)}")
-    available = _pyfftw_builders() is not None
-    if wanted == "fftw" and not available:
+    if wanted == "scipy":
+        return "scipy"  # (pyFFTW not even imported)
+    if _pyfftw_builders() is not None:
+        return "fftw"
+    if wanted == "fftw":
         raise ValueError(f"{ENVIRONMENT}=fftw needs pyFFTW: pip install 'daqflow[fast]'")
-    if wanted == "scipy" or not available:
-        return "scipy"
-    return "fftw"
+    return "scipy"
 
 
 class Transforms:

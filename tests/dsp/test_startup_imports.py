@@ -1,0 +1,36 @@
+"""Start-up imports no scipy.signal (0.6 s of import, issue 14): not ``import daqflow``,
+``daqflow.dsp``, ``daqflow.io``, nor the receiver chain of benchmarks/startup.py up to its first
+spectrum. Run in a fresh interpreter, as this test process has scipy.signal loaded already."""
+
+import json
+import subprocess
+import sys
+
+CHILD = """
+import json, sys
+import daqflow as df
+from daqflow import dsp, io
+after_import = "scipy.signal" in sys.modules
+first = []
+
+@df.block
+async def sink(x):
+    async for item in x:
+        first.append(item.data.shape[-1])
+        return
+
+chain = dsp.spectrum(dsp.fir_decimate(dsp.mix(io.simulated_adc(rate=8e6, chunk=8192), -1e6),
+                                      dsp.lowpass(64, 0.05), 8), 1024)
+df.run(sink(chain), duration=2.0)
+print(json.dumps({"after_import": after_import, "after_first": "scipy.signal" in sys.modules,
+                  "first": first}))
+"""
+
+
+def test_startup_chain_imports_no_scipy_signal():
+    out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["first"] == [1024]  # the first spectrum (1024 bins) reached the sink
+    assert seen["after_import"] is False
+    assert seen["after_first"] is False
