@@ -2,6 +2,8 @@
 counted, timed and named on its own, a None drops an item at that map, and a map that fans out
 ends the chain there."""
 
+import asyncio
+
 import numpy as np
 import pytest
 
@@ -63,3 +65,47 @@ def test_a_map_that_fans_out_feeds_every_reader_and_the_chain_after_it():
     assert [int(c.data[0]) for c in report.results["left"]] == [2 * (i + 1) for i in range(6)]
     assert [int(c.data[0]) for c in report.results["right"]] == [i + 1 for i in range(6)]
     assert report.blocks["plus_one"].items_out == 6 and report.blocks["doubled"].items_out == 6
+
+
+@df.block
+async def first_three(x: df.Stream) -> int:
+    taken = 0
+    async for _ in x:
+        taken += 1
+        if taken == 3:
+            return taken
+    return taken
+
+
+@df.block
+async def endless():
+    index = 0
+    while True:
+        yield df.Chunk(np.zeros(4), 1.0, index=index)
+        index += 4
+        await asyncio.sleep(0)
+
+
+@df.block
+async def slow(x: df.Stream) -> None:
+    async for _ in x:
+        await asyncio.sleep(0.01)
+
+
+def one_to_one(report, names):
+    return {name: (report.blocks[name].items_in, report.blocks[name].items_out) for name in names}
+
+
+def test_a_reader_that_leaves_early_leaves_each_map_with_as_many_out_as_in():
+    """The item a chain made when its reader had gone was never delivered: no map counts it
+    (they once did: 16 in, 17 out)."""
+    report = df.run(first_three(doubled(plus_one(df.from_iterable(items(50))))))
+    counts = one_to_one(report, ["plus_one", "doubled"])
+    assert all(taken == made for taken, made in counts.values()), counts
+
+
+def test_a_stop_under_backpressure_leaves_each_map_with_as_many_out_as_in():
+    report = df.run(slow(doubled(plus_one(endless())), buffer=1), duration=0.3)
+    counts = one_to_one(report, ["plus_one", "doubled"])
+    assert all(taken == made for taken, made in counts.values()), counts
+    assert report.blocks["doubled"].items_out == report.blocks["slow"].items_in

@@ -204,3 +204,17 @@ def test_row_averager_refuses_a_new_row_shape_mid_group():
     averager.push(np.zeros((2, 8), np.float32), 0)
     with pytest.raises(ValueError):
         averager.push(np.zeros((2, 9), np.float32), 2)
+
+
+@pytest.mark.parametrize("index", [np.int64(10**6), np.int64(3 * 10**17), np.uint32(4_000_000_000)])
+def test_nco_takes_numpy_integer_indices_exactly(index):
+    """An index given as a numpy integer (a sample counter kept in an array) is exact: its
+    product with the phase step once overflowed int64 (or raised)."""
+    got = dsp.NcoState(-7300.0).process(np.ones(4, np.complex128), index, RATE)
+    cycles = (Fraction(-7300) / Fraction(int(RATE)) * (int(index) + np.arange(4))) % 1
+    np.testing.assert_allclose(got, np.exp(2j * np.pi * cycles.astype(float)), atol=1e-9)
+
+
+def test_nco_takes_a_numpy_float_rate():
+    got = dsp.NcoState(1000.0).process(np.ones(3, np.complex64), 5, np.float32(48000))
+    np.testing.assert_allclose(got, np.exp(2j * np.pi * 1000 / 48000 * (5 + np.arange(3))), atol=1e-6)

@@ -39,7 +39,7 @@ def numpy_only():
     def refuse():
         raise AssertionError("windowing fell back to scipy.signal")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(windowing, "_scipy_signal", refuse)
+        patch.setattr(windowing, "scipy_signal", refuse)
         yield
 
 

@@ -233,27 +233,40 @@ class Runtime(RunFigures):
         return fan_out(targets, self.states[node])
 
     def _inline_map(self, node: Stream, nowait: bool) -> Callable[[Any], Awaitable[None]]:
-        step, last = self._map_step(node)
-        downstream = self._sender(last, nowait)
-        last_state = self.states[last]
+        chain: list[tuple[Stream, _State, list[int]]] = []
+        step = self._map_step(node, chain)
+        downstream = self._sender(chain[-1][0], nowait)
+        last = chain[-1][1]
+        before_last = [(state, counted) for _, state, counted in chain[:-1]]
 
         async def send(item: Any) -> None:
             out = step(item, perf_counter())
             if out is None:
                 return
             if downstream is not None:
-                await downstream(out)
-            last_state.count(out)
+                try:
+                    await downstream(out)
+                except BaseException:  # never delivered: the maps before did not make it
+                    for state, counted in before_last:
+                        state.items_out -= 1
+                        state.samples_out -= counted[0]
+                    raise
+            last.count(out)
 
         return send
 
-    def _map_step(self, node: Stream) -> tuple[Callable[[Any], Any], Stream]:
-        """(step, last): ``step(item, t0)`` runs the fused map ``node`` and, one to one, the
-        fused maps after it as plain calls (no coroutine per stage), returning what the
-        ``last`` one made (None: nothing). ``t0``: `perf_counter` when the call began (each
-        stage's end is the next one's start: one clock read per stage). It counts every
-        output but the last one's (its caller counts it once the FIFO after ``last`` took it)."""
+    def _map_step(self, node: Stream, chain: list[tuple[Stream, _State, list[int]]]
+                  ) -> Callable[[Any, float], Any]:
+        """``step(item, t0)``: runs the fused map ``node`` and, one to one, the fused maps
+        after it as plain calls (no coroutine per stage); returns what the last one made
+        (None: nothing). ``t0``: `perf_counter` when the call began (each stage's end is the
+        next one's start: one clock read per stage). Appends (map, state, samples of its
+        last counted output) to ``chain`` for each map. Each map but the last counts its
+        output as it hands it on, and takes the count back if a later stage fails (the
+        caller does so if the FIFO after the last refuses it); the caller counts the last."""
         state = self.states[node]
+        counted = [0]
+        chain.append((node, state, counted))
         call = self._map_call(node)
         accepted = node.spec.accepts_on(node.ports[0])
         checker: list[Callable[[Any], None]] = []
@@ -262,9 +275,7 @@ class Runtime(RunFigures):
             checker.append(first_item_checker(accepted, where, checker.clear))
         fail = self.fail
         edges = self.graph.out_edges[node]
-        after, last = None, node
-        if len(edges) == 1 and edges[0].fused:
-            after, last = self._map_step(edges[0].consumer)
+        after = self._map_step(edges[0].consumer, chain) if len(edges) == 1 and edges[0].fused else None
 
         def step(item: Any, t0: float) -> Any:
             try:
@@ -278,11 +289,17 @@ class Runtime(RunFigures):
             state.busy += t1 - t0
             if out is None or after is None:
                 return out
+            samples = counted[0] = out.samples if type(out) is Chunk else 1
             state.items_out += 1
-            state.samples_out += out.samples if type(out) is Chunk else 1
-            return after(out, t1)
+            state.samples_out += samples
+            try:
+                return after(out, t1)
+            except BaseException:  # a later map failed: this output was not delivered
+                state.items_out -= 1
+                state.samples_out -= samples
+                raise
 
-        return step, last
+        return step
 
     @staticmethod
     def _map_call(node: Stream) -> Callable[[Any], Any]:

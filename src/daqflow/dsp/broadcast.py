@@ -26,6 +26,7 @@ from .kernels.levels import (
     deemphasis_sos,
     squelch_window,
 )
+from .kernels.windowing import scipy_signal
 
 
 def _deemphasis_kernel(rate: float, tau: float) -> IirState:
@@ -54,6 +55,7 @@ def deemphasis(stream: Stream, tau: float = 75e-6, **options: Any) -> Stream:
 
     State carries exactly across chunks; a gap resets it (the next output is marked).
     """
+    scipy_signal()  # now, while described: its kernel designs and filters with scipy.signal
     return _deemphasis(stream, _deemphasis_kernel, (check_tau(tau),), "deemphasis", None, **options)
 
 

@@ -18,7 +18,8 @@ from ..core import Stream
 from .driver import kernel_block
 from .kernels.fir import FirState, ResampleState, check_factor, check_taps
 from .kernels.iir import IirState, check_sos
-from .kernels.windowing import firwin
+from .kernels.transforms import chosen_backend
+from .kernels.windowing import firwin, scipy_signal
 
 
 def _fir_kernel(rate: float, taps: np.ndarray, factor: int, up: int) -> FirState | ResampleState:
@@ -46,9 +47,11 @@ def fir(stream: Stream, taps: Any, **options: Any) -> Stream:
         options: name=, buffer=, policy=, threaded= (see `daqflow.block`).
 
     The output dtype is the input's (complex64 stays complex64). Runs as overlap-save with
-    batched ``scipy.fft`` (single-threaded, so it behaves the same on a busy machine).
+    batched FFTs (FFTW, else ``scipy.fft``; single-threaded, so it behaves the same on a busy
+    machine).
     """
     designed = getattr(taps, "rate", None)  # (Taps from lowpass/...: checked against the stream)
+    chosen_backend()  # the FFT library imported now, while described, not in a run
     return _fir(stream, _fir_kernel, (check_taps(taps), 1, 1), "fir", designed, **options)
 
 
@@ -64,6 +67,7 @@ def fir_decimate(stream: Stream, taps: Any, factor: int, **options: Any) -> Stre
         options: name=, buffer=, policy=, threaded=.
     """
     designed = getattr(taps, "rate", None)
+    chosen_backend()  # the FFT library imported now, while described, not in a run
     return _fir_decimate(stream, _fir_kernel, (check_taps(taps), check_factor(factor), 1),
                          "fir_decimate", designed, **options)
 
@@ -80,6 +84,7 @@ def decimate(stream: Stream, factor: int, **options: Any) -> Stream:
     """
     factor = check_factor(factor)
     taps = firwin(20 * factor + 1, 1.0 / factor, window="hamming") if factor > 1 else [1.0]
+    chosen_backend()  # the FFT library imported now, while described, not in a run
     return _decimate(stream, _fir_kernel, (np.asarray(taps), factor, 1), "decimate", None, **options)
 
 
@@ -110,6 +115,7 @@ def resample(stream: Stream, up: int, down: int, taps: Any = None, **options: An
         divisor = int(np.gcd(up, down))
         up, down = up // divisor, down // divisor
     taps = resample_taps(up, down) if taps is None else check_taps(taps)
+    chosen_backend()  # the FFT library imported now, while described, not in a run
     return _resample(stream, _fir_kernel, (np.asarray(taps), down, up), "resample", None, **options)
 
 
@@ -122,6 +128,7 @@ def iir(stream: Stream, sos: Any, **options: Any) -> Stream:
         sos: (sections, 6) array.
         options: name=, buffer=, policy=, threaded=.
     """
+    scipy_signal()  # now, while described: its kernel filters with scipy.signal
     return _iir(stream, _iir_kernel, (check_sos(sos),), "iir", None, **options)
 
 

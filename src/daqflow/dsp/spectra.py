@@ -16,6 +16,7 @@ from ..core import Chunk, Stream, block
 from .checks import check_int
 from .driver import kernel_block
 from .kernels.spectral import FftState, SpectrumState, WaterfallState, check_nfft, make_window
+from .kernels.transforms import chosen_backend
 
 
 def _fft_kernel(rate: float, nfft: int, window: Any, shift: bool) -> FftState:
@@ -50,6 +51,7 @@ def fft(stream: Stream, nfft: int, window: Any = None, shift: bool = False, **op
     """
     nfft = check_nfft(nfft)
     make_window(window, nfft)
+    chosen_backend()  # the FFT library imported now, while described, not in a run
     return _fft(stream, _fft_kernel, (nfft, window, bool(shift)), "fft", None, **options)
 
 
@@ -81,6 +83,7 @@ def spectrum(stream: Stream, nfft: int, average: int = 1, overlap: float = 0.5,
     step = _step(nfft, overlap)
     average = check_int(average, "average", 1, "frames")
     make_window(window, nfft)
+    chosen_backend()  # the FFT library imported now, while described, not in a run
     return _spectrum(stream, _spectrum_kernel, (nfft, average, step, window, 0), "spectrum", None,
                      **options)
 
@@ -102,6 +105,7 @@ def waterfall(stream: Stream, nfft: int, rows: int, overlap: float = 0.0, window
     rows = check_int(rows, "rows")
     step = _step(nfft, overlap)
     make_window(window, nfft)
+    chosen_backend()  # the FFT library imported now, while described, not in a run
     return _waterfall(stream, _spectrum_kernel, (nfft, 1, step, window, rows), "waterfall", None,
                       **options)
 

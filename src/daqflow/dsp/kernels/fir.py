@@ -13,9 +13,10 @@ Two exact methods: overlap-save for plain filtering and long decimating filters,
 - block matrix product: the signal is cut into rows of B >= L-1 samples;
   outputs are ``rows @ H0 + previous_rows @ H1`` where H0/H1 are the two Toeplitz halves of
   the filter, keeping only the output columns that land on multiples of D (a polyphase
-  product). Complex samples times real taps run as one real GEMM on the interleaved floats.
+  product). Complex samples times real taps run as real GEMMs on the samples' real and
+  imaginary parts as two planes (`_process_planar`).
 - overlap-save: the carried history plus the chunk cut into overlapping
-  segments, one batched ``scipy.fft`` over all of them, times the taps' spectrum (computed
+  segments, one batched FFT (`transforms.Transforms`) over all of them, times the taps' spectrum (computed
   once), keeping the valid part of each segment.
 
 Note: the block method multiplies whole rows, so a NaN or inf sample poisons the outputs of
@@ -151,8 +152,9 @@ class FirState:
         needed = -(-n // step) if n else 0
         transforms = self._transforms
         assert transforms is not None
-        # scipy.fft batches run fastest in fours; FFTW has no such preference
-        segments = needed if transforms.backend == "fftw" else -(-needed // 4) * 4
+        # in fours: scipy.fft runs such batches fastest, and FFTW needs a plan per batch
+        # size (chunk lengths that vary would otherwise make new plans all the time)
+        segments = -(-needed // 4) * 4
         size = max((segments - 1) * step + nfft, keep + n)
         buffer = self._buffer
         if buffer is None or len(buffer) < size:
@@ -263,7 +265,7 @@ class FirState:
         ok1 = (lag1 >= 0) & (lag1 < len(taps))
         h0[ok0] = taps[lag0[ok0]]
         h1[ok1] = taps[lag1[ok1]]
-        if not (dtype.kind == "c" and h0.dtype.kind == "f"):  # (else: `_planar_products`)
+        if not (dtype.kind == "c" and h0.dtype.kind == "f"):  # (else: `_process_planar`)
             h0, h1 = h0.astype(dtype, copy=False), h1.astype(dtype, copy=False)
         self._matrices[phase] = (np.ascontiguousarray(h0), np.ascontiguousarray(h1))
         return self._matrices[phase]

@@ -31,8 +31,8 @@ class NcoState:
 
     The oscillator table for a chunk length is computed once (float64, then rounded to the
     output precision); a chunk costs that table times x, times its start phase. A start
-    phase that comes back (a chunk length whose cycles repeat, e.g. -0.1 cycles per sample
-    and 8192-sample chunks: every 5 chunks) gets its own table with the phase applied
+    phase that comes back (freq/rate a simple fraction, e.g. -0.8 MHz at 8 MS/s: exactly
+    -1/10 cycle per sample, and 8192-sample chunks: every 5 chunks) gets its own table with the phase applied
     (in float64, rounded once), so such a chunk costs one multiply.
 
     Args:
@@ -56,9 +56,9 @@ class NcoState:
         """(num*index mod den, den): sample ``index`` is at that many den-ths of a cycle."""
         ratio = self._ratio
         if ratio is None or ratio[0] != rate:
-            exact = Fraction(self.freq) / Fraction(rate)
+            exact = Fraction(float(self.freq)) / Fraction(float(rate))  # (numpy scalars too)
             ratio = self._ratio = (rate, exact.numerator, exact.denominator)
-        return (ratio[1] * index) % ratio[2], ratio[2]
+        return (ratio[1] * int(index)) % ratio[2], ratio[2]  # Python ints: never overflow
 
     def reset(self) -> None:
         """Nothing to forget: the phase follows the index."""
@@ -91,8 +91,10 @@ class NcoState:
         key = (length, step, dtype)
         table = self._table
         if key != self._key or table is None:
-            self._wide = np.exp(2j * np.pi * step * np.arange(length))
-            table = self._table = self._wide.astype(dtype, copy=False)
+            wide = np.exp(2j * np.pi * step * np.arange(length))
+            table = self._table = wide.astype(dtype, copy=False)
+            # kept (for rotated tables) only if one fits in TABLE_BYTES
+            self._wide = wide if length * dtype.itemsize <= TABLE_BYTES else None
             self._key = key
             self._rotated, self._seen = {}, set()
         return table

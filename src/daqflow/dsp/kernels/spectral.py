@@ -1,4 +1,5 @@
-"""FFT frames and Welch-averaged power spectra, batched with ``scipy.fft``."""
+"""FFT frames and Welch-averaged power spectra, batched (`transforms.Transforms`: FFTW, else
+``scipy.fft``)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,9 @@ installed, else ``scipy.fft``; both give the same results to floating-point roun
 FFTW with a plan made once per shape and dtype (``FFTW_ESTIMATE``: ~0.2 ms, no timing runs at
 start-up) runs a batch of 8 complex64 1024-point transforms about 3x faster than ``scipy.fft``
 here. A plan holds its own input and output arrays and is not safe to call from two threads
-at once, so each kernel makes its own `Transforms` (a kernel runs in one task or thread).
+at once, so each kernel makes its own `Transforms` (a kernel runs in one task or thread). A
+plan serves batches of rows up to a multiple of four (the rows beyond are transformed and
+unused), so chunk lengths that vary need few plans; the least recently used go first.
 
 The backend is chosen when a `Transforms` is made: ``DAQFLOW_FFT=scipy`` in the environment
 selects ``scipy.fft`` even with pyFFTW installed (``DAQFLOW_FFT=fftw`` requires pyFFTW).
@@ -21,7 +23,9 @@ from scipy import fft as scipy_fft
 
 BACKENDS = ("fftw", "scipy")
 ENVIRONMENT = "DAQFLOW_FFT"
-MAX_PLANS = 16  # plans kept per Transforms (one per batch shape; chunk lengths rarely vary more)
+MAX_PLANS = 64  # plans kept per Transforms (one per batch shape), the least recently used go
+MAX_PLAN_BYTES = 64 << 20  # and at most this much in their arrays
+ROWS = 4  # a plan transforms a multiple of this many rows: fewer plans when batches vary
 FFTW_DTYPES = frozenset(np.dtype(t) for t in (np.float32, np.float64, np.complex64, np.complex128))
 
 
@@ -65,7 +69,9 @@ class Transforms:
         self._builders = _pyfftw_builders() if self.backend == "fftw" else None
         if self.backend == "fftw" and self._builders is None:
             raise ValueError("backend 'fftw' needs pyFFTW: pip install 'daqflow[fast]'")
-        self._plans: dict[tuple[Any, ...], Any] = {}
+        self._plans: dict[tuple[Any, ...], Any] = {}  # in order of last use
+        self._plan_bytes = 0
+        self.plans_made = 0
 
     def fft(self, a: np.ndarray, *, scratch: bool = False) -> np.ndarray:
         """Complex FFT of each row."""
@@ -91,20 +97,37 @@ class Transforms:
         if (self._builders is None or a.size == 0 or a.dtype not in FFTW_DTYPES
                 or (a.dtype.kind == "c") != (kind != "rfft")):  # real rows to fft: scipy's way
             return fallback(a, n, axis=-1, norm=None if scaled else "forward")
-        key = (kind, a.shape, a.dtype, n)
-        plan = self._plans.get(key)
+        rows = a.shape[0] if a.ndim == 2 else None
+        shape = a.shape if rows is None else (-(-rows // ROWS) * ROWS, a.shape[1])
+        key = (kind, shape, a.dtype, n)
+        plans = self._plans
+        plan = plans.pop(key, None)
         if plan is None:
-            if len(self._plans) >= MAX_PLANS:
-                self._plans.clear()
-            plan = self._plans[key] = self._plan(kind, a, n)
-        plan.input_array[...] = a  # never hand FFTW the caller's array: it may keep it
+            plan = self._plan(kind, shape, a.dtype, n)
+        plans[key] = plan  # now the most recently used
+        if rows is None:
+            plan.input_array[...] = a  # never hand FFTW the caller's array: it may keep it
+        else:
+            plan.input_array[:rows] = a  # (the rows after: left over, transformed, unused)
         plan.execute()
-        out = plan.output_array
+        out = plan.output_array if rows is None else plan.output_array[:rows]
         if scaled and kind in ("ifft", "irfft"):  # FFTW's inverse is unscaled
             out *= out.real.dtype.type(1.0 / out.shape[-1])
         return out if scratch else out.copy()
 
-    def _plan(self, kind: str, a: np.ndarray, n: int | None) -> Any:
+    def _plan(self, kind: str, shape: tuple[int, ...], dtype: np.dtype, n: int | None) -> Any:
+        """A new plan for an array of ``shape``, room made for it (least recently used first)."""
         assert self._builders is not None
         make = getattr(self._builders, kind)
-        return make(np.empty_like(a), n=n, axis=-1, planner_effort="FFTW_ESTIMATE", threads=1)
+        plan = make(np.empty(shape, dtype), n=n, axis=-1, planner_effort="FFTW_ESTIMATE", threads=1)
+        size = _nbytes(plan)
+        plans = self._plans
+        while plans and (len(plans) >= MAX_PLANS or self._plan_bytes + size > MAX_PLAN_BYTES):
+            self._plan_bytes -= _nbytes(plans.pop(next(iter(plans))))
+        self._plan_bytes += size
+        self.plans_made += 1
+        return plan
+
+
+def _nbytes(plan: Any) -> int:
+    return int(plan.input_array.nbytes + plan.output_array.nbytes)

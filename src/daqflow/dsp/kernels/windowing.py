@@ -35,8 +35,11 @@ _KAISER = frozenset(("kaiser", "ksr"))
 _MAX_BETA = 700.0  # i0(beta) overflows near 713: left to scipy
 
 
-def _scipy_signal() -> Any:
-    from scipy import signal  # 0.6 s: imported only for what this module does not do
+def scipy_signal() -> Any:
+    """``scipy.signal``, imported at the first call (0.6 s: not at ``import daqflow``). A block
+    whose kernel needs it calls this when the block is described, so that a running graph
+    never stops for the import (a real-time source would lose samples meanwhile)."""
+    from scipy import signal
 
     return signal
 
@@ -111,7 +114,7 @@ def get_window(window: Any, nx: int, fftbins: bool = True) -> np.ndarray:
         values = _numpy_window(window, int(nx), not fftbins)
         if values is not None:
             return values
-    return _scipy_signal().get_window(window, nx, fftbins=fftbins)
+    return scipy_signal().get_window(window, nx, fftbins=fftbins)
 
 
 def _bands(cutoff: Any, numtaps: int, pass_zero: bool) -> np.ndarray | None:
@@ -146,7 +149,7 @@ def firwin(numtaps: int, cutoff: Any, window: Any = "hamming", pass_zero: bool =
         except (TypeError, ValueError):
             bands = None
     if bands is None:
-        return _scipy_signal().firwin(numtaps, cutoff, window=window, pass_zero=pass_zero)
+        return scipy_signal().firwin(numtaps, cutoff, window=window, pass_zero=pass_zero)
     m = np.arange(0, int(numtaps), dtype=np.float64) - 0.5 * (numtaps - 1)
     h: Any = 0
     for left, right in bands:
@@ -173,7 +176,7 @@ def kaiserord(ripple: float, width: float) -> tuple[int, float]:
     attenuation ``ripple`` dB (>= 8) and a transition ``width`` as a fraction of Nyquist."""
     atten = abs(ripple)
     if atten < 8:
-        return _scipy_signal().kaiserord(ripple, width)  # refuses, in scipy's words
+        return scipy_signal().kaiserord(ripple, width)  # refuses, in scipy's words
     numtaps = (atten - 7.95) / 2.285 / (np.pi * width) + 1
     return math.ceil(numtaps), kaiser_beta(atten)
 
