@@ -9,6 +9,7 @@ recording writers (`split_gap`) and readers (`mark_gap`) all read and write mark
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from .chunk import Chunk
@@ -90,20 +91,31 @@ class OutputMarks:
     is marked ``overflow`` (samples missing) or, when the input gaps behind it were all dropped
     on purpose (told by ``source``), ``skipped``; the input's own marks are never copied."""
 
-    __slots__ = ("expected", "source")
+    __slots__ = ("_shared", "expected", "source")
 
     def __init__(self, source: InputGaps | None = None) -> None:
         self.expected: int | None = None
         self.source = source
+        self._shared: tuple[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]] | None = None
 
     def meta(self, meta: Mapping[str, Any], index: int, samples: int,
              extra: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
         """Meta of an output chunk of ``samples`` at output ``index`` made from an input chunk
-        with ``meta``, plus ``extra`` items (read, never changed)."""
+        with ``meta``, plus ``extra`` items (read, never changed). With no gap and no marks,
+        the same read-only ``meta`` and ``extra`` (e.g. a spectrum's axis, a
+        ``MappingProxyType``) give the same read-only result, made once."""
         gap = index - self.expected if self.expected is not None and index > self.expected else 0
         self.expected = index + samples
-        if not gap and not extra and "overflow" not in meta and "skipped" not in meta:
-            return meta  # the usual case: the input's (read-only) meta, shared, no copy
+        if not gap and "overflow" not in meta and "skipped" not in meta:
+            if not extra:
+                return meta  # the usual case: the input's (read-only) meta, shared, no copy
+            shared = self._shared
+            if shared is not None and shared[0] is meta and shared[1] is extra:
+                return shared[2]
+            if type(meta) is MappingProxyType and type(extra) is MappingProxyType:
+                made = MappingProxyType({**meta, **extra})
+                self._shared = (meta, extra, made)
+                return made
         out = {k: v for k, v in meta.items() if k not in MARKS}
         if extra:
             out.update(extra)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -55,13 +56,14 @@ class FrequencyAxis:
                  ) -> None:
         self.size, self.rate, self.shifted, self.fixed = size, rate, shifted, dict(fixed or {})
         self._key: tuple[bool, float] | None = None
-        self._meta: dict[str, Any] = {}
+        self._meta: Mapping[str, Any] = MappingProxyType({})
 
-    def __call__(self, onesided: bool, center: float) -> dict[str, Any]:
+    def __call__(self, onesided: bool, center: float) -> Mapping[str, Any]:
         if (onesided, center) != self._key:
             freqs = frequencies(self.size, self.rate, onesided, self.shifted, center)
             freqs.flags.writeable = False
-            self._key, self._meta = (onesided, center), {"freqs": freqs, **self.fixed}
+            meta = MappingProxyType({"freqs": freqs, **self.fixed})  # read-only: shared
+            self._key, self._meta = (onesided, center), meta
         return self._meta
 
 
@@ -92,7 +94,7 @@ class FftState:
     def output_rate(self, rate: float) -> float:
         return _output_rate(self.stride, rate)
 
-    def describe(self, meta: Mapping[str, Any], dtype: np.dtype) -> dict[str, Any]:
+    def describe(self, meta: Mapping[str, Any], dtype: np.dtype) -> Mapping[str, Any]:
         """Output meta: ``freqs``, each bin's frequency in Hz (+ the input's ``center_freq``)."""
         return self._axis(False, meta.get("center_freq", 0.0))
 
@@ -149,7 +151,7 @@ class SpectrumState:
     def output_rate(self, rate: float) -> float:
         return _output_rate(self.stride, rate)
 
-    def describe(self, meta: Mapping[str, Any], dtype: np.dtype) -> dict[str, Any]:
+    def describe(self, meta: Mapping[str, Any], dtype: np.dtype) -> Mapping[str, Any]:
         """Output meta: ``freqs`` (Hz, + the input's ``center_freq``), ``average``, ``nfft``."""
         return self._axis(dtype.kind != "c", meta.get("center_freq", 0.0))
 

@@ -5,8 +5,9 @@ FFTW with a plan made once per shape and dtype (``FFTW_ESTIMATE``: ~0.2 ms, no t
 start-up) runs a batch of 8 complex64 1024-point transforms about 3x faster than ``scipy.fft``
 here. A plan holds its own input and output arrays and is not safe to call from two threads
 at once, so each kernel makes its own `Transforms` (a kernel runs in one task or thread). A
-plan serves batches of rows up to a multiple of four (the rows beyond are transformed and
-unused), so chunk lengths that vary need few plans; the least recently used go first.
+plan serves batches of more than 16 rows up to a multiple of four (the rows beyond are
+transformed and unused), so chunk lengths that vary need few plans; the least recently used
+go first.
 
 The backend is chosen when a `Transforms` is made: ``DAQFLOW_FFT=scipy`` in the environment
 selects ``scipy.fft`` even with pyFFTW installed (``DAQFLOW_FFT=fftw`` requires pyFFTW).
@@ -25,7 +26,8 @@ BACKENDS = ("fftw", "scipy")
 ENVIRONMENT = "DAQFLOW_FFT"
 MAX_PLANS = 64  # plans kept per Transforms (one per batch shape), the least recently used go
 MAX_PLAN_BYTES = 64 << 20  # and at most this much in their arrays
-ROWS = 4  # a plan transforms a multiple of this many rows: fewer plans when batches vary
+EXACT_ROWS = 16  # batches up to this many rows get a plan of their own size; larger ones
+ROWS = 4  # one for a multiple of this many rows: fewer plans when batch sizes vary
 FFTW_DTYPES = frozenset(np.dtype(t) for t in (np.float32, np.float64, np.complex64, np.complex128))
 
 
@@ -98,7 +100,7 @@ class Transforms:
                 or (a.dtype.kind == "c") != (kind != "rfft")):  # real rows to fft: scipy's way
             return fallback(a, n, axis=-1, norm=None if scaled else "forward")
         rows = a.shape[0] if a.ndim == 2 else None
-        shape = a.shape if rows is None else (-(-rows // ROWS) * ROWS, a.shape[1])
+        shape = a.shape if rows is None else _batch(rows, a.shape[1])
         key = (kind, shape, a.dtype, n)
         plans = self._plans
         plan = plans.pop(key, None)
@@ -127,6 +129,11 @@ class Transforms:
         self._plan_bytes += size
         self.plans_made += 1
         return plan
+
+
+def _batch(rows: int, columns: int) -> tuple[int, int]:
+    """The shape of the plan for ``rows`` rows (see the module docstring)."""
+    return (rows if rows <= EXACT_ROWS else -(-rows // ROWS) * ROWS), columns
 
 
 def _nbytes(plan: Any) -> int:
