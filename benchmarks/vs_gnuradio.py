@@ -112,21 +112,32 @@ class Case:
     build: Callable[[df.Stream], df.Stream]  # the daqflow graph after the source
     target: float  # daqflow / the faster GNU Radio (null source) must be at least this
     scale: float = 1.0  # GNU Radio's output / daqflow's (integrate_ff sums, average divides)
+    large_target: float | None = None  # the target at LARGE chunks and above (None: target)
+
+    def target_at(self, chunk: int) -> float:
+        """The target ratio at ``chunk`` samples per chunk (issue 14's targets)."""
+        if chunk >= LARGE and self.large_target is not None:
+            return self.large_target
+        return self.target
 
 
 def _taps(taps: np.ndarray) -> list[float]:
     return np.asarray(taps, dtype=np.float64).tolist()
 
 
+LARGE = 65536  # issue 14: at 65536-sample chunks, >= 3x on each of its five flowgraphs
 CASES: dict[str, Case] = {
-    "copy10": Case("copy", {"stages": 10}, copy10, 2.0),
-    "fir64": Case("fir", {"taps": _taps(TAPS64), "decim": 1}, lambda s: dsp.fir(s, TAPS64), 2.5),
+    "copy10": Case("copy", {"stages": 10}, copy10, 2.0, large_target=3.0),
+    "fir64": Case("fir", {"taps": _taps(TAPS64), "decim": 1}, lambda s: dsp.fir(s, TAPS64), 2.5,
+                  large_target=3.0),
+    # (not one of the issue's five: GNU Radio's FFT filter, kept as a reference, to stay ahead)
     "fir256": Case("fft_filter", {"taps": _taps(TAPS256)}, lambda s: dsp.fir(s, TAPS256), 1.0),
     "fir64_decim8": Case("fir", {"taps": _taps(TAPS64), "decim": 8},
-                         lambda s: dsp.fir_decimate(s, TAPS64, 8), 1.5),
-    "fft1024": Case("fft", {"nfft": 1024}, lambda s: dsp.fft(s, 1024), 2.0),
+                         lambda s: dsp.fir_decimate(s, TAPS64, 8), 2.0, large_target=3.0),
+    "fft1024": Case("fft", {"nfft": 1024}, lambda s: dsp.fft(s, 1024), 2.0, large_target=3.0),
     "receiver": Case("receiver", {"freq": -0.1 * RATE, "rate": RATE, "taps": _taps(TAPS64),
-                                  "decim": 8, "nfft": 1024, "average": 16}, receiver, 2.0, 16.0),
+                                  "decim": 8, "nfft": 1024, "average": 16}, receiver, 2.0, 16.0,
+                     large_target=3.0),
 }
 
 
@@ -278,15 +289,16 @@ def calibrate(run: Runner, seconds: float, group: int) -> int:
         n *= 4
 
 
-def compare(case: Case, runners: dict[str, Runner], rounds: int, seconds: float, group: int
-            ) -> dict[str, Any]:
+def compare(case: Case, runners: dict[str, Runner], rounds: int, seconds: float, group: int,
+            chunk: int) -> dict[str, Any]:
     samples = {side: calibrate(run, seconds, group) for side, run in runners.items()}
     runs: dict[str, list[dict[str, float]]] = {side: [] for side in runners}
     order = list(runners)
     for r in range(rounds):
         for side in order if r % 2 == 0 else order[::-1]:
             runs[side].append(runners[side](samples[side]))
-    row: dict[str, Any] = {"target": f">= {case.target}"}
+    target = case.target_at(chunk)
+    row: dict[str, Any] = {"target": f">= {target}"}
     for side, results in runs.items():
         row[f"{side}_msps"] = round(statistics.median(x["msps"] for x in results), 1)
     daqflow = [x["msps"] for x in runs["daqflow"]]
@@ -302,7 +314,7 @@ def compare(case: Case, runners: dict[str, Runner], rounds: int, seconds: float,
         if side != "daqflow":
             ratios = [d / g["msps"] for d, g in zip(daqflow, runs[side], strict=True)]
             row[f"ratio_vs_{side}"] = round(statistics.median(ratios), 2)
-    row["target_met"] = row["ratio"] >= case.target if "ratio" in row else None
+    row["target_met"] = row["ratio"] >= target if "ratio" in row else None
     row["samples_per_run"] = samples
     row["cpu_per_wall"] = {side: round(statistics.median(x["cpu_per_wall"] for x in results), 2)
                            for side, results in runs.items() if "cpu_per_wall" in results[0]}
@@ -430,7 +442,8 @@ def main() -> None:
                     runners[f"gnuradio_{origin}_{pinning}"] = (
                         lambda n, case=case, server=server, origin=origin: server.run(case, n, origin))
             check = check_outputs(case, source, servers["pinned"]) if servers else None
-            results[name] = compare(case, runners, args.rounds, args.seconds, source.group)
+            results[name] = compare(case, runners, args.rounds, args.seconds, source.group,
+                                    source.size)
             if check is not None:
                 results[name]["check"] = check
             if args.profile:
