@@ -4,6 +4,9 @@ Cases (complex64 input at a nominal 1 MHz, figures in MS/s at the input rate):
 
 - ``copy10``: 10 copying stages. GNU Radio: 10 ``blocks.copy``; daqflow: 10 async-generator
   blocks yielding ``Chunk(np.copy(c.data), ...)``;
+- ``pycopy10``: blocks written in Python on both sides: 10 GNU Radio ``gr.sync_block``s
+  copying with numpy (``out[:] = in``; default buffers, its fastest here) against daqflow's
+  ``copy10`` (target: >= 30x);
 - ``fir64``: 64-tap low-pass. ``filter.fir_filter_ccf(1, taps)`` vs ``dsp.fir``;
 - ``fir256``: 256 taps. ``filter.fft_filter_ccf(1, taps)`` vs ``dsp.fir`` (overlap-save);
 - ``fir64_decim8``: 64 taps, keep 1 in 8. ``fir_filter_ccf(8, taps)`` vs ``dsp.fir_decimate``;
@@ -130,6 +133,8 @@ CASES: dict[str, Case] = {
     "copy10": Case("copy", {"stages": 10}, copy10, 2.0, large_target=3.0),
     "fir64": Case("fir", {"taps": _taps(TAPS64), "decim": 1}, lambda s: dsp.fir(s, TAPS64), 2.5,
                   large_target=3.0),
+    # blocks written in Python on both sides: daqflow's copy10 against 10 GNU Radio sync_blocks
+    "pycopy10": Case("pycopy", {"stages": 10}, copy10, 30.0),
     # (not one of the five: GNU Radio's FFT filter, kept as a reference, to stay ahead)
     "fir256": Case("fft_filter", {"taps": _taps(TAPS256)}, lambda s: dsp.fir(s, TAPS256), 1.0),
     "fir64_decim8": Case("fir", {"taps": _taps(TAPS64), "decim": 8},
