@@ -109,3 +109,22 @@ def test_a_stop_under_backpressure_leaves_each_map_with_as_many_out_as_in():
     counts = one_to_one(report, ["plus_one", "doubled"])
     assert all(taken == made for taken, made in counts.values()), counts
     assert report.blocks["doubled"].items_out == report.blocks["slow"].items_in
+
+
+@df.block
+async def every_item(x: df.Stream) -> int:
+    taken = 0
+    async for _ in x:
+        taken += 1
+    return taken
+
+
+def test_a_stop_while_a_fan_out_after_the_maps_waits_keeps_them_one_to_one():
+    """The stop cancels the put to the slow reader after the fast one took the item: the
+    item is delivered (pushed to the slow FIFO too) and counted by every map (the maps
+    before the last once gave their count back: 30 in, 31 out)."""
+    tail = doubled(plus_one(endless()))
+    report = df.run(every_item(tail), slow(tail, buffer=1), duration=0.3)
+    counts = one_to_one(report, ["plus_one", "doubled"])
+    assert all(taken == made for taken, made in counts.values()), counts
+    assert report.blocks["endless"].items_out == report.blocks["plus_one"].items_in

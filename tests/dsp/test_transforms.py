@@ -196,3 +196,23 @@ def test_blocks_give_the_same_output_on_either_backend(monkeypatch, name, dtype)
     assert got.dtype == expected.dtype
     rtol = 1e-12 if np.dtype(dtype) == np.complex128 else 2e-5
     np.testing.assert_allclose(got, expected, rtol=0, atol=rtol * float(np.max(np.abs(expected))) * 16)
+
+
+def test_batches_too_large_for_a_plan_take_scipys_way(monkeypatch):
+    """Chunks of up to a million samples, of every length: the batches above 4 MB run on
+    scipy.fft (plans of them crowded each other out: 225 MB held), the plans stay within
+    their cap."""
+    rng = np.random.default_rng(6)
+    kernel, index = FirState(np.hanning(64), 1, "fft"), 0
+    for n in rng.integers(1, 1_000_000, 24):
+        x = rows(rng, (int(n),), np.complex64)
+        y = kernel.work(x, index)[0]
+        assert len(y) == n
+        index += int(n)
+    plans = kernel._transforms
+    assert plans._plan_bytes <= transforms.MAX_PLAN_BYTES
+    assert all(p.input_array.nbytes <= transforms.LARGE_BATCH_BYTES for p in plans._plans.values())
+    a = rows(rng, (1100, 1024), np.complex64)  # 8.6 MB: scipy's
+    made = plans.plans_made
+    np.testing.assert_allclose(plans.fft(a), scipy_fft.fft(a, axis=-1), atol=1e-4)
+    assert plans.plans_made == made

@@ -7,9 +7,14 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .block_state import _State
 from .channel import Channel
 from .errors import ReceiverGone
+
+
+def delivered(exc: BaseException) -> bool:
+    """Whether a send cancelled half-way (``exc``) still delivered its item (`fan_out`): the
+    producer counts it as sent all the same."""
+    return getattr(exc, "_daqflow_delivered", False)
 
 
 async def discard(item: Any) -> None:
@@ -23,12 +28,13 @@ def without_waiting(put_nowait: Callable[[Any], bool]) -> Callable[[Any], Awaita
     return send
 
 
-def fan_out(targets: list[tuple[Callable[[Any], Awaitable[None]], Channel | None]],
-             state: _State) -> Callable[[Any], Awaitable[None]]:
+def fan_out(targets: list[tuple[Callable[[Any], Awaitable[None]], Channel | None]]
+            ) -> Callable[[Any], Awaitable[None]]:
     """One send to several targets (FIFOs, or inline maps: channel None) that keeps every
     edge's figures adding up to the producer's: an item counted as sent is in each FIFO,
     or counted as discarded where the consumer has gone, even when a stop cancels the send
-    half-way through the targets."""
+    half-way through the targets (the item is then pushed into the FIFOs left, and the
+    CancelledError marked `delivered`: the producer counts it as sent)."""
     live = list(targets)
     gone: list[Channel] = []
 
@@ -41,14 +47,14 @@ def fan_out(targets: list[tuple[Callable[[Any], Awaitable[None]], Channel | None
                 delivered = True
             except ReceiverGone:
                 refused.append(n)
-            except asyncio.CancelledError:
+            except asyncio.CancelledError as cancelled:
                 if delivered:  # the FIFOs before it hold the item: so do the rest
                     for _, rest in live[n:]:
                         if rest is not None:
                             rest.push_over(item)
                     for channel in gone:
                         channel.discard(item)
-                    state.count(item)
+                    cancelled._daqflow_delivered = True  # type: ignore[attr-defined]
                 raise
         if delivered:  # counted as sent: consumers that have gone count it as discarded
             for channel in gone:

@@ -31,7 +31,7 @@ from .channel import Channel
 from .chunk import Chunk
 from .errors import BlockError, ReceiverGone, UpstreamFailed
 from .executor import DRAIN_TIMEOUT, Lifecycle, RunObserver
-from .fan_out import discard, fan_out, without_waiting
+from .fan_out import delivered, discard, fan_out, without_waiting
 from .figures import RunFigures
 from .graph import Edge, Graph, is_fused
 from .kinds import first_item_checker
@@ -230,7 +230,7 @@ class Runtime(RunFigures):
             return None
         if len(targets) == 1:
             return targets[0][0]
-        return fan_out(targets, self.states[node])
+        return fan_out(targets)
 
     def _inline_map(self, node: Stream, nowait: bool) -> Callable[[Any], Awaitable[None]]:
         chain: list[tuple[Stream, _State, list[int]]] = []
@@ -246,10 +246,13 @@ class Runtime(RunFigures):
             if downstream is not None:
                 try:
                     await downstream(out)
-                except BaseException:  # never delivered: the maps before did not make it
-                    for state, counted in before_last:
-                        state.items_out -= 1
-                        state.samples_out -= counted[0]
+                except BaseException as exc:
+                    if delivered(exc):  # (a stop during a fan-out that delivered it)
+                        last.count(out)
+                    else:  # the maps before did not make it after all
+                        for state, counted in before_last:
+                            state.items_out -= 1
+                            state.samples_out -= counted[0]
                     raise
             last.count(out)
 
@@ -449,8 +452,7 @@ class Runtime(RunFigures):
             async for item in agen:
                 if marks:
                     state.count_marks(item)
-                await send(item)
-                state.count(item)
+                await sent(send, item, state)
                 if pause:
                     await asyncio.sleep(0)
         finally:
@@ -478,14 +480,12 @@ class Runtime(RunFigures):
             async for item in inp:
                 out = await (held(caller.call(call, item)) if self.virtual else caller.call(call, item))
                 if out is not None:
-                    await send(out)
-                    state.count(out)
+                    await sent(send, out, state)
             return
         async for item in inp:
             out = call(item)
             if out is not None:
-                await send(out)
-                state.count(out)
+                await sent(send, out, state)
 
     # -- running -------------------------------------------------------------------------
     async def run(self, duration: float | None = None) -> Report:
@@ -582,3 +582,14 @@ def _clearer(channel: Channel) -> Callable[[], None]:
 
     return clear
 
+
+async def sent(send: Callable[[Any], Awaitable[None]], item: Any, state: _State) -> None:
+    """``send(item)``, then count it as ``state``'s output: also when a stop cancelled the
+    send after it had delivered the item (a fan-out: `fan_out.delivered`)."""
+    try:
+        await send(item)
+    except asyncio.CancelledError as exc:
+        if delivered(exc):
+            state.count(item)
+        raise
+    state.count(item)

@@ -80,6 +80,7 @@ def agc(stream: Stream, reference: float = 1.0, attack: float = 1e-3, decay: flo
         options: name=, buffer=, policy=, threaded=.
     """
     values = check_agc(reference, attack, decay, max_gain)
+    scipy_signal()  # now, while described: its kernel filters with scipy.signal
     return _agc(stream, _agc_kernel, values, "agc", None, **options)
 
 

@@ -74,7 +74,7 @@ class NcoState:
 
     def process(self, x: np.ndarray, index: int, rate: float) -> np.ndarray:
         dtype = mixed_dtype(x.dtype)
-        table = self._base(len(x), self.freq / rate, dtype)
+        table = self._base(len(x), self.freq / float(rate), dtype)  # (a float32 rate: float64)
         num, den = self.phase(index, rate)
         rotated = self._rotated.get(num)
         if rotated is None:

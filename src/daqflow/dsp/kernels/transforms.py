@@ -15,6 +15,7 @@ selects ``scipy.fft`` even with pyFFTW installed (``DAQFLOW_FFT=fftw`` requires 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +27,8 @@ BACKENDS = ("fftw", "scipy")
 ENVIRONMENT = "DAQFLOW_FFT"
 MAX_PLANS = 64  # plans kept per Transforms (one per batch shape), the least recently used go
 MAX_PLAN_BYTES = 64 << 20  # and at most this much in their arrays
+LARGE_BATCH_BYTES = 4 << 20  # larger batches go to scipy.fft: their plans would crowd out
+# the others (a plan holds two such arrays) and its per-call overhead is negligible there
 EXACT_ROWS = 16  # batches up to this many rows get a plan of their own size; larger ones
 ROWS = 4  # one for a multiple of this many rows: fewer plans when batch sizes vary
 FFTW_DTYPES = frozenset(np.dtype(t) for t in (np.float32, np.float64, np.complex64, np.complex128))
@@ -101,6 +104,8 @@ class Transforms:
             return fallback(a, n, axis=-1, norm=None if scaled else "forward")
         rows = a.shape[0] if a.ndim == 2 else None
         shape = a.shape if rows is None else _batch(rows, a.shape[1])
+        if a.itemsize * math.prod(shape) > LARGE_BATCH_BYTES:
+            return fallback(a, n, axis=-1, norm=None if scaled else "forward")
         key = (kind, shape, a.dtype, n)
         plans = self._plans
         plan = plans.pop(key, None)
