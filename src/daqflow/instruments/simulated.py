@@ -13,6 +13,7 @@ import numpy as np
 from .. import dsp
 from ..core import Chunk, Stream
 from ..dsp.kernels.spectral import SpectrumState, frequencies
+from ..dsp.kernels.transforms import chosen_backend
 from .base import Instrument, Setting
 
 DIVISIONS = 10  # horizontal divisions of a scope screen
@@ -112,9 +113,11 @@ class SimSpectrumAnalyzer(Instrument):
     def __init__(self, name: str | None = None, scope: SimScope | None = None, **settings: Any):
         super().__init__(name, **settings)
         self.scope = scope if scope is not None else SimScope(f"{self.name}.scope")
+        self._spectra: SpectrumState | None = None  # kept between traces of one length
 
     async def _connect(self) -> None:
         await self.scope.connect()
+        chosen_backend()  # the FFT library imported now, not at the first trace
 
     async def _disconnect(self) -> None:
         await self.scope.close()
@@ -133,7 +136,9 @@ class SimSpectrumAnalyzer(Instrument):
         self._tune_scope()
         trace = await self.scope.acquire()
         data = trace.data if trace.data.ndim == 1 else trace.data[:, 0]
-        state = SpectrumState(len(data), 1, None, "hann")
+        state = self._spectra
+        if state is None or state.nfft != len(data):  # (its FFT plans are kept with it)
+            state = self._spectra = SpectrumState(len(data), 1, None, "hann")
         power = state.power(data[None, :].astype(np.float32))[0]
         freqs = frequencies(len(data), trace.rate, True, True)
         return Chunk(power, 1.0 / self.scope.duration, self._traces, trace.meta["trigger_time"],
