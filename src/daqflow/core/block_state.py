@@ -44,6 +44,11 @@ class _State:
         self.items_out += 1
         self.samples_out += item.samples if type(item) is Chunk else 1
 
+    def uncount(self, samples: int) -> None:
+        """Take back one item of ``samples`` counted as out: it was not delivered after all."""
+        self.items_out -= 1
+        self.samples_out -= samples
+
     def count_marks(self, item: Any) -> None:
         """The gap marks a source put on ``item`` (samples lost or skipped before it)."""
         if type(item) is Chunk and item.meta:

@@ -251,8 +251,7 @@ class Runtime(RunFigures):
                         last.count(out)
                     else:  # the maps before did not make it after all
                         for state, counted in before_last:
-                            state.items_out -= 1
-                            state.samples_out -= counted[0]
+                            state.uncount(counted[0])
                     raise
             last.count(out)
 
@@ -298,8 +297,7 @@ class Runtime(RunFigures):
             try:
                 return after(out, t1)
             except BaseException:  # a later map failed: this output was not delivered
-                state.items_out -= 1
-                state.samples_out -= samples
+                state.uncount(samples)
                 raise
 
         return step
