@@ -78,6 +78,7 @@ import scipy
 import daqflow as df
 from _common import emit
 from daqflow import dsp
+from daqflow.dsp.kernels import compiled, transforms
 
 RATE = 1e6
 CHUNK = 8192  # default samples per daqflow chunk = length of the repeated noise vector
@@ -390,6 +391,8 @@ def environment() -> dict[str, Any]:
         "scipy": scipy.__version__,
         "blas": blas_facts(),
         "affinity": sorted(os.sched_getaffinity(0)),
+        "fft_backend": transforms.chosen_backend(),
+        "jit_backend": compiled.chosen_backend(),
         "volk_config": (Path.home() / ".volk" / "volk_config").exists(),
         "daqflow": git_state(),
     }
@@ -427,6 +430,8 @@ def main() -> None:
     if missing is not None:
         gnuradio["reason"] = missing
     facts = environment()  # before the runs: the commit measured
+    if facts["jit_backend"] == "numba":
+        compiled.fir_decimator()  # steady state: a graph runs on numpy until it is loaded
     load_before = os.getloadavg()
     started = time.perf_counter()
     try:

@@ -25,7 +25,8 @@ chain = dsp.spectrum(dsp.fir_decimate(dsp.mix(io.simulated_adc(rate=8e6, chunk=8
                                       dsp.lowpass(64, 0.05), 8), 1024)
 df.run(sink(chain), duration=2.0)
 print(json.dumps({"after_import": after_import, "after_first": "scipy.signal" in sys.modules,
-                  "first": first}))
+                  "first": first, "dask": "dask.array" in sys.modules,
+                  "fftw": "pyfftw" in sys.modules}))
 """
 
 
@@ -36,6 +37,8 @@ def test_startup_chain_imports_no_scipy_signal():
     assert seen["first"] == [1024]  # the first spectrum (1024 bins) reached the sink
     assert seen["after_import"] is False
     assert seen["after_first"] is False
+    # pyFFTW without its dask interface (0.17 s of dask.array, when dask is installed)
+    assert seen["fftw"] is True and seen["dask"] is False
 
 
 DESCRIBED = """

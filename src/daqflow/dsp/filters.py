@@ -16,9 +16,8 @@ import numpy as np
 
 from ..core import Stream
 from .driver import kernel_block
-from .kernels.fir import FirState, ResampleState, check_factor, check_taps
+from .kernels.fir import FirState, ResampleState, check_factor, check_taps, load_libraries
 from .kernels.iir import IirState, check_sos
-from .kernels.transforms import chosen_backend
 from .kernels.windowing import firwin, scipy_signal
 
 
@@ -51,7 +50,7 @@ def fir(stream: Stream, taps: Any, **options: Any) -> Stream:
     machine).
     """
     designed = getattr(taps, "rate", None)  # (Taps from lowpass/...: checked against the stream)
-    chosen_backend()  # the FFT library imported now, while described, not in a run
+    load_libraries(taps)  # its libraries imported now, while described, not in a run
     return _fir(stream, _fir_kernel, (check_taps(taps), 1, 1), "fir", designed, **options)
 
 
@@ -67,7 +66,7 @@ def fir_decimate(stream: Stream, taps: Any, factor: int, **options: Any) -> Stre
         options: name=, buffer=, policy=, threaded=.
     """
     designed = getattr(taps, "rate", None)
-    chosen_backend()  # the FFT library imported now, while described, not in a run
+    load_libraries(taps, factor)  # its libraries imported now, while described, not in a run
     return _fir_decimate(stream, _fir_kernel, (check_taps(taps), check_factor(factor), 1),
                          "fir_decimate", designed, **options)
 
@@ -84,7 +83,7 @@ def decimate(stream: Stream, factor: int, **options: Any) -> Stream:
     """
     factor = check_factor(factor)
     taps = firwin(20 * factor + 1, 1.0 / factor, window="hamming") if factor > 1 else [1.0]
-    chosen_backend()  # the FFT library imported now, while described, not in a run
+    load_libraries(taps, factor)  # its libraries imported now, while described, not in a run
     return _decimate(stream, _fir_kernel, (np.asarray(taps), factor, 1), "decimate", None, **options)
 
 
@@ -115,7 +114,7 @@ def resample(stream: Stream, up: int, down: int, taps: Any = None, **options: An
         divisor = int(np.gcd(up, down))
         up, down = up // divisor, down // divisor
     taps = resample_taps(up, down) if taps is None else check_taps(taps)
-    chosen_backend()  # the FFT library imported now, while described, not in a run
+    load_libraries(taps, down)  # its libraries imported now, while described, not in a run
     return _resample(stream, _fir_kernel, (np.asarray(taps), down, up), "resample", None, **options)
 
 

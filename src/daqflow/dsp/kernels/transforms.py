@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -35,10 +36,19 @@ FFTW_DTYPES = frozenset(np.dtype(t) for t in (np.float32, np.float64, np.complex
 
 
 def _pyfftw_builders() -> Any | None:
+    # pyFFTW's package imports its dask interface whenever dask is installed: 0.17 s of
+    # dask.array that daqflow never uses. A None in sys.modules makes that optional import
+    # fail as if dask were absent; `import pyfftw.interfaces.dask_fft` still works later.
+    blocked = "dask.array.fft" not in sys.modules and "pyfftw" not in sys.modules
+    if blocked:
+        sys.modules["dask.array.fft"] = None  # type: ignore[assignment]
     try:
         from pyfftw import builders
     except ImportError:
         return None
+    finally:
+        if blocked and sys.modules.get("dask.array.fft", 0) is None:
+            del sys.modules["dask.array.fft"]
     return builders
 
 
