@@ -120,9 +120,9 @@ def test_a_filter_switches_once_the_background_load_is_done(tmp_path):
         from daqflow.dsp.kernels import compiled
         from daqflow.dsp.kernels.fir import FirState
         taps = signal.firwin(64, 0.1)
-        state = FirState(taps, 8)
         x = np.random.default_rng(1).standard_normal(2 * 8192 * 400).astype(np.float32)
         x = x.view(np.complex64)
+        state = FirState(taps, 8)  # starts loading the compiled loop
         outputs, on_numpy, deadline = [], 0, time.monotonic() + 60
         for k in range(400):
             outputs.append(state.process(x[k * 8192:(k + 1) * 8192], k * 8192))
