@@ -7,6 +7,8 @@ Four forms, told apart by how the function is written:
 - ``async def f(x: Stream, ...): ... return result`` — a sink; the return value is its result.
 - ``def f(item, ...): return new_item`` — a map, run inline in the upstream task when it has
   no FIFO options of its own (a chain of maps costs no hop). Returning None emits nothing.
+  With ``per_run=True`` a map keeps state: ``f(None, ...)`` (its input port None, its other
+  arguments given) is called when each run starts and returns the function applied per item.
 
 Input ports are the leading parameters annotated ``Stream``. Without annotations, the first
 parameter of a sink or map is its input, and the leading arguments of a generator that
@@ -194,6 +196,7 @@ def _make_spec(
     needs_samples: bool = False,
     makes_frames: bool | None = None,
     passive: bool = False,
+    per_run: bool = False,
 ) -> BlockSpec:
     if inspect.isasyncgenfunction(fn):
         form = "generator"
@@ -228,6 +231,8 @@ def _make_spec(
         raise TypeError(f"@block {block_name}: a {form} needs an input stream as first parameter")
     if form == "map" and inputs is not None and len(inputs) != 1:
         raise TypeError(f"@block {block_name}: a map takes exactly one input stream")
+    if per_run and form != "map":
+        raise TypeError(f"@block {block_name}: per_run=True is for a map (a plain function)")
     if isinstance(accepts, Mapping):
         accepts = {port: check_kind(k, f"@block {block_name} accepts[{port!r}]")
                    for port, k in accepts.items()}
@@ -252,6 +257,7 @@ def _make_spec(
         needs_samples=bool(needs_samples),
         makes_frames=None if makes_frames is None else bool(makes_frames),
         passive=bool(passive),
+        per_run=bool(per_run),
     )
 
 
@@ -272,6 +278,7 @@ def block(
     needs_samples: bool = False,
     makes_frames: bool | None = None,
     passive: bool = False,
+    per_run: bool = False,
 ) -> Callable[[Callable[..., Any]], BlockFactory]: ...
 
 
@@ -289,6 +296,7 @@ def block(
     needs_samples: bool = False,
     makes_frames: bool | None = None,
     passive: bool = False,
+    per_run: bool = False,
 ) -> BlockFactory | Callable[[Callable[..., Any]], BlockFactory]:
     """Turn a function into a block factory (see the module docstring for the four forms).
 
@@ -309,6 +317,9 @@ def block(
             default): as its first input's, unless ``needs_samples``.
         passive: a source fed from outside the graph (the receiving end of an edge from
             another process): a stop does not cancel it; it ends when its feed ends.
+        per_run: a map with state, fused like any map: the function, called when each run
+            starts with its input port None and its other arguments, returns the function
+            applied to each item (state lives in a run, not in the described graph).
 
     >>> import daqflow as df
     >>> @df.block
@@ -332,6 +343,7 @@ def block(
                 needs_samples=needs_samples,
                 makes_frames=makes_frames,
                 passive=passive,
+                per_run=per_run,
             )
         )
 

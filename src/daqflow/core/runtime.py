@@ -305,6 +305,12 @@ class Runtime(RunFigures):
     @staticmethod
     def _map_call(node: Stream) -> Callable[[Any], Any]:
         fn, params = node.spec.fn, node.params
+        if node.spec.per_run:  # made anew for each run: its state lives in the run
+            made = fn(None, **params)
+            if not callable(made):
+                raise TypeError(f"block {node.name!r} (per_run=True) must return the function "
+                                f"applied to each item, got {made!r}")
+            return made
         if not params:
             return fn
         return lambda item: fn(item, **params)

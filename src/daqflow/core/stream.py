@@ -38,6 +38,7 @@ class BlockSpec:
     needs_samples: bool = False  # its inputs must be samples along time, not frames
     makes_frames: bool | None = None  # output: frames (True), samples (False), as its input (None)
     passive: bool = False  # a source fed from outside the graph: a stop does not cancel it
+    per_run: bool = False  # a map whose fn makes its per-item function at each run's start
 
     def accepts_on(self, port: str) -> Kind:
         if isinstance(self.accepts, Mapping):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from typing import Any
 
 from ..core import Chunk, Stream, block
@@ -31,8 +31,8 @@ def moving_average(stream: Stream, n: int, **options: Any) -> Stream:
                            None, **options)
 
 
-@block(name="average", accepts="chunk", produces="same")
-async def _average(x: Stream, n: int | Param[int]) -> AsyncIterator[Chunk]:
+@block(name="average", accepts="chunk", produces="same", per_run=True)
+def _average(x: None, n: int | Param[int]) -> Callable[[Chunk], Chunk | None]:
     follow = Follow(n)  # a Param is read once per input chunk
     count: int = follow.value
     traces = FrameAverager(count)
@@ -41,7 +41,9 @@ async def _average(x: Stream, n: int | Param[int]) -> AsyncIterator[Chunk]:
     marks = OutputMarks(gaps)
     first: Chunk | None = None
     changes: dict[str, int] = {}  # a new n, for the next output chunk's meta
-    async for chunk in x:
+
+    def step(chunk: Chunk) -> Chunk | None:
+        nonlocal count, traces, rows, gaps, marks, first, changes
         if follow.poll():  # n changed: the partial average is dropped, a new one starts
             count = follow.value
             traces, rows, gaps, first = FrameAverager(count), RowAverager(count), InputGaps(), None
@@ -50,22 +52,26 @@ async def _average(x: Stream, n: int | Param[int]) -> AsyncIterator[Chunk]:
         if chunk.data.ndim >= 2:  # rows are frames, numbered by index
             gaps.is_gap(chunk)  # (the grouper restarts by itself; this keeps the gap's kind)
             mean, g0 = rows.push(chunk.data, chunk.index)
-            if len(mean):
-                meta = marks.meta(chunk.meta, g0, len(mean), {"average": count})
-                yield Chunk(mean, chunk.rate / count, g0, time_at(chunk, g0 * count),
-                            with_params(meta, changes))
-                changes = {}
-            continue
+            if not len(mean):
+                return None
+            meta = marks.meta(chunk.meta, g0, len(mean), {"average": count})
+            out = Chunk(mean, chunk.rate / count, g0, time_at(chunk, g0 * count),
+                        with_params(meta, changes))
+            changes = {}
+            return out
         # a frame after lost or skipped data (e.g. a retune) starts a new average
         if chunk.meta.get("overflow") or chunk.meta.get("skipped"):
             traces.reset()
         if traces.count == 0:
             first = chunk
         mean = traces.push(chunk.data)
-        if mean is not None and first is not None:
-            meta = with_params({**first.meta, "average": count}, changes)
-            yield Chunk(mean, chunk.rate, first.index, first.time, meta)
-            changes = {}
+        if mean is None or first is None:
+            return None
+        meta = with_params({**first.meta, "average": count}, changes)
+        changes = {}
+        return Chunk(mean, chunk.rate, first.index, first.time, meta)
+
+    return step
 
 
 def average(stream: Stream, n: int | Param[int], **options: Any) -> Stream:

@@ -16,10 +16,10 @@ functions, no kernel built) and names a module-level kernel factory ``make(rate,
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
-from ..core import Chunk, Stream, block
+from ..core import Chunk, block
 from ..core.authoring import BlockFactory, InputGaps, OutputMarks
 from .kernels.base import Kernel
 
@@ -35,18 +35,24 @@ def check_designed(label: str, port: str, designed: float | None, rate: float) -
                          f"runs at {rate:g} Hz (input {port!r})")
 
 
-async def run_kernel(x: Stream, make: Callable[..., Kernel], args: tuple[Any, ...], label: str,
-                     designed: float | None = None) -> AsyncIterator[Chunk]:
-    """The body of every `kernel_block`: ``make(rate, *args)`` at the first chunk, then
-    ``work`` per chunk (see the module docstring). ``label``: the block's name, for errors;
-    ``designed``: the rate in Hz taps were designed for (None: any)."""
+def run_kernel(x: None, make: Callable[..., Kernel], args: tuple[Any, ...], label: str,
+               designed: float | None = None) -> Callable[[Chunk], Chunk | None]:
+    """The body of every `kernel_block`, a map made anew for each run (``per_run``): returns
+    the per-chunk step, which makes ``make(rate, *args)`` at the first chunk, then runs its
+    ``work`` per chunk (see the module docstring). ``x``: the input port (None here);
+    ``label``: the block's name, for errors; ``designed``: the rate in Hz taps were designed
+    for (None: any)."""
     gaps = InputGaps()
     marks = OutputMarks(gaps)
     is_gap, meta_for = gaps.is_gap, marks.meta
     kernel: Kernel | None = None
+    work = reset = describe = None
     rate = out_rate = 0.0
     num = den = 1
-    async for chunk in x:
+    samplewise = False
+
+    def step(chunk: Chunk) -> Chunk | None:
+        nonlocal kernel, work, reset, describe, rate, out_rate, num, den, samplewise
         if kernel is None:
             rate = chunk.rate
             check_designed(label, "x", designed, rate)
@@ -63,7 +69,7 @@ async def run_kernel(x: Stream, make: Callable[..., Kernel], args: tuple[Any, ..
         y, first = work(chunk.data, chunk.index)
         count = len(y)
         if not count:
-            continue
+            return None
         if samplewise and first == chunk.index:
             time = chunk.time
         else:
@@ -72,13 +78,16 @@ async def run_kernel(x: Stream, make: Callable[..., Kernel], args: tuple[Any, ..
             meta = meta_for(chunk.meta, first, count)
         else:
             meta = meta_for(chunk.meta, first, count, describe(chunk.meta, chunk.data.dtype))
-        yield Chunk(y, out_rate, first, time, meta)
+        return Chunk(y, out_rate, first, time, meta)
+
+    return step
 
 
 def kernel_block(name: str, **flags: Any) -> BlockFactory:
     """A block named ``name`` (``flags``: `daqflow.block`'s accepts=, produces=, ...) whose
-    body is `run_kernel`: called as ``factory(stream, make, args, label, designed)``."""
-    return block(name=name, **flags)(run_kernel)
+    body is `run_kernel`: called as ``factory(stream, make, args, label, designed)``. A map
+    (fused into its upstream block's task unless given FIFO options), one step per chunk."""
+    return block(name=name, per_run=True, **flags)(run_kernel)
 
 
 def time_at(chunk: Chunk, index: int) -> float:

@@ -10,6 +10,7 @@ filtered across it, and the output chunk after it carries ``meta["overflow"]`` (
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -20,9 +21,14 @@ from .kernels.fir import FirState, ResampleState, check_factor, check_taps, load
 from .kernels.iir import IirState, check_sos
 from .kernels.windowing import firwin, scipy_signal
 
+JIT_GRACE = 0.5  # seconds of input a filter runs on numpy while numba loads (FirState)
+
 
 def _fir_kernel(rate: float, taps: np.ndarray, factor: int, up: int) -> FirState | ResampleState:
-    return FirState(taps, factor) if up == 1 else ResampleState(taps, up, factor)
+    grace = math.ceil(JIT_GRACE * rate)
+    if up == 1:
+        return FirState(taps, factor, numpy_first=grace)
+    return ResampleState(taps, up, factor, numpy_first=grace * up)
 
 
 def _iir_kernel(rate: float, sos: np.ndarray) -> IirState:

@@ -13,9 +13,10 @@ the same outputs within float32 rounding.
 
 Loading takes time: importing numba and loading the loop from numba's cache on disk takes
 about 0.3 s (compiling it, the first time on a machine, a few seconds). So a block that will
-need it starts `load_in_background` when it is described, and its filter runs on numpy until
-the loop is ready (`ready_decimator`), then switches over between two chunks: the first chunk
-of a graph is not delayed, and nothing waits for a compiler while a graph runs.
+need it starts `load_in_background` when it is described, and its filter runs the first half
+second of its stream's samples on numpy (`FirState`'s ``numpy_first``): a real-time source is
+not held up, and the chunk where the filter switches depends on sample indices only (it waits
+for the load if that is not done), so a run's outputs do not depend on how fast numba loaded.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ def decimating_dots(past: np.ndarray, x: np.ndarray, weights: np.ndarray, factor
 
 
 _decimator: Callable[..., None] | None = None
+_failure: str | None = None  # why numba could not make it (said again to each filter)
 _compiling = threading.Lock()  # held while numba loads or compiles
 _starting = threading.Lock()  # held while a loading thread is started
 _loading: threading.Thread | None = None
@@ -114,23 +116,29 @@ def fir_decimator() -> Callable[..., None]:
     numba's cache, or compiled and cached; waits for a load already under way.
 
     Raises:
-        ValueError: numba is not installed.
+        ValueError: numba is not installed. RuntimeError: numba failed (said in one line).
     """
-    global _decimator
+    global _decimator, _failure
     with _compiling:
-        if _decimator is None:
-            _decimator = _compile_decimator()
+        if _decimator is None and _failure is None:
+            try:
+                _decimator = _compile_decimator()
+            except ValueError:
+                raise
+            except Exception as error:
+                first_line = (str(error).strip().splitlines() or [""])[0]
+                _failure = (f"numba could not compile the decimating FIR loop "
+                            f"({type(error).__name__}: {first_line}); set {ENVIRONMENT}=numpy "
+                            "to filter with numpy")
+        if _failure is not None:
+            raise RuntimeError(_failure)
+        assert _decimator is not None
         return _decimator
 
 
-def ready_decimator() -> Callable[..., None] | None:
-    """The compiled loop if it has been loaded, else None (never waits)."""
-    return _decimator
-
-
 def load_in_background() -> None:
-    """Start loading `fir_decimator` in a thread, once per process (a failure is logged, and
-    filters keep running on numpy)."""
+    """Start loading `fir_decimator` in a thread, once per process (a failure is logged; the
+    filter that then asks for the loop gets the error)."""
     global _loading
     with _starting:
         if _loading is not None or _decimator is not None:
@@ -142,10 +150,8 @@ def load_in_background() -> None:
 def _load_quietly() -> None:
     try:
         fir_decimator()
-    except Exception as error:  # any failure leaves the numpy path in use
-        log.warning("numba could not compile daqflow's FIR loop (%s: %s); FIR filters run on "
-                    "numpy (set %s=numpy to skip numba)", type(error).__name__, error,
-                    ENVIRONMENT)
+    except (ValueError, RuntimeError) as error:  # (raised again to each filter that asks)
+        log.warning("%s", error)
 
 
 def _compile_decimator() -> Callable[..., None]:

@@ -28,6 +28,8 @@ its own row of B samples (lfilter would poison only the later ones).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy import fft
 
@@ -91,7 +93,7 @@ def load_libraries(taps: object, factor: int = 1) -> None:
     taps, factor = check_taps(taps), check_factor(factor)
     if chosen_method(taps, factor) == "block" and taps.dtype.kind != "c":
         if compiled.chosen_backend() == "numba":
-            compiled.load_in_background()  # (the filter runs on numpy until it is loaded)
+            compiled.load_in_background()  # (see FirState's numpy_first)
     else:
         chosen_backend()
 
@@ -104,12 +106,18 @@ class FirState:
         factor: decimation D (1: plain filter).
         method: "block", "fft" or None (`chosen_method`).
         jit: the block method's backend for float32/complex64 samples and real taps:
-            "numba" (waits for the compiled loop), "numpy", or None: `compiled.chosen_backend`,
-            running on numpy until the compiled loop is loaded (`compiled.load_in_background`).
+            "numba", "numpy" or None (`compiled.chosen_backend`). With "numba" the compiled
+            loop starts loading now, in a thread.
+        numpy_first: with "numba", the input samples (counted from the stream start) that
+            are filtered with numpy while the loop loads: the chunk that starts past them
+            switches to the compiled loop, waiting for the load if it is not done. The
+            switch depends on sample indices only, so a run's outputs do not depend on how
+            fast numba loaded (the blocks give half a second of samples: a real-time source
+            is not held up by the load).
     """
 
     def __init__(self, taps: object, factor: int = 1, method: str | None = None,
-                 jit: str | None = None):
+                 jit: str | None = None, numpy_first: int = 0):
         self.taps = check_taps(taps)
         self.factor = check_factor(factor)
         length = len(self.taps)
@@ -118,16 +126,16 @@ class FirState:
         if method not in ("block", "fft"):
             raise ValueError(f"method must be 'block' or 'fft', got {method!r}")
         self.method = method
-        self._waits = jit == "numba"  # for the compiled loop (else: switches when ready)
         if jit is None:
             compilable = method == "block" and self.taps.dtype.kind != "c"
             jit = compiled.chosen_backend() if compilable else "numpy"
         if jit not in compiled.BACKENDS:
             raise ValueError(f"jit must be one of {', '.join(compiled.BACKENDS)}, got {jit!r}")
         self.jit = jit
-        if jit == "numba" and not self._waits:
+        if jit == "numba":
             compiled.load_in_background()
-        self._compilable = False  # samples and taps the compiled loop takes, not yet on it
+        self._numpy_until = int(numpy_first)
+        self._compilable = False  # on numpy until input sample `_numpy_until`, then compiled
         self._dots = None  # the compiled loop, when this filter's samples run on it
         self._weights: np.ndarray | None = None  # its taps (`compiled.lane_weights`)
         d = self.factor
@@ -164,10 +172,8 @@ class FirState:
         if self._dtype is None or dtype != self._dtype:
             self._setup(dtype)
         j0, offset, count = output_range(index, len(x), self.factor)
-        if self._compilable:  # on numpy until the compiled loop is loaded
-            dots = compiled.ready_decimator()
-            if dots is not None:
-                self._switch_to(dots)
+        if self._compilable and index >= self._numpy_until:
+            self._switch_to(compiled.fir_decimator())  # (waits for a load under way)
         if self._dots is not None:
             return self._process_compiled(x, offset, count), j0
         if self.method == "fft":
@@ -181,10 +187,6 @@ class FirState:
         self._compilable = (self.method == "block" and self.jit == "numba"
                             and self.taps.dtype.kind != "c" and dtype in (np.float32, np.complex64))
         self._history = np.zeros(keep, dtype)
-        if self._compilable:
-            dots = compiled.fir_decimator() if self._waits else compiled.ready_decimator()
-            if dots is not None:
-                self._switch_to(dots)
         self._buffer = self._planes = self._plane_history = None
         self._matrices = {}
         self._spectrum = None
@@ -240,15 +242,16 @@ class FirState:
         return self._spectrum
 
     # -- block method, compiled --------------------------------------------------------------
-    def _switch_to(self, dots) -> None:
-        """Run on the compiled loop from the next chunk on: its history is the last L-1 samples
+    def _switch_to(self, dots: Callable[..., None]) -> None:
+        """Run on the compiled loop from this chunk on: its history is the last L-1 samples
         (the numpy block method keeps the last ``block`` >= L-1, maybe as planes)."""
         dtype, keep = self._dtype, len(self.taps) - 1
         assert dtype is not None and self._history is not None
         planes = self._plane_history
         if planes is not None:
             past = np.empty(keep, dtype)
-            past.real, past.imag = planes[0, planes.shape[1] - keep:], planes[1, planes.shape[1] - keep:]
+            start = planes.shape[1] - keep
+            past.real, past.imag = planes[0, start:], planes[1, start:]
         else:
             past = self._history[len(self._history) - keep:].copy()
         self._history = past
@@ -357,11 +360,12 @@ class ResampleState:
     Args:
         taps: filter at the up-sampled rate.
         up, down: integer factors (>= 1).
+        numpy_first: as `FirState`'s, in up-sampled samples.
     """
 
-    def __init__(self, taps: object, up: int, down: int):
+    def __init__(self, taps: object, up: int, down: int, numpy_first: int = 0):
         self.up = check_factor(up, "up")
-        self.fir = FirState(taps, check_factor(down, "down"))
+        self.fir = FirState(taps, check_factor(down, "down"), numpy_first=numpy_first)
         self.stride = (self.fir.factor, self.up)
 
     def reset(self) -> None:
