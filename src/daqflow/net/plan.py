@@ -112,7 +112,8 @@ def resolve(module: str, qualname: str) -> Any:
     return obj
 
 
-_SPEC_FIELDS = ("name", "form", "declared_inputs", "accepts", "produces", "realtime", "buffer", "policy")
+_SPEC_FIELDS = ("name", "form", "declared_inputs", "accepts", "produces", "realtime", "buffer", "policy",
+                "per_run")
 
 
 def spec_from(desc: NodeDesc) -> BlockSpec:
