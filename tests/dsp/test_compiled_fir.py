@@ -150,3 +150,30 @@ def test_a_block_switches_after_half_a_second_of_samples_and_runs_repeat_exactly
     assert repeated == "True" and float(error) < 1e-5
     assert numpy_before == "True"
     assert numpy_after == "False"  # (the compiled loop's own rounding: it did switch)
+
+
+def test_compiled_power_gives_numpys_bits():
+    """|x|^2 compiled (used by magnitude2 once numba's loops are loaded) rounds each square
+    and then the sum, as numpy does: the same bits, so a stream may switch to it at any chunk."""
+    compiled.fir_decimator()  # loads the loops
+    power = compiled.ready_power()
+    assert power is not None
+    rng = np.random.default_rng(9)
+    x = (rng.standard_normal(4099) * 10.0 ** rng.integers(-40, 38, 4099)).astype(np.float32)
+    y = (rng.standard_normal(4099) * 10.0 ** rng.integers(-40, 38, 4099)).astype(np.float32)
+    x[:4] = [np.inf, np.nan, 1e-45, -3e38]
+    z = (x + 1j * y).astype(np.complex64)
+    out = np.empty(len(z), np.float32)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        power(z.view(np.float32), out)
+        expected = np.square(z.real) + np.square(z.imag)
+    assert np.array_equal(out, expected, equal_nan=True)
+    rows = np.ascontiguousarray(z[:4096].reshape(4, 1024))
+    import daqflow as df
+    from daqflow import dsp
+    from daqflow.testing import run_block
+    (block_out,) = run_block(dsp.magnitude2, [df.Chunk(rows, 1.0)])
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        assert np.array_equal(block_out.data, np.square(rows.real) + np.square(rows.imag),
+                              equal_nan=True)
+    assert block_out.data.dtype == np.float32 and not block_out.data.flags.writeable
