@@ -34,13 +34,19 @@ class Framer:
             the number of the first one, and whether this chunk did not continue the last.
         """
         pending = self._pending
+        size, n = self.size, len(x)
+        if (self.step == size and n and n % size == 0 and index % size == 0
+                and (pending is None or (len(pending) == 0 and index == self._start))):
+            # whole frames on the grid, nothing pending: a plain reshape (the common case)
+            self._pending, self._start = x[:0], index + n
+            return x.reshape(n // size, size), index // size, False
         gap = pending is not None and index != self._start + len(pending)
         if pending is None or gap or len(pending) == 0:
             data, start = x, index
         else:
             data, start = np.concatenate((pending, x)), self._start
         end = start + len(data)
-        size, step = self.size, self.step
+        step = self.step
         k0 = -(-start // step)
         last = (end - size) // step if end >= size else -1
         count = max(0, last - k0 + 1)

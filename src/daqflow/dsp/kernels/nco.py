@@ -51,6 +51,7 @@ class NcoState:
         self._ratio: tuple[float, int, int] | None = None  # (rate, num, den): freq/rate = num/den
         self._rotated: dict[int, np.ndarray] = {}  # start phase -> table * exp(2j*pi*phase)
         self._seen: set[int] = set()  # start phases met once
+        self._last: tuple[np.dtype, int, float, np.dtype] | None = None  # (in, len, rate, out)
 
     def phase(self, index: int, rate: float) -> tuple[int, int]:
         """(num*index mod den, den): sample ``index`` is at that many den-ths of a cycle."""
@@ -73,8 +74,13 @@ class NcoState:
         return self.process(x, index, self.rate), index
 
     def process(self, x: np.ndarray, index: int, rate: float) -> np.ndarray:
-        dtype = mixed_dtype(x.dtype)
-        table = self._base(len(x), self.freq / float(rate), dtype)  # (a float32 rate: float64)
+        last = self._last
+        if last is not None and last[0] is x.dtype and last[1] == len(x) and last[2] == rate:
+            dtype, table = last[3], self._table  # (as the chunk before: the common case)
+        else:
+            dtype = mixed_dtype(x.dtype)
+            table = self._base(len(x), self.freq / float(rate), dtype)  # (float32 rate: float64)
+            self._last = (x.dtype, len(x), rate, dtype)
         num, den = self.phase(index, rate)
         rotated = self._rotated.get(num)
         if rotated is None:
