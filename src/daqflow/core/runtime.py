@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from time import perf_counter
 from typing import Any
 
+from .allocator import tune_for_streaming
 from .block_state import _RUNNING, _State
 from .channel import Channel
 from .chunk import Chunk
@@ -496,6 +497,7 @@ class Runtime(RunFigures):
         """Run to the end (or ``duration`` seconds); returns the report or raises BlockError."""
         if duration is not None and not duration > 0:
             raise ValueError(f"duration must be > 0 seconds, got {duration!r}")
+        tune_for_streaming()  # (once per process: freed chunks reused, not faulted in again)
         loop = self.loop = asyncio.get_running_loop()
         self.virtual = is_virtual(loop)
         if self.virtual and self._stop_at is not None:  # stop() came before: from loop time
