@@ -16,7 +16,9 @@ best of ``--repeat`` runs. ``ratio_copy_to_asyncio`` > 1 means daqflow is faster
 complex64 copy (512 KiB) sits at glibc's mmap/trim thresholds: depending on the order in
 which a chain frees its copies, the heap is trimmed and every new copy faults its pages in
 again (~128 faults, ~0.2 ms per item), whatever the framework. ``--tune-malloc`` fixes those
-thresholds (``mallopt``) so the figures show the framework rather than the allocator.
+thresholds as ``df.run`` does by default (`daqflow.core.allocator`), so the figures show the
+framework rather than the allocator; without it both frameworks run on glibc's own
+behaviour (``DAQFLOW_MALLOC=system``).
 
     python benchmarks/chain.py [--stages 1,5,10] [--sizes 1024,8192,65536] [--repeat 3]
                                [--seconds 0.2] [--tune-malloc]
@@ -25,9 +27,9 @@ thresholds (``mallopt``) so the figures show the framework rather than the alloc
 from __future__ import annotations
 
 import argparse
-import ctypes
 import functools
 import math
+import os
 import resource
 import time
 from collections.abc import Callable
@@ -36,6 +38,7 @@ import numpy as np
 
 import daqflow as df
 from _common import emit, time_asyncio_chain
+from daqflow.core import allocator
 
 BUFFER = 4
 RATE = 1e6
@@ -124,14 +127,11 @@ def best_run(fn: Callable[[], float], repeat: int) -> tuple[float, int]:
     return min(runs)
 
 
-def tune_malloc() -> bool:
-    """Fixed glibc thresholds: freed copies stay in the heap (no trim, no mmap per copy)."""
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    return bool(mallopt(m_trim_threshold, 1 << 30)) and bool(mallopt(m_mmap_threshold, 32 << 20))
+def tune_malloc(wanted: bool) -> bool:
+    """Fixed glibc thresholds (daqflow's own, `daqflow.core.allocator`: freed copies stay in
+    the heap, no trim, no mmap per copy), or glibc's own behaviour, for both frameworks."""
+    os.environ[allocator.ENVIRONMENT] = "streaming" if wanted else "system"
+    return allocator.tune_for_streaming()
 
 
 def parse_ints(text: str) -> list[int]:
@@ -148,7 +148,7 @@ def main() -> None:
     parser.add_argument("--tune-malloc", action="store_true",
                         help="fix glibc's trim/mmap thresholds (no page faults per copy)")
     args = parser.parse_args()
-    tuned = tune_malloc() if args.tune_malloc else False
+    tuned = tune_malloc(args.tune_malloc)  # (before any graph runs: df.run would set them)
 
     results = []
     for size in args.sizes:

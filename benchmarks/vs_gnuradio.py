@@ -383,7 +383,8 @@ def git_state() -> dict[str, Any]:
 
 
 def environment() -> dict[str, Any]:
-    names = ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+    names = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "PYTHONDONTWRITEBYTECODE",
+             "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
              "VOLK_GENERIC", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")
     return {
         "env": {name: os.environ.get(name) for name in names},
@@ -393,6 +394,7 @@ def environment() -> dict[str, Any]:
         "affinity": sorted(os.sched_getaffinity(0)),
         "fft_backend": transforms.chosen_backend(),
         "jit_backend": compiled.chosen_backend(),
+        "daqflow_malloc": os.environ.get("DAQFLOW_MALLOC") or "streaming",
         "volk_config": (Path.home() / ".volk" / "volk_config").exists(),
         "daqflow": git_state(),
     }
