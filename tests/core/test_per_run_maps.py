@@ -61,9 +61,21 @@ def test_a_per_run_map_must_make_a_function():
         def step(item):
             return item  # (but the factory does not return it)
 
-    with pytest.raises(df.BlockError, match="block 'forgot' .per_run=True. must return the "
-                                            "function applied to each item, got None"):
+    with pytest.raises(df.BlockError, match=r"^block 'forgot' failed: TypeError: per_run=True: "
+                                            "the block's function must return the function "
+                                            "applied to each item, got None"):
         df.run(df.collect(forgot(df.from_iterable([1, 2]))))
+
+
+@pytest.mark.parametrize("options", [{}, {"buffer": 2}], ids=["fused", "own-task"])
+def test_a_failing_setup_names_the_map_not_its_producer(options):
+    @df.block(per_run=True)
+    def fragile(x):
+        raise RuntimeError("no calibration file")
+
+    with pytest.raises(df.BlockError, match=r"^block 'fragile' failed: RuntimeError: no "
+                                            "calibration file"):
+        df.run(df.collect(fragile(df.from_iterable([1, 2]), **options)))
 
 
 def test_per_run_is_for_maps_only():

@@ -57,23 +57,26 @@ def test_compiled_and_numpy_paths_agree_on_any_cut(factor, taps_per_factor, comp
 
 @pytest.mark.parametrize("dtype", [np.complex64, np.float32])
 def test_switching_mid_stream_keeps_the_filter_exact(dtype):
-    """A filter runs its first samples on numpy, then switches at the first chunk past them:
-    the history carried over (numpy's block rows, or its real and imaginary planes) gives
-    outputs that continue the stream exactly (within float32 rounding)."""
+    """A filter runs its first samples (counted from the first it is given) on numpy, then
+    switches at the first chunk past them: the history carried over (numpy's block rows, or
+    its real and imaginary planes) continues the stream exactly (within float32 rounding)."""
+    compiled.fir_decimator()  # loaded: the switch is where numpy_first says
     rng = np.random.default_rng(3)
     taps = signal.firwin(48, 0.1)
     x = rng.standard_normal(2 * 20_000).astype(np.float32).view(dtype)[:20_000]
+    start = 10**9  # a stream whose indices began long ago (a replayed recording)
     state = FirState(taps, 6, numpy_first=7_001)
     cuts = [1_000, 1_003, 5_000, 7_001, 7_006, 11_000, 16_999]
-    outputs, index, switched_at = [], 0, None
+    outputs, index, switched_at = [], start, None
     for piece in np.split(x, cuts):
         outputs.append(state.process(piece, index))
         if switched_at is None and state._dots is not None:
-            switched_at = index
+            switched_at = index - start
         index += len(piece)
     assert switched_at == 7_001
     y = np.concatenate(outputs)
-    reference = signal.upfirdn(taps, x.astype(np.complex128), 1, 6)[:len(y)]
+    first = -(-start // 6) * 6 - start  # the first output's sample in x
+    reference = signal.lfilter(taps, 1, x.astype(np.complex128))[first::6][:len(y)]
     assert close(y, reference, float(np.sum(np.abs(taps))) * float(np.max(np.abs(x))))
 
 
@@ -111,11 +114,11 @@ def test_the_environment_chooses_the_backend(monkeypatch):
     assert FirState(np.ones(8), 1).jit == "numpy"  # overlap-save: no compiled loop
 
 
-def test_a_block_switches_after_half_a_second_of_samples_and_runs_repeat_exactly():
-    """In a fresh interpreter: the graph is described (the loop starts loading in a thread)
-    and run at once. The filter runs its first 0.5 s of samples on numpy, then the compiled
-    loop: at the same chunk in every run, so two runs give the same bits; before the switch
-    the outputs are numpy's own, and all are scipy's upfirdn within float32 rounding."""
+def test_a_block_never_waits_for_numba_and_switches_at_the_same_chunk_once_loaded():
+    """In a fresh interpreter, with the loader held back (its lock taken): a run goes through
+    on numpy (it did not wait: it would hang). Once the loops are loaded, each run switches
+    at the first chunk past 0.5 s of samples: the same bits in every run, numpy's before the
+    switch, and all within float32 rounding of scipy's upfirdn."""
     script = textwrap.dedent("""
         import numpy as np
         from scipy import signal
@@ -128,16 +131,23 @@ def test_a_block_switches_after_half_a_second_of_samples_and_runs_repeat_exactly
         x = np.random.default_rng(1).standard_normal(2 * 8192 * 12).astype(np.float32)
         x = x.view(np.complex64)
         chunks = [df.Chunk(x[k:k + 8192], rate, index=k) for k in range(0, len(x), 8192)]
-        graph = df.collect(dsp.fir_decimate(df.from_iterable(chunks), taps, 8))
-        loading = compiled._decimator is None  # described, not loaded yet
-        runs = [np.concatenate([c.data for c in df.run(graph).results["collect"]])
-                for _ in range(2)]
-        reference = signal.upfirdn(taps, x.astype(np.complex128), 1, 8)[:len(runs[0])]
-        error = np.max(np.abs(runs[0] - reference)) / np.max(np.abs(reference))
         numpy_state = FirState(taps, 8, jit="numpy")  # (the same chunks)
         numpy_path = np.concatenate([numpy_state.process(c.data, c.index) for c in chunks])
+
+        def run():
+            collected = df.run(graph).results["collect"]
+            return np.concatenate([c.data for c in collected])
+
+        with compiled._compiling:  # numba's load held back
+            graph = df.collect(dsp.fir_decimate(df.from_iterable(chunks), taps, 8))
+            held = run()
+        compiled.fir_decimator()  # now loaded
+        runs = [run(), run()]
+        reference = signal.upfirdn(taps, x.astype(np.complex128), 1, 8)[:len(held)]
+        error = max(np.max(np.abs(y - reference)) / np.max(np.abs(reference))
+                    for y in (held, *runs))
         first = 7 * 8192 // 8  # outputs of the 7 chunks before the switch
-        print(loading, np.array_equal(runs[0], runs[1]), error,
+        print(np.array_equal(held, numpy_path), np.array_equal(runs[0], runs[1]), error,
               np.array_equal(runs[0][:first], numpy_path[:first]),
               np.array_equal(runs[0][first:], numpy_path[first:]))
     """)
@@ -145,11 +155,50 @@ def test_a_block_switches_after_half_a_second_of_samples_and_runs_repeat_exactly
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
-    loading, repeated, error, numpy_before, numpy_after = done.stdout.split()
-    assert loading == "True"  # the load was still under way when the graph was described
+    held_on_numpy, repeated, error, numpy_before, numpy_after = done.stdout.split()
+    assert held_on_numpy == "True"  # the run did not wait for the held-back load
     assert repeated == "True" and float(error) < 1e-5
     assert numpy_before == "True"
     assert numpy_after == "False"  # (the compiled loop's own rounding: it did switch)
+
+
+def test_a_broken_numba_leaves_the_filters_on_numpy(tmp_path):
+    """numba installed but failing to import (as for a numpy it does not support): the
+    loader logs one line, and filters run on numpy; asked for by name, it is an error."""
+    broken = tmp_path / "numba"
+    broken.mkdir()
+    (broken / "__init__.py").write_text("raise ImportError('Numba needs NumPy 2.2 or less')\n")
+    script = textwrap.dedent("""
+        import logging, time
+        import numpy as np
+        import daqflow as df
+        from daqflow import dsp
+        from daqflow.dsp.kernels import compiled
+        from daqflow.dsp.kernels.fir import FirState
+        logging.basicConfig(level=logging.WARNING)
+        x = np.ones(2 * 8192 * 20, np.float32).view(np.complex64)
+        chunks = [df.Chunk(x[k:k + 8192], 1e3, index=k) for k in range(0, len(x), 8192)]
+        graph = df.collect(dsp.fir_decimate(df.from_iterable(chunks), np.ones(16) / 16, 8))
+        while compiled._loading.is_alive():
+            time.sleep(0.01)
+        out = df.run(graph).results["collect"]
+        print(len(out), compiled.load_failed())
+        try:
+            FirState(np.ones(16), 8, jit="numba").process(x[:8192], 0)
+        except RuntimeError as error:
+            print("raised:", error)
+    """)
+    env = {k: v for k, v in os.environ.items() if k != compiled.ENVIRONMENT}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp_path), env.get("PYTHONPATH")]))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0] == "20 True"  # every chunk filtered (1e3 Hz: all past the 0.5 s)
+    assert lines[1].startswith("raised: numba could not load or compile daqflow's FIR loop "
+                               "(ImportError: Numba needs NumPy 2.2 or less)")
+    warnings = [line for line in done.stderr.splitlines() if "numba could not" in line]
+    assert len(warnings) == 1
 
 
 def test_compiled_power_gives_numpys_bits():

@@ -10,7 +10,9 @@ process (up to `TRIM_THRESHOLD`), so the next chunk reuses it (10 copies of 6553
 complex64 chunks: 2.6 -> 3.1x GNU Radio, benchmarks/README.md).
 
 `tune_for_streaming` applies them once per process, when a graph first runs.
-``DAQFLOW_MALLOC=system`` in the environment leaves the C library's own behaviour.
+``DAQFLOW_MALLOC=system`` in the environment leaves the C library's own behaviour, and so
+does any setting of glibc's own there (``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_MMAP_THRESHOLD_``,
+``GLIBC_TUNABLES``: e.g. Dask's workers start with a trim threshold of their own).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ _applied: bool | None = None  # None: not tried yet
 
 def tune_for_streaming() -> bool:
     """Set glibc's heap thresholds (see the module docstring), once per process; True if they
-    are set (False: not glibc, or ``DAQFLOW_MALLOC=system``).
+    are set (False: not glibc, ``DAQFLOW_MALLOC=system``, or glibc's heap set by the user).
 
     Raises:
         ValueError: ``DAQFLOW_MALLOC`` is neither "system" nor "streaming" (nor empty).
@@ -42,8 +44,16 @@ def tune_for_streaming() -> bool:
                          "'system' (the C library's own heap settings)")
     with _lock:
         if _applied is None:
-            _applied = wanted != "system" and _set_thresholds()
+            _applied = wanted != "system" and not _set_by_user() and _set_thresholds()
         return _applied
+
+
+def _set_by_user() -> bool:
+    """Whether glibc's heap is configured in the environment already (the user's word)."""
+    names = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_",
+             "MALLOC_MMAP_MAX_")
+    return any(name in os.environ for name in names) or "malloc" in os.environ.get(
+        "GLIBC_TUNABLES", "")
 
 
 def _set_thresholds() -> bool:

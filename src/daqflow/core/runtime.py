@@ -303,14 +303,17 @@ class Runtime(RunFigures):
 
         return step
 
-    @staticmethod
-    def _map_call(node: Stream) -> Callable[[Any], Any]:
+    def _map_call(self, node: Stream) -> Callable[[Any], Any]:
         fn, params = node.spec.fn, node.params
         if node.spec.per_run:  # made anew for each run: its state lives in the run
-            made = fn(None, **params)
-            if not callable(made):
-                raise TypeError(f"block {node.name!r} (per_run=True) must return the function "
-                                f"applied to each item, got {made!r}")
+            try:
+                made = fn(None, **params)
+                if not callable(made):
+                    raise TypeError("per_run=True: the block's function must return the "
+                                    f"function applied to each item, got {made!r}")
+            except Exception as exc:  # (made in its producer's task when fused: named here)
+                self.fail(node, exc)
+                raise ReceiverGone from exc
             return made
         if not params:
             return fn

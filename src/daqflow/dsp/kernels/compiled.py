@@ -5,18 +5,21 @@ over rows of samples, which multiply twice the taps that matter and copy complex
 real and imaginary planes first. The compiled loop computes each kept output as one dot
 product of the taps with its window of input samples, reading complex samples in place as
 interleaved floats (the taps spread over the real lanes for the real part, over the imaginary
-lanes for the imaginary part): 2-3x faster for float32 and complex64 samples.
+lanes for the imaginary part): 2-4x faster for float32 and complex64 samples. Also |x|^2
+(`complex_power`, for ``magnitude2``), with numpy's bits.
 
 The backend is chosen when a filter is made: with numba installed, "numba", unless
-``DAQFLOW_JIT=numpy`` is in the environment (``DAQFLOW_JIT=numba`` requires numba). Both give
-the same outputs within float32 rounding.
+``DAQFLOW_JIT=numpy`` (or ``NUMBA_DISABLE_JIT``) is in the environment; ``DAQFLOW_JIT=numba``
+requires it. Both give the same outputs within float32 rounding.
 
-Loading takes time: importing numba and loading the loop from numba's cache on disk takes
-about 0.3 s (compiling it, the first time on a machine, a few seconds). So a block that will
-need it starts `load_in_background` when it is described, and its filter runs the first half
-second of its stream's samples on numpy (`FirState`'s ``numpy_first``): a real-time source is
-not held up, and the chunk where the filter switches depends on sample indices only (it waits
-for the load if that is not done), so a run's outputs do not depend on how fast numba loaded.
+Loading takes time: importing numba and loading the loops from numba's cache on disk takes
+0.3-0.5 s (compiling them, the first time on a machine, a few seconds). So a block that will
+need them starts `load_in_background` when it is described, and its filter runs its first
+half second of samples on numpy (`FirState`'s ``numpy_first``), then switches at the first
+chunk that finds the loop loaded: neither start-up nor a real-time source waits for numba,
+and where the load takes less than that half second (from the cache) a stream switches at the
+same chunk in every run. A numba that cannot load (broken, or for another numpy) is logged
+once and the filters stay on numpy.
 """
 
 from __future__ import annotations
@@ -41,10 +44,12 @@ def chosen_backend() -> str:
         raise ValueError(f"{ENVIRONMENT}={wanted!r}: expected one of {', '.join(BACKENDS)}")
     if wanted == "numpy":
         return "numpy"  # (numba not even imported)
-    if importlib.util.find_spec("numba") is not None:
+    disabled = os.environ.get("NUMBA_DISABLE_JIT", "0").strip() not in ("", "0")
+    if importlib.util.find_spec("numba") is not None and not disabled:  # (numba loads later)
         return "numba"
     if wanted == "numba":
-        raise ValueError(f"{ENVIRONMENT}=numba needs numba: pip install 'daqflow[fast]'")
+        why = "NUMBA_DISABLE_JIT is set" if disabled else "pip install 'daqflow[fast]'"
+        raise ValueError(f"{ENVIRONMENT}=numba needs numba's compiler: {why}")
     return "numpy"
 
 
@@ -135,30 +140,51 @@ def fir_decimator() -> Callable[..., None]:
     numba's cache, or compiled and cached; waits for a load already under way.
 
     Raises:
-        ValueError: numba is not installed. RuntimeError: numba failed (said in one line).
+        RuntimeError: numba is missing, or could not be imported or compile (in one line).
     """
     global _decimator, _power, _failure
     with _compiling:
         if _decimator is None and _failure is None:
             try:
                 _decimator, _power = _compile_loops()
-            except ValueError:
-                raise
             except Exception as error:
                 first_line = (str(error).strip().splitlines() or [""])[0]
-                _failure = (f"numba could not compile the decimating FIR loop "
-                            f"({type(error).__name__}: {first_line}); set {ENVIRONMENT}=numpy "
-                            "to filter with numpy")
+                _failure = (f"numba could not load or compile daqflow's FIR loop "
+                            f"({type(error).__name__}: {first_line}); FIR filters run on numpy "
+                            f"(set {ENVIRONMENT}=numpy to skip numba)")
         if _failure is not None:
             raise RuntimeError(_failure)
         assert _decimator is not None
         return _decimator
 
 
+def ready_decimator() -> Callable[..., None] | None:
+    """`fir_decimator`'s loop if it has been loaded, else None (never waits)."""
+    return _decimator
+
+
+def load_failed() -> bool:
+    """Whether loading the loops failed (numba missing or broken: `fir_decimator` says why)."""
+    return _failure is not None
+
+
 def ready_power() -> Callable[..., None] | None:
     """`complex_power` compiled (float32), if the loops have been loaded; else None (never
     waits: it gives the same bits as numpy, so a stream may switch to it at any chunk)."""
     return _power
+
+
+def _after_fork_in_child() -> None:
+    """A child forked while the loader ran has its locks held by no thread: new ones, and a
+    new load when it asks."""
+    global _compiling, _starting, _loading
+    _compiling, _starting = threading.Lock(), threading.Lock()
+    if _decimator is None:
+        _loading = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def load_in_background() -> None:
@@ -175,15 +201,13 @@ def load_in_background() -> None:
 def _load_quietly() -> None:
     try:
         fir_decimator()
-    except (ValueError, RuntimeError) as error:  # (raised again to each filter that asks)
+    except RuntimeError as error:  # (raised again to a filter that asks for numba)
         log.warning("%s", error)
 
 
 def _compile_loops() -> tuple[Callable[..., None], Callable[..., None]]:
-    try:
-        import numba
-    except ImportError:
-        raise ValueError(f"{ENVIRONMENT}=numba needs numba: pip install 'daqflow[fast]'") from None
+    import numba  # (an ImportError: numba is there but broken, e.g. for this numpy)
+
     types = numba.types
     floats = types.Array(types.float32, 1, "C")
     samples = types.Array(types.float32, 1, "C", readonly=True)  # (writable ones convert)

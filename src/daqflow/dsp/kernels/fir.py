@@ -10,7 +10,7 @@ is cut into chunks (``process`` returns the outputs alone). `ResampleState` zero
 Two exact methods: overlap-save for plain filtering and long decimating filters, the block
 (polyphase) method for decimating filters of up to 16 taps per unit of decimation. The block
 method runs as a compiled loop, one dot product per kept output (`compiled`, with numba: the
-``fast`` extra, 3-4x faster), for float32 and complex64 samples with real taps; otherwise as
+``fast`` extra, 2-4x faster), for float32 and complex64 samples with real taps; otherwise as
 numpy matrix products:
 
 - block matrix product: the signal is cut into rows of B >= L-1 samples;
@@ -22,8 +22,9 @@ numpy matrix products:
   segments, one batched FFT (`transforms.Transforms`) over all of them, times the taps' spectrum (computed
   once), keeping the valid part of each segment.
 
-Note: the block method multiplies whole rows, so a NaN or inf sample poisons the outputs of
-its own row of B samples (lfilter would poison only the later ones).
+Note: the block method's matrix products multiply whole rows, so a NaN or inf sample poisons
+the outputs of its own row of B samples (lfilter would poison only the later ones; so does
+the compiled loop).
 """
 
 from __future__ import annotations
@@ -106,14 +107,15 @@ class FirState:
         factor: decimation D (1: plain filter).
         method: "block", "fft" or None (`chosen_method`).
         jit: the block method's backend for float32/complex64 samples and real taps:
-            "numba", "numpy" or None (`compiled.chosen_backend`). With "numba" the compiled
-            loop starts loading now, in a thread.
-        numpy_first: with "numba", the input samples (counted from the stream start) that
-            are filtered with numpy while the loop loads: the chunk that starts past them
-            switches to the compiled loop, waiting for the load if it is not done. The
-            switch depends on sample indices only, so a run's outputs do not depend on how
-            fast numba loaded (the blocks give half a second of samples: a real-time source
-            is not held up by the load).
+            "numba" (the first chunk waits for the compiled loop; a failure to load it is
+            raised), "numpy", or None: `compiled.chosen_backend`, the loop loaded in a
+            thread while the filter runs on numpy (``numpy_first``), numpy for good if numba
+            cannot load it (logged once).
+        numpy_first: with ``jit=None``, the input samples, from the first this filter is
+            given, filtered with numpy while the loop loads; the first chunk past them that
+            finds it loaded switches to it (the blocks give half a second of samples, more
+            than a load from numba's cache takes: a stream then switches at the same chunk
+            in every run). The filter never waits for numba.
     """
 
     def __init__(self, taps: object, factor: int = 1, method: str | None = None,
@@ -126,16 +128,18 @@ class FirState:
         if method not in ("block", "fft"):
             raise ValueError(f"method must be 'block' or 'fft', got {method!r}")
         self.method = method
+        self._waits = jit == "numba"  # asked for: waits for the loop, raises if it fails
         if jit is None:
             compilable = method == "block" and self.taps.dtype.kind != "c"
             jit = compiled.chosen_backend() if compilable else "numpy"
         if jit not in compiled.BACKENDS:
             raise ValueError(f"jit must be one of {', '.join(compiled.BACKENDS)}, got {jit!r}")
         self.jit = jit
-        if jit == "numba":
+        if jit == "numba" and not self._waits:
             compiled.load_in_background()
-        self._numpy_until = int(numpy_first)
-        self._compilable = False  # on numpy until input sample `_numpy_until`, then compiled
+        self._numpy_first = int(numpy_first)
+        self._switch_at: int | None = None  # input index past which the loop is taken
+        self._compilable = False  # samples and taps the loop takes, not on it yet
         self._dots = None  # the compiled loop, when this filter's samples run on it
         self._weights: np.ndarray | None = None  # its taps (`compiled.lane_weights`)
         d = self.factor
@@ -172,8 +176,8 @@ class FirState:
         if self._dtype is None or dtype != self._dtype:
             self._setup(dtype)
         j0, offset, count = output_range(index, len(x), self.factor)
-        if self._compilable and index >= self._numpy_until:
-            self._switch_to(compiled.fir_decimator())  # (waits for a load under way)
+        if self._compilable:
+            self._maybe_switch(index)
         if self._dots is not None:
             return self._process_compiled(x, offset, count), j0
         if self.method == "fft":
@@ -242,6 +246,20 @@ class FirState:
         return self._spectrum
 
     # -- block method, compiled --------------------------------------------------------------
+    def _maybe_switch(self, index: int) -> None:
+        """Take the compiled loop from this chunk on if it is time (see ``numpy_first``)."""
+        if self._waits:
+            self._switch_to(compiled.fir_decimator())
+            return
+        if self._switch_at is None:
+            self._switch_at = index + self._numpy_first
+        if index >= self._switch_at:
+            dots = compiled.ready_decimator()
+            if dots is not None:
+                self._switch_to(dots)
+            elif compiled.load_failed():
+                self._compilable = False  # (the loader logged why): numpy for good
+
     def _switch_to(self, dots: Callable[..., None]) -> None:
         """Run on the compiled loop from this chunk on: its history is the last L-1 samples
         (the numpy block method keeps the last ``block`` >= L-1, maybe as planes)."""

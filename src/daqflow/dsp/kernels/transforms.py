@@ -39,7 +39,8 @@ def _pyfftw_builders() -> Any | None:
     # pyFFTW's package imports its dask interface whenever dask is installed: 0.17 s of
     # dask.array that daqflow never uses. A None in sys.modules makes that optional import
     # fail as if dask were absent; `import pyfftw.interfaces.dask_fft` still works later.
-    blocked = "dask.array.fft" not in sys.modules and "pyfftw" not in sys.modules
+    # (not once dask is imported: a program that uses it may be importing it in a thread)
+    blocked = "dask" not in sys.modules and "pyfftw" not in sys.modules
     if blocked:
         sys.modules["dask.array.fft"] = None  # type: ignore[assignment]
     try:
