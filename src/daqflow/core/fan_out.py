@@ -69,3 +69,15 @@ def fan_out(targets: list[tuple[Callable[[Any], Awaitable[None]], Channel | None
             raise ReceiverGone
 
     return send
+
+
+async def sent(send: Callable[[Any], Awaitable[None]], item: Any, state: Any) -> None:
+    """``send(item)``, then count it as ``state``'s output (a block's `_State`): also when a
+    stop cancelled the send after it had delivered the item (a fan-out: `delivered`)."""
+    try:
+        await send(item)
+    except asyncio.CancelledError as exc:
+        if delivered(exc):
+            state.count(item)
+        raise
+    state.count(item)

@@ -32,7 +32,7 @@ from .channel import Channel
 from .chunk import Chunk
 from .errors import BlockError, ReceiverGone, UpstreamFailed
 from .executor import DRAIN_TIMEOUT, Lifecycle, RunObserver
-from .fan_out import delivered, discard, fan_out, without_waiting
+from .fan_out import delivered, discard, fan_out, sent, without_waiting
 from .figures import RunFigures
 from .graph import Edge, Graph, is_fused
 from .kinds import first_item_checker
@@ -591,14 +591,3 @@ def _clearer(channel: Channel) -> Callable[[], None]:
 
     return clear
 
-
-async def sent(send: Callable[[Any], Awaitable[None]], item: Any, state: _State) -> None:
-    """``send(item)``, then count it as ``state``'s output: also when a stop cancelled the
-    send after it had delivered the item (a fan-out: `fan_out.delivered`)."""
-    try:
-        await send(item)
-    except asyncio.CancelledError as exc:
-        if delivered(exc):
-            state.count(item)
-        raise
-    state.count(item)
