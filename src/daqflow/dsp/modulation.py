@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ..core import Chunk, Stream, block
-from ..core.authoring import Follow, Param, exposed_params, running_block, with_params
+from ..core.authoring import Follow, Param, with_params
 from .driver import kernel_block
 from .kernels.demod import FmState, check_deviation
 from .kernels.demod import demod_am as am_kernel
@@ -17,51 +18,33 @@ from .kernels.nco import NcoState
 log = logging.getLogger("daqflow")
 
 
-@block(name="mix", accepts="chunk", produces="complex", needs_samples=True)
-def _mix(chunk: Chunk, tuning: _Tuning) -> Chunk:
-    nco, changed = tuning.poll(chunk.rate)
-    y = nco.process(chunk.data, chunk.index, chunk.rate)
-    y.flags.writeable = False  # a Chunk's data is read-only: so it makes no view of it
-    center = chunk.meta.get("center_freq")
-    meta = chunk.meta if center is None else {**chunk.meta, "center_freq": center - nco.freq}
-    if changed:
-        meta = with_params(meta, changed)
-    return Chunk(y, chunk.rate, chunk.index, chunk.time, meta)
+@block(name="mix", accepts="chunk", produces="complex", needs_samples=True, per_run=True)
+def _mix(x: None, freq: float | Param[Any]) -> Callable[[Chunk], Chunk]:
+    """Made when each run starts (a map with state): its oscillator, and what follows the
+    Param; a new oscillator when the Param moves."""
+    follow = Follow(freq)  # a Param is read once per chunk
+    nco = NcoState(float(follow.value))
+    warned: tuple[float, float] | None = None  # (rate, freq) last warned about
 
-
-class _Tuning:
-    """What a mix block is given: its frequency (Hz, or a Param read once per chunk). The
-    oscillator (and what follows the Param) is built at the first chunk mixed in each run
-    of the graph (a run is told by its running block); a new oscillator when the Param moves."""
-
-    __slots__ = ("follow", "freq", "nco", "run", "warned")
-
-    def __init__(self, freq: float | Param[Any]):
-        self.freq = freq
-        self.follow: Follow | None = None
-        self.nco: NcoState | None = None
-        self.run: object = None  # the running block whose run built them
-        self.warned: tuple[float, float] | None = None  # (rate, freq) last warned about
-
-    def __daqflow_params__(self) -> tuple[Param[Any], ...]:
-        """The Param it tunes by, if any (a control of the graph: `core.finding`)."""
-        return exposed_params(self.freq)
-
-    def poll(self, rate: float) -> tuple[NcoState, dict[str, float] | None]:
-        """The oscillator for this chunk, and the change record if the Param moved."""
-        follow, nco, changed = self.follow, self.nco, None
-        run = running_block()
-        if follow is None or nco is None or run is not self.run:  # a new run starts afresh
-            follow = self.follow = Follow(self.freq)
-            nco = self.nco = NcoState(float(follow.value))
-            self.run, self.warned = run, None
-        elif follow.live is not None and follow.poll():
-            nco = self.nco = NcoState(float(follow.value))
+    def step(chunk: Chunk) -> Chunk:
+        nonlocal nco, warned
+        changed = None
+        if follow.live is not None and follow.poll():
+            nco = NcoState(float(follow.value))
             changed = {follow.name: nco.freq}
-        if abs(nco.freq) > rate / 2 and self.warned != (rate, nco.freq):
-            self.warned = (rate, nco.freq)
+        rate = chunk.rate
+        if abs(nco.freq) > rate / 2 and warned != (rate, nco.freq):
+            warned = (rate, nco.freq)
             _warn_alias(nco, rate)
-        return nco, changed
+        y = nco.process(chunk.data, chunk.index, rate)
+        y.flags.writeable = False  # a Chunk's data is read-only: so it makes no view of it
+        center = chunk.meta.get("center_freq")
+        meta = chunk.meta if center is None else {**chunk.meta, "center_freq": center - nco.freq}
+        if changed:
+            meta = with_params(meta, changed)
+        return Chunk(y, rate, chunk.index, chunk.time, meta)
+
+    return step
 
 
 def _warn_alias(nco: NcoState, rate: float) -> None:
@@ -89,8 +72,7 @@ def mix(stream: Stream, freq: float | Param[Any], **options: Any) -> Stream:
     """
     if not isinstance(freq, Param) and not np.isfinite(freq):
         raise ValueError(f"freq must be a finite frequency in Hz, got {freq!r}")
-    # a map (runs inline): one _Tuning per mix() call, its oscillator made at the first chunk
-    return _mix(stream, _Tuning(freq if isinstance(freq, Param) else float(freq)), **options)
+    return _mix(stream, freq if isinstance(freq, Param) else float(freq), **options)
 
 
 @block(name="demod_am", accepts="complex", produces="float", needs_samples=True)
