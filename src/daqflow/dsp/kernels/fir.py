@@ -37,7 +37,7 @@ from scipy import fft
 from ..checks import check_int
 from . import compiled
 from .base import output_rate as _output_rate
-from .transforms import Transforms, chosen_backend
+from .transforms import Transforms
 
 BLOCK_TAPS_PER_FACTOR = 16  # decimating: polyphase product up to 16 taps per unit of decimation
 # OpenBLAS runs a product on one thread when m*n*k stays below this: on a busy machine its
@@ -89,14 +89,10 @@ def chosen_method(taps: np.ndarray, factor: int) -> str:
 
 
 def load_libraries(taps: object, factor: int = 1) -> None:
-    """Import (and load compiled loops) now what a ``FirState(taps, factor)`` will run on:
-    a block describing a graph calls it, so that no import happens in the run."""
-    taps, factor = check_taps(taps), check_factor(factor)
-    if chosen_method(taps, factor) == "block" and taps.dtype.kind != "c":
-        if compiled.chosen_backend() == "numba":
-            compiled.load_in_background()  # (see FirState's numpy_first)
-    else:
-        chosen_backend()
+    """Import (and start loading compiled loops) now what a ``FirState(taps, factor)`` will
+    run on: a block describing a graph calls it, so that no import happens in the run. (A
+    filter's constructor does it: the FFT library for overlap-save, numba in a thread.)"""
+    FirState(taps, factor)
 
 
 class FirState:
