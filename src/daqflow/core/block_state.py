@@ -18,7 +18,7 @@ class _State:
     """Mutable counters of one block while it runs."""
 
     __slots__ = (
-        "busy", "clocked", "error", "has_result", "items_out", "lost", "name", "result",
+        "busy", "clocked", "error", "has_result", "items_out", "last_out", "lost", "name", "result",
         "samples_out", "skipped", "started", "started_at", "stop_time", "t_end", "worker",
     )
 
@@ -26,6 +26,7 @@ class _State:
         self.name = name  # the block's name in the report
         self.items_out = 0
         self.samples_out = 0
+        self.last_out = 0  # samples in the last item counted out (a fused map's, see `fused`)
         self.lost = 0  # samples a real-time source marked lost in its output (meta["overflow"])
         self.skipped = 0  # ... and dropped on purpose (meta["skipped"])
         self.started = False  # its task has taken its first step

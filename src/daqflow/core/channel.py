@@ -12,7 +12,6 @@ design) under a lossy policy its consumer chose; the marks a dropped chunk carri
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections import deque
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from typing import Any, Literal
 
 from .chunk import Dropped, item_samples
 from .errors import EndOfStream, ReceiverGone
+from .scheduler import NO_SCHEDULER, fifo_waiter
 
 Policy = Literal["block", "drop_oldest", "drop_newest"]
 POLICIES: tuple[str, ...] = ("block", "drop_oldest", "drop_newest")
@@ -64,6 +64,8 @@ class Channel:
         "_pending",
         "_putter",
         "_receiver_closed",
+        "_removed",
+        "_room",
         "blocked",
         "capacity",
         "cut_short",
@@ -73,8 +75,8 @@ class Channel:
         "dropped_samples",
         "high_water",
         "items_in",
-        "items_out",
         "policy",
+        "scheduler",
         "starved",
         "upstream_error",
     )
@@ -87,16 +89,18 @@ class Channel:
         self.capacity = capacity
         self.policy = policy
         self._items: deque[Any] = deque()
-        self._getter: asyncio.Future[None] | None = None
-        self._putter: asyncio.Future[None] | None = None
+        self._getter: Any = None  # what the waiting side awaits: `fifo_waiter`
+        self._putter: Any = None
         self._closed = False
         self._receiver_closed = False
+        self._room = capacity  # try_put's limit: 0 while a mark is pending or nobody reads
+        self.scheduler: Any = NO_SCHEDULER  # the `Scheduler` stepping its blocks, if any
         self._pending: Dropped | None = None  # dropped, not yet marked on a delivered item
         self.upstream_error: tuple[str, BaseException] | None = None
         self.cut_short: str | None = None  # why a drain cut short ended it (`cut`)
         self._check: Callable[[Any], None] | None = None
         self.items_in = 0
-        self.items_out = 0
+        self._removed = 0  # items taken out other than by the consumer (evicted, cleared)
         self.discarded_samples = 0
         self.dropped_items = 0
         self.dropped_samples = 0
@@ -118,11 +122,10 @@ class Channel:
             raise ReceiverGone
         items = self._items
         if len(items) >= self.capacity and self.policy == "block":
-            loop = asyncio.get_running_loop()
             t0 = perf_counter()
             try:
                 while len(items) >= self.capacity:
-                    fut = self._putter = loop.create_future()
+                    fut = self._putter = fifo_waiter(self.scheduler)
                     await fut
                     if self._receiver_closed:
                         raise ReceiverGone
@@ -135,12 +138,13 @@ class Channel:
         """Append ``item`` if that needs no wait, no drop and no mark; else False (and nothing
         done). The hot path of a block that feeds one FIFO: ``try_put(x) or await put(x)``."""
         items = self._items
-        if len(items) >= self.capacity or self._pending is not None or self._receiver_closed:
+        n = len(items)
+        if n >= self._room:
             return False
         items.append(item)  # _push inlined: the hot path
         self.items_in += 1
-        if len(items) > self.high_water:
-            self.high_water = len(items)
+        if n >= self.high_water:
+            self.high_water = n + 1
         getter = self._getter
         if getter is not None:
             self._getter = None
@@ -185,7 +189,7 @@ class Channel:
             return
         if self._pending is not None:
             item = self._pending.mark(item)
-            self._pending = None
+            self._set_pending(None)
         self._push(item)
 
     def put_nowait(self, item: Any) -> bool:
@@ -212,6 +216,7 @@ class Channel:
                 self._drop(item)
                 return
             evicted = items.popleft()  # drop_oldest
+            self._removed += 1
             self.dropped_items += 1
             self.dropped_samples += item_samples(evicted)
             if items:
@@ -222,7 +227,7 @@ class Channel:
                 self._pending_drop(evicted)
         if self._pending is not None:
             item = self._pending.mark(item)
-            self._pending = None
+            self._set_pending(None)
         self._push(item)
 
     def _drop(self, item: Any) -> None:
@@ -232,8 +237,12 @@ class Channel:
 
     def _pending_drop(self, item: Any) -> None:
         if self._pending is None:
-            self._pending = Dropped(self.policy != "block")
+            self._set_pending(Dropped(self.policy != "block"))
         self._pending.add(item)
+
+    def _set_pending(self, pending: Dropped | None) -> None:
+        self._pending = pending
+        self._room = 0 if pending is not None or self._receiver_closed else self.capacity
 
     def close(self, upstream_error: tuple[str, BaseException] | None = None) -> None:
         """End of stream: the consumer reads what is queued, then its iteration stops.
@@ -256,13 +265,12 @@ class Channel:
         if not items:
             if self._closed:
                 raise EndOfStream
-            loop = asyncio.get_running_loop()
             t0 = perf_counter()
             try:
                 while not items:
                     if self._closed:
                         raise EndOfStream
-                    fut = self._getter = loop.create_future()
+                    fut = self._getter = fifo_waiter(self.scheduler)
                     await fut
             finally:
                 self._getter = None
@@ -271,7 +279,6 @@ class Channel:
 
     def _take(self) -> Any:
         item = self._items.popleft()
-        self.items_out += 1
         self._wake_putter()
         if self._check is not None:
             self._check(item)
@@ -292,8 +299,10 @@ class Channel:
     def close_receiver(self) -> None:
         """The consumer stops reading: queued items are discarded, the producer's next put fails."""
         self._receiver_closed = True
+        self._room = 0
         self.discarded += len(self._items)
         self.discarded_samples += self.queued_samples()
+        self._removed += len(self._items)
         self._items.clear()
         self._wake_putter()
 
@@ -312,12 +321,19 @@ class Channel:
         # get() inlined: this is the hop every block's `async for` takes
         items = self._items
         if not items:
+            if self._closed:
+                raise StopAsyncIteration
+            t0 = perf_counter()
             try:
-                return await self.get()
-            except EndOfStream:
-                raise StopAsyncIteration from None
+                while not items:
+                    if self._closed:
+                        raise StopAsyncIteration
+                    fut = self._getter = fifo_waiter(self.scheduler)
+                    await fut
+            finally:
+                self._getter = None
+                self.starved += perf_counter() - t0
         item = items.popleft()  # _take inlined: the hot path
-        self.items_out += 1
         putter = self._putter
         if putter is not None:
             self._putter = None
@@ -334,6 +350,11 @@ class Channel:
 
     def __len__(self) -> int:
         return len(self._items)
+
+    @property
+    def items_out(self) -> int:
+        """Items the consumer has taken (counted from the others: no count per item)."""
+        return max(0, self.items_in - len(self._items) - self._removed)  # (>= 0 off-loop)
 
     @property
     def closed(self) -> bool:

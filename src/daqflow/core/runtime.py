@@ -34,10 +34,12 @@ from .errors import BlockError, ReceiverGone, UpstreamFailed
 from .executor import DRAIN_TIMEOUT, Lifecycle, RunObserver
 from .fan_out import delivered, discard, fan_out, sent, without_waiting
 from .figures import RunFigures
+from .fused import Stage, chain_step, uncount_all
 from .graph import Edge, Graph, is_fused
 from .kinds import first_item_checker
 from .ports import ReceivePort, ThreadPort
 from .report import Report
+from .scheduler import Scheduler, shared_scheduler
 from .stream import Stream
 from .threads import CallThread, Worker, in_worker, timed
 from .virtual_time import held, is_virtual
@@ -234,74 +236,34 @@ class Runtime(RunFigures):
         return fan_out(targets)
 
     def _inline_map(self, node: Stream, nowait: bool) -> Callable[[Any], Awaitable[None]]:
-        chain: list[tuple[Stream, _State, list[int]]] = []
-        step = self._map_step(node, chain)
-        downstream = self._sender(chain[-1][0], nowait)
-        last = chain[-1][1]
-        before_last = [(state, counted) for _, state, counted in chain[:-1]]
+        stages = self._fused_run(node)
+        step = chain_step(stages, self.fail)
+        downstream = self._sender(stages[-1].node, nowait)
 
         async def send(item: Any) -> None:
             out = step(item, perf_counter())
-            if out is None:
+            if out is None or downstream is None:
                 return
-            if downstream is not None:
-                try:
-                    await downstream(out)
-                except BaseException as exc:
-                    if delivered(exc):  # (a stop during a fan-out that delivered it)
-                        last.count(out)
-                    else:  # the maps before did not make it after all
-                        for state, counted in before_last:
-                            state.uncount(counted[0])
-                    raise
-            last.count(out)
+            try:
+                await downstream(out)
+            except BaseException as exc:
+                if not delivered(exc):  # (a stop during a fan-out that delivered it counts)
+                    uncount_all(stages)  # refused: the maps did not make it after all
+                raise
 
         return send
 
-    def _map_step(self, node: Stream, chain: list[tuple[Stream, _State, list[int]]]
-                  ) -> Callable[[Any, float], Any]:
-        """``step(item, t0)``: runs the fused map ``node`` and, one to one, the fused maps
-        after it as plain calls (no coroutine per stage); returns what the last one made
-        (None: nothing). ``t0``: `perf_counter` when the call began (each stage's end is the
-        next one's start: one clock read per stage). Appends (map, state, samples of its
-        last counted output) to ``chain`` for each map. Each map but the last counts its
-        output as it hands it on, and takes the count back if a later stage fails (the
-        caller does so if the FIFO after the last refuses it); the caller counts the last."""
-        state = self.states[node]
-        counted = [0]
-        chain.append((node, state, counted))
-        call = self._map_call(node)
-        accepted = node.spec.accepts_on(node.ports[0])
-        checker: list[Callable[[Any], None]] = []
-        if accepted is not None:
+    def _fused_run(self, node: Stream) -> list[Stage]:
+        """The fused map ``node`` and the maps fused one to one after it (see `fused`)."""
+        stages = []
+        while True:
             where = f"block {self.graph.names[node]!r} port {node.ports[0]!r}"
-            checker.append(first_item_checker(accepted, where, checker.clear))
-        fail = self.fail
-        edges = self.graph.out_edges[node]
-        after = self._map_step(edges[0].consumer, chain) if len(edges) == 1 and edges[0].fused else None
-
-        def step(item: Any, t0: float) -> Any:
-            try:
-                if checker:
-                    checker[0](item)
-                out = call(item)
-            except Exception as exc:
-                fail(node, exc)
-                raise ReceiverGone from exc
-            t1 = perf_counter()
-            state.busy += t1 - t0
-            if out is None or after is None:
-                return out
-            samples = counted[0] = out.samples if type(out) is Chunk else 1
-            state.items_out += 1
-            state.samples_out += samples
-            try:
-                return after(out, t1)
-            except BaseException:  # a later map failed: this output was not delivered
-                state.uncount(samples)
-                raise
-
-        return step
+            stages.append(Stage(node, self._map_call(node), self.states[node],
+                                node.spec.accepts_on(node.ports[0]), where))
+            edges = self.graph.out_edges[node]
+            if len(edges) != 1 or not edges[0].fused:
+                return stages
+            node = edges[0].consumer
 
     def _map_call(self, node: Stream) -> Callable[[Any], Any]:
         fn, params = node.spec.fn, node.params
@@ -507,12 +469,21 @@ class Runtime(RunFigures):
             self._stop_at = loop.time()
         self._wake = loop.create_future()
         self.t_start = perf_counter()
+        scheduler = Scheduler(loop) if shared_scheduler() else None
+        if scheduler is not None:
+            for channel in self.channels.values():
+                channel.scheduler = scheduler
         for node in self.graph.nodes:
             if is_fused(node):
                 continue
-            name = self.graph.names[node]
-            coro = timed(self._drive(node), self.states[node])
-            self._tasks[node] = loop.create_task(coro, name=f"daqflow:{name}")
+            name = f"daqflow:{self.graph.names[node]}"
+            if scheduler is not None:
+                self._tasks[node] = scheduler.add(self._drive(node), self.states[node], name)
+            else:
+                coro = timed(self._drive(node), self.states[node])
+                self._tasks[node] = loop.create_task(coro, name=name)
+        if scheduler is not None:
+            scheduler.start()
         if self._stopping:  # stop() came before the tasks existed
             self._cancel_sources()
         self._duration = duration

@@ -1,0 +1,110 @@
+"""Fused maps: a run of maps joined one to one, called in one loop by their producer's task.
+
+A map fused into its producer has no FIFO and no task: `chain_step` calls the maps of a run
+in turn, as plain calls in a single loop (no call or coroutine per stage), reads the clock
+once per stage (each stage's end is the next one's start: its ``busy`` seconds), and counts
+each stage's output as it hands it on. A map that returns None drops the item there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from time import perf_counter
+from typing import Any
+
+from .block_state import _State
+from .chunk import Chunk
+from .errors import ReceiverGone
+from .kinds import Kind, first_item_checker
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One fused map: its graph node (named in a failure), the function applied to each
+    item, its counters, the kind of item it accepts (checked on the first) and where."""
+
+    node: Any
+    call: Callable[[Any], Any]
+    state: _State
+    accepts: Kind | None
+    where: str
+
+
+def chain_step(stages: list[Stage], fail: Callable[[Any, BaseException], None]
+               ) -> Callable[[Any, float], Any]:
+    """``step(item, t0)``: ``item`` through every stage; returns what the last made, or None
+    (a stage dropped it). ``t0``: `perf_counter` when the call began.
+
+    A stage that raises is reported with ``fail(node, exc)``, the stages before it take back
+    the output they counted (it was not carried through), and `ReceiverGone` is raised:
+    nothing downstream takes items from this run any more."""
+    calls = [(stage.call, stage.state) for stage in stages]
+    checks: list[Callable[[Any], None] | None] = [None] * len(stages)
+    unchecked = [0]  # stages whose first-item check has not run
+
+    def checked_by(n: int) -> Callable[[], None]:
+        def done() -> None:
+            checks[n] = None
+            unchecked[0] -= 1
+        return done
+
+    for n, stage in enumerate(stages):
+        if stage.accepts is not None:
+            checks[n] = first_item_checker(stage.accepts, stage.where, checked_by(n))
+            unchecked[0] += 1
+
+    def failed(state: _State | None, exc: Exception) -> ReceiverGone:
+        for stage in stages:
+            if stage.state is state:
+                fail(stage.node, exc)
+                break
+            stage.state.uncount(stage.state.last_out)
+        return ReceiverGone()
+
+    def step(item: Any, t0: float) -> Any:
+        if unchecked[0]:
+            return first_items(item, t0)
+        state = None
+        try:
+            for call, state in calls:
+                item = call(item)
+                t1 = perf_counter()
+                state.busy += t1 - t0
+                t0 = t1
+                if item is None:
+                    return None
+                state.items_out += 1
+                state.last_out = samples = item.samples if type(item) is Chunk else 1
+                state.samples_out += samples
+        except Exception as exc:
+            raise failed(state, exc) from exc
+        return item
+
+    def first_items(item: Any, t0: float) -> Any:
+        """`step` while some stage has yet to check its first item."""
+        state = None
+        try:
+            for (call, state), check in zip(calls, list(checks), strict=True):
+                if check is not None:
+                    check(item)
+                item = call(item)
+                t1 = perf_counter()
+                state.busy += t1 - t0
+                t0 = t1
+                if item is None:
+                    return None
+                state.count(item)
+                state.last_out = item.samples if type(item) is Chunk else 1
+        except Exception as exc:
+            raise failed(state, exc) from exc
+        return item
+
+    return step
+
+
+def uncount_all(stages: list[Stage]) -> None:
+    """The item a run's last stage made was refused downstream: every stage takes back the
+    output it counted for it."""
+    for stage in stages:
+        stage.state.uncount(stage.state.last_out)
