@@ -13,14 +13,15 @@ design) under a lossy policy its consumer chose; the marks a dropped chunk carri
 from __future__ import annotations
 
 import dataclasses
+import types
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from time import perf_counter
 from typing import Any, Literal
 
 from .chunk import Dropped, item_samples
 from .errors import EndOfStream, ReceiverGone
-from .scheduler import NO_SCHEDULER, fifo_waiter
+from .scheduler import NO_SCHEDULER, Member, fifo_waiter
 
 Policy = Literal["block", "drop_oldest", "drop_newest"]
 POLICIES: tuple[str, ...] = ("block", "drop_oldest", "drop_newest")
@@ -110,8 +111,10 @@ class Channel:
         self.starved = 0.0
 
     # -- producer side -------------------------------------------------------------------
-    async def put(self, item: Any) -> None:
-        """Append ``item``; when full, wait ("block") or drop per the policy.
+    @types.coroutine
+    def put(self, item: Any) -> Generator[Any, None, None]:
+        """Append ``item``; when full, wait ("block") or drop per the policy (awaitable: a
+        generator-based coroutine, as `__anext__`).
 
         Raises:
             ReceiverGone: the consumer stopped reading.
@@ -126,7 +129,10 @@ class Channel:
             try:
                 while len(items) >= self.capacity:
                     fut = self._putter = fifo_waiter(self.scheduler)
-                    await fut
+                    if type(fut) is Member:
+                        yield fut  # (the scheduler's member parks as it is)
+                    else:
+                        yield from fut
                     if self._receiver_closed:
                         raise ReceiverGone
             finally:
@@ -148,7 +154,7 @@ class Channel:
         getter = self._getter
         if getter is not None:
             self._getter = None
-            if not getter.done():
+            if type(getter) is Member or not getter.done():  # (a Member's is idempotent)
                 getter.set_result(None)
         return True
 
@@ -317,8 +323,10 @@ class Channel:
     def __aiter__(self) -> Channel:
         return self
 
-    async def __anext__(self) -> Any:
-        # get() inlined: this is the hop every block's `async for` takes
+    @types.coroutine
+    def __anext__(self) -> Generator[Any, None, Any]:
+        # get() inlined: this is the hop every block's `async for` takes. A generator-based
+        # coroutine: a wait yields the waiting scheduler member itself (no awaitable made)
         items = self._items
         if not items:
             if self._closed:
@@ -328,8 +336,14 @@ class Channel:
                 while not items:
                     if self._closed:
                         raise StopAsyncIteration
-                    fut = self._getter = fifo_waiter(self.scheduler)
-                    await fut
+                    member = self.scheduler.running  # (fifo_waiter inlined)
+                    if member is not None:
+                        member._parked = True
+                        self._getter = member
+                        yield member
+                    else:
+                        fut = self._getter = fifo_waiter(self.scheduler)
+                        yield from fut
             finally:
                 self._getter = None
                 self.starved += perf_counter() - t0
@@ -337,7 +351,7 @@ class Channel:
         putter = self._putter
         if putter is not None:
             self._putter = None
-            if not putter.done():
+            if type(putter) is Member or not putter.done():
                 putter.set_result(None)
         if self._check is not None:
             self._check(item)
