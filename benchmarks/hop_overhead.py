@@ -2,7 +2,9 @@
 
 Both chains move the same Chunk objects through K hops with FIFOs of 4 items, in the same
 run; the figure is (time of K hops - time of 1 hop) / ((K - 1) * items), so the source and
-sink costs cancel. Also: a fused map stage (plain function, run inline).
+sink costs cancel. daqflow runs its blocks on its scheduler (the default) and, for
+reference, as one asyncio task per block (``DAQFLOW_SCHEDULER=tasks``). Also: a fused map
+stage (plain function, run inline).
 
     python benchmarks/hop_overhead.py [--items 100000] [--repeat 5]
 """
@@ -10,6 +12,7 @@ sink costs cancel. Also: a fused map stage (plain function, run inline).
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -46,6 +49,19 @@ def time_daqflow(items: list, hops: int) -> float:
     return time.perf_counter() - t0
 
 
+def time_daqflow_tasks(items: list, hops: int) -> float:
+    """`time_daqflow` with one asyncio task per block (no shared scheduler)."""
+    before = os.environ.get("DAQFLOW_SCHEDULER")
+    os.environ["DAQFLOW_SCHEDULER"] = "tasks"
+    try:
+        return time_daqflow(items, hops)
+    finally:
+        if before is None:
+            del os.environ["DAQFLOW_SCHEDULER"]
+        else:
+            os.environ["DAQFLOW_SCHEDULER"] = before
+
+
 def time_fused(items: list, stages: int) -> float:
     s = df.from_iterable(items)
     for _ in range(stages):
@@ -75,12 +91,14 @@ def main() -> None:
     items = chunk_items(args.items)
     raw = per_hop_us(time_asyncio, items, args.hops, args.repeat)
     ours = per_hop_us(time_daqflow, items, args.hops, args.repeat)
+    own_tasks = per_hop_us(time_daqflow_tasks, items, args.hops, args.repeat)
     fused = per_hop_us(time_fused, items, args.hops, args.repeat)
     emit(
         "hop_overhead",
         {
             "asyncio_queue_us_per_hop": round(raw, 3),
             "daqflow_us_per_hop": round(ours, 3),
+            "daqflow_task_per_block_us_per_hop": round(own_tasks, 3),
             "daqflow_fused_map_us_per_stage": round(fused, 3),
             "ratio_daqflow_to_asyncio": round(ours / raw, 3),
         },

@@ -1,4 +1,5 @@
-"""Running a graph: one task per block, a Channel per edge, orderly stop, the report.
+"""Running a graph: its blocks stepped by one `Scheduler` (each with a stand-in task), a
+Channel per edge, orderly stop, the report.
 
 Stop rules (structured: nothing outlives ``arun``):
 
