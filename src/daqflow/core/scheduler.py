@@ -137,6 +137,7 @@ class Scheduler:
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop = loop
         self.ready: deque[Member] = deque()
+        self.after_turn: list[Member] = []  # members that yielded to the loop (sleep(0))
         self.running: Member | None = None
         self.members: list[Member] = []
         self.alive = 0
@@ -190,26 +191,30 @@ class Scheduler:
 
     # -- stepping ------------------------------------------------------------------------
     async def _run(self) -> None:
-        ready = self.ready
+        ready, after_turn = self.ready, self.after_turn
         step = self._step
         loop, task = self.loop, self.task
         while self.alive:
-            if not ready:
+            if ready:
+                now = perf_counter()
+                turn_end = now + TURN
+                _leave_task(loop, task)  # each member's stand-in is current in its step
+                try:
+                    while ready:
+                        now = step(ready.popleft(), now)
+                        if now > turn_end:
+                            break
+                finally:
+                    _enter_task(loop, task)
+            if not self.alive:
+                return
+            if ready or after_turn:
+                await self._pause(None)  # the loop's turn
+                ready.extend(after_turn)  # (members that yielded to the loop: their turn came)
+                after_turn.clear()
+            else:
                 idle = self._idle = self.loop.create_future()
                 await self._pause(idle)
-                continue
-            now = perf_counter()
-            turn_end = now + TURN
-            _leave_task(loop, task)  # each member's stand-in is the current task in its step
-            try:
-                while ready:
-                    now = step(ready.popleft(), now)
-                    if now > turn_end:
-                        break
-            finally:
-                _enter_task(loop, task)
-            if ready:
-                await self._pause(None)  # the loop's turn
 
     async def _pause(self, idle: asyncio.Future[None] | None) -> None:
         """Wait for a member to wake (or one loop turn); a cancel of the scheduler's task is
@@ -267,7 +272,7 @@ class Scheduler:
         elif signal is None:  # a bare yield (asyncio.sleep(0)): after the loop's turn
             if cancelling:
                 member.throw = asyncio.CancelledError()
-            self.loop.call_soon(self.wake, member)
+            self.after_turn.append(member)
         elif getattr(signal, "_asyncio_future_blocking", None):
             signal._asyncio_future_blocking = False
             member.foreign = signal
