@@ -111,10 +111,8 @@ class Channel:
         self.starved = 0.0
 
     # -- producer side -------------------------------------------------------------------
-    @types.coroutine
-    def put(self, item: Any) -> Generator[Any, None, None]:
-        """Append ``item``; when full, wait ("block") or drop per the policy (awaitable: a
-        generator-based coroutine, as `__anext__`).
+    async def put(self, item: Any) -> None:
+        """Append ``item``; when full, wait ("block") or drop per the policy.
 
         Raises:
             ReceiverGone: the consumer stopped reading.
@@ -129,10 +127,7 @@ class Channel:
             try:
                 while len(items) >= self.capacity:
                     fut = self._putter = fifo_waiter(self.scheduler)
-                    if type(fut) is Member:
-                        yield fut  # (the scheduler's member parks as it is)
-                    else:
-                        yield from fut
+                    await fut
                     if self._receiver_closed:
                         raise ReceiverGone
             finally:
@@ -326,7 +321,10 @@ class Channel:
     @types.coroutine
     def __anext__(self) -> Generator[Any, None, Any]:
         # get() inlined: this is the hop every block's `async for` takes. A generator-based
-        # coroutine: a wait yields the waiting scheduler member itself (no awaitable made)
+        # coroutine: a wait yields the waiting scheduler member itself (no awaitable made).
+        # Awaitable, and `asyncio.ensure_future` wraps it; from Python 3.12 `create_task`
+        # takes native coroutines only: a task that gets one item awaits `get()` (a port's
+        # `receive()`) instead
         items = self._items
         if not items:
             if self._closed:

@@ -20,7 +20,10 @@ __all__ = ["ReceivePort", "ThreadPort", "WouldBlock"]
 
 
 class ReceivePort:
-    """The receiving end of one input FIFO, on the graph's loop."""
+    """The receiving end of one input FIFO, on the graph's loop.
+
+    ``async for`` is the fast path; `receive` is a native coroutine (what
+    ``asyncio.create_task`` takes from Python 3.12 on, for a task that waits for one item)."""
 
     __slots__ = ("_channel",)
 
