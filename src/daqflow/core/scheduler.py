@@ -21,6 +21,7 @@ I/O and other tasks (a GUI) are served while a chain of blocks runs flat out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import os
 from asyncio.tasks import _enter_task, _leave_task
@@ -294,12 +295,13 @@ class Scheduler:
     def _ended(self, task: asyncio.Task[None]) -> None:
         """The scheduler's task ended: any member still alive (the task failed or was
         destroyed) ends with that, so no stand-in waits for ever."""
-        failure: BaseException = asyncio.CancelledError()
-        if not task.cancelled() and task.exception() is not None:
+        failure: BaseException = asyncio.CancelledError()  # (also for KeyboardInterrupt:
+        if not task.cancelled() and isinstance(task.exception(), Exception):  # raised once)
             failure = task.exception()  # type: ignore[assignment]
         for member in self.members:
             if not member.ended:
-                member.coro.close()
+                with contextlib.suppress(RuntimeError):  # (a finally that awaits)
+                    member.coro.close()
                 self._finish(member, True, failure)
 
 
