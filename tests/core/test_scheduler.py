@@ -6,6 +6,7 @@ getting turns while the blocks run flat out; and busy time is each block's own."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import time
 
@@ -262,3 +263,137 @@ def test_cancelling_the_scheduler_task_cancels_every_member_and_runs_its_finally
         assert sorted(cleaned) == [0, 1, 2]
 
     asyncio.run(main())
+
+
+# -- what a review found (each failed before its fix) ------------------------------------------
+
+
+def test_an_abort_before_the_blocks_first_step_leaves_nothing_running():
+    from daqflow.core.runtime import Runtime
+    from daqflow.core.stream import build_graph
+
+    made = [0]
+
+    @df.block
+    async def forever():
+        while True:
+            made[0] += 1
+            yield made[0]
+            await asyncio.sleep(0.001)
+
+    async def main() -> int:
+        runtime = Runtime(build_graph([df.null_sink(forever())]))
+        loop = asyncio.get_running_loop()
+        run = loop.create_task(runtime.run())
+        loop.call_soon(runtime.abort)  # in the same loop iteration as run()'s first step
+        with contextlib.suppress(BaseException):
+            await run
+        before = made[0]
+        await asyncio.sleep(0.1)
+        return made[0] - before
+
+    assert asyncio.run(main()) == 0
+
+
+@df.block
+async def endless():
+    i = 0
+    while True:
+        yield i
+        i += 1
+
+
+@df.block
+async def fails_at(x: df.Stream, n: int):
+    async for item in x:
+        if item == n:
+            raise RuntimeError("boom")
+    return None
+
+
+def test_a_failure_stops_the_sources_at_once_not_a_loop_turn_later():
+    source = endless()
+    with pytest.raises(df.BlockError) as failed:
+        df.run(fails_at(source, 100), df.collect(source))
+    # the source stops where a cancel stops it: within its FIFOs' reach of item 100
+    assert failed.value.report.blocks["endless"].items_out <= 100 + 2 * 8
+
+
+def test_a_timeout_that_expires_as_the_item_comes_raises_inside_the_timeout():
+    from daqflow.core.channel import Channel
+
+    async def main() -> str:
+        scheduler = Scheduler(asyncio.get_running_loop())
+        fifo, later = Channel(4), Channel(4)
+        fifo.scheduler = later.scheduler = scheduler
+        box: dict[str, asyncio.Timeout] = {}
+
+        async def waits() -> str:
+            try:
+                async with asyncio.timeout(0.01) as timeout:
+                    box["timeout"] = timeout
+                    await fifo.get()
+            except TimeoutError:
+                return "timed out"
+            try:
+                await later.get()
+            except asyncio.CancelledError:
+                return "a stray cancel at its next wait"
+            return "got its item"
+
+        async def feeds() -> None:
+            while "timeout" not in box or not box["timeout"].expired():
+                await asyncio.sleep(0)
+            fifo.try_put("item")  # just as the timeout expired
+            await asyncio.sleep(0.05)
+            later.close()
+
+        waiting = scheduler.add(waits(), Busy(), "waits")
+        scheduler.add(feeds(), Busy(), "feeds")
+        scheduler.start()
+        return await waiting
+
+    assert asyncio.run(main()) == "timed out"
+
+
+def test_a_block_raising_systemexit_leaves_the_others_to_clean_up():
+    cleaned: list[str] = []
+
+    @df.block
+    async def quits(x: df.Stream):
+        try:
+            async for item in x:
+                if item == 5:
+                    raise SystemExit(3)
+                yield item
+        finally:
+            cleaned.append("quits")
+
+    @df.block
+    async def source():
+        try:
+            for i in range(1000):
+                yield i
+                await asyncio.sleep(0)
+        finally:
+            cleaned.append("source")
+
+    with pytest.raises(SystemExit):
+        df.run(df.null_sink(quits(source())))
+    assert sorted(cleaned) == ["quits", "source"]
+
+
+def test_a_future_of_another_loop_is_refused_as_a_task_refuses_it():
+    other = asyncio.new_event_loop()
+
+    @df.block
+    async def waits_elsewhere(x: df.Stream):
+        async for item in x:
+            await other.create_future()
+            yield item
+
+    try:
+        with pytest.raises(df.BlockError, match="attached to a different loop"):
+            df.run(df.null_sink(waits_elsewhere(df.from_iterable([1]))))
+    finally:
+        other.close()

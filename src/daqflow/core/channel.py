@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import types
+from asyncio import current_task
 from collections import deque
 from collections.abc import Callable, Generator
 from time import perf_counter
@@ -21,7 +22,7 @@ from typing import Any, Literal
 
 from .chunk import Dropped, item_samples
 from .errors import EndOfStream, ReceiverGone
-from .scheduler import NO_SCHEDULER, Member, fifo_waiter
+from .scheduler import EAGER_TASKS, NO_SCHEDULER, Member, fifo_waiter
 
 Policy = Literal["block", "drop_oldest", "drop_newest"]
 POLICIES: tuple[str, ...] = ("block", "drop_oldest", "drop_newest")
@@ -335,7 +336,8 @@ class Channel:
                     if self._closed:
                         raise StopAsyncIteration
                     member = self.scheduler.running  # (fifo_waiter inlined)
-                    if member is not None:
+                    if member is not None and (
+                            not EAGER_TASKS or current_task() is member.stand_in):
                         member._parked = True
                         self._getter = member
                         yield member

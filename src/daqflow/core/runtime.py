@@ -508,6 +508,8 @@ class Runtime(RunFigures):
             hung = [t for t in (*self._workers, *self._call_threads) if not t.close(join)]
             if hung and not self.stuck:
                 self.stuck = tuple(t.name for t in hung)
+        if scheduler is not None:
+            scheduler.check()
         report = self.report()
         if self.error is not None:
             node, exc = self.error

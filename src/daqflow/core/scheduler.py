@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import contextvars
 import os
+import sys
 from asyncio.tasks import _enter_task, _leave_task
 from collections import deque
 from collections.abc import Coroutine
@@ -34,12 +35,18 @@ TURN = 0.001  # seconds of stepping members before the loop gets a turn
 
 
 
+# From Python 3.12 a task made by a block may take its first step at once (an eager task),
+# inside the block's own step: a FIFO then checks that the waiting task is the member's.
+EAGER_TASKS = sys.version_info >= (3, 12)
+
+
 def fifo_waiter(scheduler: Scheduler | NoScheduler) -> Any:
     """What a FIFO's waiting side awaits: the member ``scheduler`` is stepping now, if any
-    (a FIFO is used on its loop's thread only, so that member is the caller; its wait ends
-    with `Member.set_result`), else a future of the running loop (a plain task's wait)."""
+    and if it is the caller (a FIFO is used on its loop's thread only; see `EAGER_TASKS`);
+    its wait ends with `Member.set_result`. Else a future of the running loop (a plain
+    task's wait)."""
     member = scheduler.running
-    if member is not None:
+    if member is not None and (not EAGER_TASKS or asyncio.current_task() is member.stand_in):
         member._parked = True
         return member
     return asyncio.get_running_loop().create_future()
@@ -64,7 +71,7 @@ class Member:
 
     __slots__ = (
         "_parked",
-        "cancelling",
+        "cancel_due",
         "clock",
         "context",
         "coro",
@@ -89,7 +96,8 @@ class Member:
         self.ended = False
         self.outcome: tuple[bool, Any] | None = None  # (raised, value or exception)
         self.throw: BaseException | None = None  # thrown in at its next step
-        self.cancelling = False  # a cancel came while it ran: applied where it parks
+        self.cancel_due: str | None = None  # a cancel (its message) came while it ran: applied
+        # where it parks
         self._parked = False  # waiting on a FIFO
         self.foreign: asyncio.Future[Any] | None = None
         self.watch: asyncio.Future[None] | None = None
@@ -115,14 +123,41 @@ class Member:
         yield self  # (a generator: a Python __next__ raising StopIteration costs 3x more)
 
 
+class StandIn(asyncio.Task):  # type: ignore[type-arg]
+    """A member's own asyncio task: ends as the member does; `cancel` reaches the member at
+    once (thrown in where it waits, as `Task.cancel` does), and `cancelling`/`uncancel` count
+    those cancels, so ``asyncio.timeout`` in a block works as in a task of its own."""
+
+    def __init__(self, member: Member, name: str):
+        self.member = member
+        self.cancels = 0
+        super().__init__(_stand_in(member), loop=member.scheduler.loop, name=name)
+
+    def cancel(self, msg: Any = None) -> bool:
+        member = self.member
+        if self.done() or member.ended:
+            return False
+        self.cancels += 1
+        member.scheduler.cancel(member, msg)
+        return True
+
+    def cancelling(self) -> int:
+        return self.cancels
+
+    def uncancel(self) -> int:
+        if self.cancels > 0:
+            self.cancels -= 1
+        return self.cancels
+
+
 async def _stand_in(member: Member) -> Any:
-    """The stand-in task's body: routes its cancels to the member, then ends as it did."""
+    """A stand-in's body: waits for its member to end, then ends as it did."""
     loop = asyncio.get_running_loop()
     while not member.ended:
         watch = member.watch = loop.create_future()
         try:
             await watch
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # (a cancel that came past `StandIn.cancel`)
             if not member.ended:
                 member.scheduler.cancel(member)
     assert member.outcome is not None
@@ -150,14 +185,22 @@ class Scheduler:
         member = Member(self, coro, clock)
         self.members.append(member)
         self.alive += 1
-        member.stand_in = self.loop.create_task(_stand_in(member), name=name)
-        self.wake(member)
+        member.stand_in = StandIn(member, name)  # (made directly: the loop's task factory
+        self.wake(member)  # could start it eagerly)
         return member.stand_in
 
     def start(self, name: str = "daqflow:scheduler") -> asyncio.Task[None]:
-        self.task = self.loop.create_task(self._run(), name=name)
+        self.task = asyncio.Task(self._run(), loop=self.loop, name=name)
         self.task.add_done_callback(self._ended)
         return self.task
+
+    def check(self) -> None:
+        """Raise what ended the scheduler's own task, if it failed (a bug: no block's)."""
+        task = self.task
+        if task is not None and task.done() and not task.cancelled():
+            failure = task.exception()
+            if failure is not None:
+                raise RuntimeError(f"daqflow's scheduler failed: {failure!r}") from failure
 
     # -- waking and cancelling -----------------------------------------------------------
     def wake(self, member: Member) -> None:
@@ -174,21 +217,21 @@ class Scheduler:
             if not idle.done():
                 idle.set_result(None)
 
-    def cancel(self, member: Member) -> None:
+    def cancel(self, member: Member, msg: Any = None) -> None:
         """Throw `CancelledError` into ``member`` where it waits (or where it next parks)."""
         if member.ended:
             return
         if self.running is member:
-            member.cancelling = True
+            member.cancel_due = msg or ""
         elif member.foreign is not None:
-            if not member.foreign.cancel():  # done: its callback wakes the member
-                member.throw = asyncio.CancelledError()
+            if not member.foreign.cancel(msg):  # done: its callback wakes the member
+                member.throw = asyncio.CancelledError(msg)
         elif member._parked:
             member._parked = False
-            member.throw = asyncio.CancelledError()
+            member.throw = asyncio.CancelledError(msg)
             self.wake(member)
         else:  # on the ready queue, or waiting for the loop's turn (a bare yield)
-            member.throw = asyncio.CancelledError()
+            member.throw = asyncio.CancelledError(msg)
 
     # -- stepping ------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -246,17 +289,15 @@ class Scheduler:
         except StopIteration as stop:
             self._finish(member, False, stop.value)
             signal = None
-        except BaseException as exc:  # the member's outcome, as a Task's
-            self._finish(member, True, exc)
-            if isinstance(exc, KeyboardInterrupt | SystemExit):
-                raise
+        except BaseException as exc:  # the member's outcome, as a Task's (its stand-in
+            self._finish(member, True, exc)  # raises a KeyboardInterrupt or SystemExit once)
             signal = None
         finally:
             t1 = perf_counter()
             member.clock.busy += t1 - t0
             _leave_task(loop, stand_in)
             self.running = None
-        if signal is member and not member.cancelling:
+        if signal is member and member.cancel_due is None:
             return t1  # parked on a FIFO: the hot path
         if not member.ended:
             self._park(member, signal)
@@ -264,22 +305,27 @@ class Scheduler:
 
     def _park(self, member: Member, signal: Any) -> None:
         """Where a stepped member waits: on a FIFO (itself), a future, or the loop's turn."""
-        cancelling, member.cancelling = member.cancelling, False
+        due, member.cancel_due = member.cancel_due, None
         if signal is member:  # parked on a FIFO
-            if cancelling:
+            if due is not None:
                 member._parked = False
-                member.throw = asyncio.CancelledError()
+                member.throw = asyncio.CancelledError(due or None)
                 self.wake(member)
         elif signal is None:  # a bare yield (asyncio.sleep(0)): after the loop's turn
-            if cancelling:
-                member.throw = asyncio.CancelledError()
+            if due is not None:
+                member.throw = asyncio.CancelledError(due or None)
             self.after_turn.append(member)
         elif getattr(signal, "_asyncio_future_blocking", None):
+            if signal.get_loop() is not self.loop:
+                member.throw = RuntimeError(
+                    f"a block awaited {signal!r}, a future attached to a different loop")
+                self.wake(member)
+                return
             signal._asyncio_future_blocking = False
             member.foreign = signal
             signal.add_done_callback(member.foreign_done)
-            if cancelling and not signal.cancel():
-                member.throw = asyncio.CancelledError()
+            if due is not None and not signal.cancel(due or None):
+                member.throw = asyncio.CancelledError(due or None)
         else:
             member.throw = RuntimeError(f"a block's coroutine yielded {signal!r}, not a future")
             self.wake(member)
