@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import signal
 import time
 
 import numpy as np
@@ -381,6 +382,8 @@ def test_a_block_raising_systemexit_leaves_the_others_to_clean_up():
     with pytest.raises(SystemExit):
         df.run(df.null_sink(quits(source())))
     assert sorted(cleaned) == ["quits", "source"]
+    # and Ctrl-C's handler is as it was (asyncio's runner put it back before the blocks ended)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_a_future_of_another_loop_is_refused_as_a_task_refuses_it():

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from . import capture
@@ -83,9 +86,25 @@ def run(
         except KeyboardInterrupt:
             running.stop()
             return running.wait()
-    with asyncio.Runner(loop_factory=loop_factory(clock)) as runner:
+    with _signals_as_found(), asyncio.Runner(loop_factory=loop_factory(clock)) as runner:
         return runner.run(drive(executor, duration, observers=_watchers(progress), serve=serve,
                                 signals=True))
+
+
+@contextlib.contextmanager
+def _signals_as_found() -> Iterator[None]:
+    """Leave Ctrl-C's handler as it was, also when a block's KeyboardInterrupt or SystemExit
+    ends the run: asyncio's runner then restores its own before the run's tasks end, and
+    the run's `drive` would put back the (closed) runner's when it ends."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGINT) is not before:
+            signal.signal(signal.SIGINT, before)
 
 
 def check_virtual(clock: str, runtime: Any, serve: Any, where: str) -> bool:
