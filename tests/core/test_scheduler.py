@@ -122,20 +122,23 @@ def test_the_loop_keeps_its_turns_while_blocks_run_flat_out():
     assert max(gaps) < 0.05, f"the loop waited {max(gaps) * 1e3:.1f} ms for a turn"
 
 
-@df.block
-def burn(chunk: df.Chunk, seconds: float) -> df.Chunk:
+def spin(seconds: float) -> None:
+    """Keep the CPU busy for ``seconds`` (no sleep: this is a block's own work)."""
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         pass
-    return chunk
+
+
+@df.block
+def burn(item, seconds: float):
+    spin(seconds)
+    return item
 
 
 @df.block
 async def burn_gen(x: df.Stream, seconds: float):
     async for item in x:
-        end = time.perf_counter() + seconds
-        while time.perf_counter() < end:
-            pass
+        spin(seconds)
         yield item
 
 
