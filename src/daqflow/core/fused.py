@@ -3,7 +3,9 @@
 A map fused into its producer has no FIFO and no task: `chain_step` calls the maps of a run
 in turn, as plain calls in a single loop (no call or coroutine per stage), reads the clock
 once per stage (each stage's end is the next one's start: its ``busy`` seconds), and counts
-each stage's output as it hands it on. A map that returns None drops the item there.
+each stage's output samples as it hands them on. Items are counted once per run, not per
+stage (`Tally`): a stage's items out are the items that entered the run less those a stage
+up to it dropped. A map that returns None drops the item there.
 """
 
 from __future__ import annotations
@@ -19,6 +21,49 @@ from .errors import ReceiverGone
 from .kinds import Kind, first_item_checker
 
 
+class Tally:
+    """Items that entered a run of fused maps; each stage's items out derive from it."""
+
+    __slots__ = ("entered", "states")
+
+    def __init__(self) -> None:
+        self.entered = 0
+        self.states: list[FusedState] = []
+
+    def out_of(self, state: FusedState) -> int:
+        """Items that came out of ``state``'s stage."""
+        out = self.entered
+        for each in tuple(self.states):  # (a snapshot: read off-loop by live figures)
+            out -= each.dropped
+            if each is state:
+                break
+        return out
+
+
+_ITEMS_OUT = _State.items_out  # the slot under `FusedState.items_out`
+
+
+class FusedState(_State):
+    """A fused map's counters: ``items_out`` is its run's `Tally` (`Tally.out_of`) plus what
+    was added to it directly (``count``/``uncount``); ``dropped`` counts its Nones."""
+
+    __slots__ = ("dropped", "tally")
+
+    def __init__(self, name: str, tally: Tally):
+        self.tally = tally
+        self.dropped = 0
+        tally.states.append(self)
+        super().__init__(name)
+
+    @property  # type: ignore[override]
+    def items_out(self) -> int:
+        return _ITEMS_OUT.__get__(self) + self.tally.out_of(self)
+
+    @items_out.setter
+    def items_out(self, value: int) -> None:
+        _ITEMS_OUT.__set__(self, value - self.tally.out_of(self))
+
+
 @dataclass(frozen=True)
 class Stage:
     """One fused map: its graph node (named in a failure), the function applied to each
@@ -26,7 +71,7 @@ class Stage:
 
     node: Any
     call: Callable[[Any], Any]
-    state: _State
+    state: FusedState
     accepts: Kind | None
     where: str
 
@@ -40,6 +85,7 @@ def chain_step(stages: list[Stage], fail: Callable[[Any, BaseException], None]
     the output they counted (it was not carried through), and `ReceiverGone` is raised:
     nothing downstream takes items from this run any more."""
     calls = [(stage.call, stage.state) for stage in stages]
+    tally = stages[0].state.tally
     checks: list[Callable[[Any], None] | None] = [None] * len(stages)
     unchecked = [0]  # stages whose first-item check has not run
 
@@ -55,16 +101,18 @@ def chain_step(stages: list[Stage], fail: Callable[[Any, BaseException], None]
             unchecked[0] += 1
 
     def failed(state: _State | None, exc: Exception) -> ReceiverGone:
+        tally.entered -= 1  # as if it never came: the stages before take their outputs back
         for stage in stages:
             if stage.state is state:
                 fail(stage.node, exc)
                 break
-            stage.state.uncount(stage.state.last_out)
+            stage.state.samples_out -= stage.state.last_out
         return ReceiverGone()
 
     def step(item: Any, t0: float) -> Any:
         if unchecked[0]:
             return first_items(item, t0)
+        tally.entered += 1
         state = None
         try:
             for call, state in calls:
@@ -73,8 +121,8 @@ def chain_step(stages: list[Stage], fail: Callable[[Any, BaseException], None]
                 state.busy += t1 - t0
                 t0 = t1
                 if item is None:
+                    state.dropped += 1
                     return None
-                state.items_out += 1
                 state.last_out = samples = item.samples if type(item) is Chunk else 1
                 state.samples_out += samples
         except Exception as exc:
@@ -83,6 +131,7 @@ def chain_step(stages: list[Stage], fail: Callable[[Any, BaseException], None]
 
     def first_items(item: Any, t0: float) -> Any:
         """`step` while some stage has yet to check its first item."""
+        tally.entered += 1
         state = None
         try:
             for (call, state), check in zip(calls, list(checks), strict=True):
@@ -93,9 +142,10 @@ def chain_step(stages: list[Stage], fail: Callable[[Any, BaseException], None]
                 state.busy += t1 - t0
                 t0 = t1
                 if item is None:
+                    state.dropped += 1
                     return None
-                state.count(item)
-                state.last_out = item.samples if type(item) is Chunk else 1
+                state.last_out = samples = item.samples if type(item) is Chunk else 1
+                state.samples_out += samples
         except Exception as exc:
             raise failed(state, exc) from exc
         return item
@@ -106,5 +156,6 @@ def chain_step(stages: list[Stage], fail: Callable[[Any, BaseException], None]
 def uncount_all(stages: list[Stage]) -> None:
     """The item a run's last stage made was refused downstream: every stage takes back the
     output it counted for it."""
+    stages[0].state.tally.entered -= 1
     for stage in stages:
-        stage.state.uncount(stage.state.last_out)
+        stage.state.samples_out -= stage.state.last_out

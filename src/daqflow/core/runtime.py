@@ -35,7 +35,7 @@ from .errors import BlockError, ReceiverGone, UpstreamFailed
 from .executor import DRAIN_TIMEOUT, Lifecycle, RunObserver
 from .fan_out import delivered, discard, fan_out, sent, without_waiting
 from .figures import RunFigures
-from .fused import Stage, chain_step, uncount_all
+from .fused import FusedState, Stage, Tally, chain_step, uncount_all
 from .graph import Edge, Graph, is_fused
 from .kinds import first_item_checker
 from .ports import ReceivePort, ThreadPort
@@ -255,11 +255,14 @@ class Runtime(RunFigures):
         return send
 
     def _fused_run(self, node: Stream) -> list[Stage]:
-        """The fused map ``node`` and the maps fused one to one after it (see `fused`)."""
+        """The fused map ``node`` and the maps fused one to one after it (see `fused`); their
+        states become `FusedState`s counting items on one `Tally`."""
         stages = []
+        tally = Tally()
         while True:
             where = f"block {self.graph.names[node]!r} port {node.ports[0]!r}"
-            stages.append(Stage(node, self._map_call(node), self.states[node],
+            state = self.states[node] = FusedState(self.graph.names[node], tally)
+            stages.append(Stage(node, self._map_call(node), state,
                                 node.spec.accepts_on(node.ports[0]), where))
             edges = self.graph.out_edges[node]
             if len(edges) != 1 or not edges[0].fused:
