@@ -33,8 +33,6 @@ from typing import Any
 
 TURN = 0.001  # seconds of stepping members before the loop gets a turn
 
-
-
 # From Python 3.12 a task made by a block may take its first step at once (an eager task),
 # inside the block's own step: a FIFO then checks that the waiting task is the member's.
 EAGER_TASKS = sys.version_info >= (3, 12)
