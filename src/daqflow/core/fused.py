@@ -86,19 +86,22 @@ def chain_step(stages: list[Stage], fail: Callable[[Any, BaseException], None]
     nothing downstream takes items from this run any more."""
     calls = [(stage.call, stage.state) for stage in stages]
     tally = stages[0].state.tally
-    checks: list[Callable[[Any], None] | None] = [None] * len(stages)
-    unchecked = [0]  # stages whose first-item check has not run
 
-    def checked_by(n: int) -> Callable[[], None]:
-        def done() -> None:
-            checks[n] = None
-            unchecked[0] -= 1
-        return done
+    def checking_first(n: int, stage: Stage) -> Callable[[Any], Any]:
+        """``stage.call`` checking its first item, then putting the plain call in its place."""
+        def plain() -> None:
+            calls[n] = (stage.call, stage.state)
+
+        check = first_item_checker(stage.accepts, stage.where, plain)
+
+        def checked(item: Any) -> Any:
+            check(item)
+            return stage.call(item)
+        return checked
 
     for n, stage in enumerate(stages):
         if stage.accepts is not None:
-            checks[n] = first_item_checker(stage.accepts, stage.where, checked_by(n))
-            unchecked[0] += 1
+            calls[n] = (checking_first(n, stage), stage.state)
 
     def failed(state: _State | None, exc: Exception) -> ReceiverGone:
         tally.entered -= 1  # as if it never came: the stages before take their outputs back
@@ -110,33 +113,10 @@ def chain_step(stages: list[Stage], fail: Callable[[Any, BaseException], None]
         return ReceiverGone()
 
     def step(item: Any, t0: float) -> Any:
-        if unchecked[0]:
-            return first_items(item, t0)
         tally.entered += 1
         state = None
         try:
             for call, state in calls:
-                item = call(item)
-                t1 = perf_counter()
-                state.busy += t1 - t0
-                t0 = t1
-                if item is None:
-                    state.dropped += 1
-                    return None
-                state.last_out = samples = item.samples if type(item) is Chunk else 1
-                state.samples_out += samples
-        except Exception as exc:
-            raise failed(state, exc) from exc
-        return item
-
-    def first_items(item: Any, t0: float) -> Any:
-        """`step` while some stage has yet to check its first item."""
-        tally.entered += 1
-        state = None
-        try:
-            for (call, state), check in zip(calls, list(checks), strict=True):
-                if check is not None:
-                    check(item)
                 item = call(item)
                 t1 = perf_counter()
                 state.busy += t1 - t0
