@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import pytest
 
@@ -22,6 +23,9 @@ def _look(port: object, seen: dict) -> None:
         port.receive_nowait()
     except WouldBlock:
         seen["empty"] = "WouldBlock"
+    finally:
+        if "probed" in seen:
+            seen["probed"].set()
     stats = port.statistics()
     seen["stats"] = stats
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -29,16 +33,20 @@ def _look(port: object, seen: dict) -> None:
 
 
 @df.block(name="slow")
-async def slow(n: int):
+async def slow(n: int, probed: threading.Event | None = None):
+    """``n`` items 20 ms apart; the first once the reader has looked at its empty input
+    (``probed``: a reader on a worker thread may take longer than 20 ms to start)."""
     import asyncio
 
+    if probed is not None:
+        await asyncio.to_thread(probed.wait, 10.0)
     for k in range(n):
         await asyncio.sleep(0.02)
         yield k
 
 
 def _reader(threaded: bool):
-    seen: dict = {}
+    seen: dict = {"probed": threading.Event()}
 
     @df.block(name="reader")
     async def reader(x: df.Stream) -> list:
@@ -58,7 +66,7 @@ def _reader(threaded: bool):
 @pytest.mark.parametrize("threaded", [False, True])
 def test_a_block_s_input_is_receive_only_on_the_loop_and_in_a_thread(threaded):
     reader, seen = _reader(threaded)
-    report = df.run(reader(slow(5), threaded=threaded, name="reader"))
+    report = df.run(reader(slow(5, seen["probed"]), threaded=threaded, name="reader"))
     assert report.results["reader"] == [0, 1, 2, 3, 4]
     assert seen["is_port"] and seen["sending"] == []
     assert seen["type"] == ("ThreadPort" if threaded else "ReceivePort")
